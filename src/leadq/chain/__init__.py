@@ -1,0 +1,1 @@
+"""The LCEL chain: preprocess | prompt | model with structured output | postprocess."""

@@ -1,0 +1,185 @@
+"""Last step of the chain: turn the model's answer into a validated, bounded result.
+
+Scores are clamped to [0, 1] (flagged), `overall_score` is the configured weighted mean,
+the action follows the documented bands (flagged when changed), missing critical facts force
+manual_review, lists and texts are capped, and cost comes from usage times the price table."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import ValidationError
+
+from leadq.chain.answer_schema import ModelAnswer
+from leadq.config import ScoreWeights
+from leadq.errors import BadProviderAnswer
+from leadq.providers.catalog import cost_of
+from leadq.schemas.lead import LeadInput
+from leadq.schemas.result import Action, Flag, PartialResult, QualificationResult, Usage
+from leadq.scoring import COMPONENTS, clamp, overall, settle_action
+
+SCORE_FIELDS = (*COMPONENTS, "confidence")
+LIST_FIELDS = ("key_insights", "risk_factors", "positive_indicators", "follow_up_questions")
+TEXT_FIELDS = ("reasoning", "reasoning_for_action", "suggested_messaging")
+ANSWER_FIELDS = frozenset(ModelAnswer.model_fields)
+MAX_ITEMS = 8
+MAX_ITEM_CHARS = 400
+MAX_TEXT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ResultContext:
+    """What a result records about where it came from."""
+
+    provider: str
+    model: str
+    prompt_version: str
+    weights: ScoreWeights
+    prices_file: Path | None = None
+
+
+def _cap_list(items: list[str]) -> tuple[list[str], bool]:
+    kept = [s.strip()[:MAX_ITEM_CHARS] for s in items if s and s.strip()]
+    return kept[:MAX_ITEMS], len(kept) > MAX_ITEMS
+
+
+def finalize(
+    answer: dict[str, Any],
+    lead: LeadInput,
+    missing: list[str],
+    ctx: ResultContext,
+    *,
+    usage: Usage | None = None,
+    latency_ms: float = 0.0,
+    forced_review: bool = False,
+) -> QualificationResult:
+    """Validate `answer` (raising `BadProviderAnswer` naming the field) and apply the rules."""
+    try:
+        parsed = ModelAnswer.model_validate(answer)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "answer"
+        raise BadProviderAnswer(f"the model's answer does not fit the schema: {where}: {err['msg']}")
+    flags: list[Flag] = []
+    scores: dict[str, float] = {}
+    for name in SCORE_FIELDS:
+        try:
+            scores[name], changed = clamp(getattr(parsed, name))
+        except ValueError:
+            raise BadProviderAnswer(f"the model's {name} is not a finite number") from None
+        if changed and Flag.SCORE_CLAMPED not in flags:
+            flags.append(Flag.SCORE_CLAMPED)
+    overall_score = overall(scores, ctx.weights)
+    action, action_flags = settle_action(
+        parsed.recommended_action, overall_score, scores["confidence"],
+        missing_critical=bool(missing), forced_review=forced_review,
+    )
+    flags.extend(action_flags)
+    why = parsed.reasoning_for_action.strip()[:MAX_TEXT_CHARS]
+    if action is not parsed.recommended_action:
+        because = f"missing {', '.join(missing)}" if missing else f"overall score {overall_score}"
+        why = (f"{why} [leadq: action set to {action.value} ({because}); "
+               f"the model proposed {parsed.recommended_action.value}]").strip()
+    lists: dict[str, list[str]] = {}
+    for name in LIST_FIELDS:
+        lists[name], cut = _cap_list(getattr(parsed, name))
+        if cut and Flag.LIST_TRUNCATED not in flags:
+            flags.append(Flag.LIST_TRUNCATED)
+    if missing:
+        lists["risk_factors"].insert(0, f"Missing critical information: {', '.join(missing)}")
+    usage = usage or Usage()
+    return QualificationResult(
+        overall_score=overall_score,
+        **{k: round(v, 3) for k, v in scores.items()},
+        reasoning=parsed.reasoning.strip()[:MAX_TEXT_CHARS],
+        **lists,
+        recommended_action=action,
+        reasoning_for_action=why,
+        suggested_messaging=parsed.suggested_messaging.strip()[:MAX_TEXT_CHARS] or None,
+        lead_id=lead.lead_id,
+        provider=ctx.provider,
+        model=ctx.model,
+        prompt_version=ctx.prompt_version,
+        latency_ms=round(latency_ms, 2),
+        usage=usage,
+        cost_usd=cost_of(usage, ctx.provider, ctx.model, ctx.prices_file),
+        flags=flags,
+    )
+
+
+def partial_view(data: dict[str, Any], missing: list[str], weights: ScoreWeights) -> PartialResult:
+    """What a stream shows before the answer is complete: known fields, scores clamped, and
+    the overall score and action as soon as the scores they depend on are in."""
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in ANSWER_FIELDS or key == "recommended_action":
+            continue
+        if key in SCORE_FIELDS:
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                fields[key] = round(clamp(float(value))[0], 3)
+        else:
+            fields[key] = value
+    if all(c in fields for c in COMPONENTS):
+        fields["overall_score"] = overall(fields, weights)
+        proposed = data.get("recommended_action")
+        if "confidence" in fields and proposed in Action._value2member_map_:
+            fields["recommended_action"] = settle_action(
+                Action(proposed), fields["overall_score"], fields["confidence"],
+                missing_critical=bool(missing),
+            )[0].value
+    return PartialResult(fields=fields)
+
+
+class Postprocess(Runnable[dict[str, Any], Any]):
+    """Chain step: `{"lead", "missing", "t0", "answer": Draft}` -> result (or, streaming,
+    partial results then the result)."""
+
+    def __init__(self, ctx: ResultContext) -> None:
+        self.ctx = ctx
+
+    def _final(self, state: dict[str, Any]) -> QualificationResult:
+        draft = state["answer"]
+        return finalize(
+            draft.data, state["lead"], state["missing"], self.ctx, usage=draft.usage,
+            latency_ms=(time.perf_counter() - state["t0"]) * 1000,
+        )
+
+    def invoke(self, input: dict[str, Any], config: RunnableConfig | None = None, **kw: Any) -> Any:
+        return self._final(input)
+
+    async def ainvoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kw: Any
+    ) -> Any:
+        return self._final(input)
+
+    def _step(self, state: dict[str, Any], chunk: dict[str, Any]) -> Any:
+        state.update(chunk)
+        draft = chunk.get("answer")
+        if draft is None:
+            return None
+        if draft.done:
+            return self._final(state)
+        return partial_view(draft.data, state["missing"], self.ctx.weights)
+
+    def transform(
+        self, input: Iterator[dict[str, Any]], config: RunnableConfig | None = None, **kw: Any
+    ) -> Iterator[Any]:
+        state: dict[str, Any] = {}
+        for chunk in input:
+            if (out := self._step(state, chunk)) is not None:
+                yield out
+
+    async def atransform(
+        self, input: AsyncIterator[dict[str, Any]], config: RunnableConfig | None = None,
+        **kw: Any,
+    ) -> AsyncIterator[Any]:
+        state: dict[str, Any] = {}
+        async for chunk in input:
+            if (out := self._step(state, chunk)) is not None:
+                yield out

@@ -1,0 +1,33 @@
+"""First step of the chain: validate the lead and turn it into a delimited data block."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from leadq.schemas.lead import LeadInput
+from leadq.scoring import missing_critical_fields
+
+
+def lead_block(lead: LeadInput) -> str:
+    """The lead's fields as compact JSON. `<`, `>` and `&` are escaped so that no field can
+    close the `<lead_data>` block it is sent in."""
+    text = json.dumps(lead.present(), ensure_ascii=False, separators=(",", ":"))
+    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+
+
+def preprocess(data: Any) -> dict[str, Any]:
+    """Validate (raising `InvalidLeadError` naming the field) and prepare the prompt input."""
+    lead = LeadInput.parse(data)
+    return {
+        "lead": lead,
+        "lead_block": lead_block(lead),
+        "missing": missing_critical_fields(lead.present()),
+        "t0": time.perf_counter(),
+    }
+
+
+async def apreprocess(data: Any) -> dict[str, Any]:
+    """Async twin, so that `ainvoke` does not hop to a thread pool for a few microseconds."""
+    return preprocess(data)

@@ -1,0 +1,93 @@
+"""All of leadq's configuration: one pydantic-settings class reading the environment and `.env`."""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ProviderName = Literal["cerebras", "openai", "rules"]
+StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
+ReasoningEffort = Literal["low", "medium", "high"]
+
+
+class ScoreWeights(BaseSettings):
+    """Weights of the four component scores in `overall_score` (normalised to sum to 1)."""
+
+    fit: float = Field(0.35, ge=0)
+    budget: float = Field(0.25, ge=0)
+    urgency: float = Field(0.20, ge=0)
+    authority: float = Field(0.20, ge=0)
+
+    @model_validator(mode="after")
+    def _not_all_zero(self) -> ScoreWeights:
+        if self.fit + self.budget + self.urgency + self.authority <= 0:
+            raise ValueError("LEADQ_SCORE_WEIGHTS: at least one weight must be positive")
+        return self
+
+
+def _env(name: str) -> AliasChoices:
+    return AliasChoices(name, name.lower())
+
+
+class Settings(BaseSettings):
+    """Every setting leadq reads. Field aliases are the environment variable names."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+    )
+
+    # Which backend answers, and with which model.
+    provider: ProviderName | None = Field(None, validation_alias=_env("LEADQ_PROVIDER"))
+    model: str | None = Field(None, validation_alias=_env("LEADQ_MODEL"))
+    structured_output: StructuredOutput | None = Field(
+        None, validation_alias=_env("LEADQ_STRUCTURED_OUTPUT")
+    )
+    prompt_version: str = Field("v1", validation_alias=_env("LEADQ_PROMPT_VERSION"))
+
+    # Provider endpoints and keys.
+    cerebras_api_key: SecretStr | None = Field(None, validation_alias=_env("CEREBRAS_API_KEY"))
+    cerebras_base_url: str | None = Field(None, validation_alias=_env("CEREBRAS_BASE_URL"))
+    openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
+    openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+
+    # Call shape.
+    timeout: float = Field(15.0, gt=0, validation_alias=_env("LEADQ_TIMEOUT"))
+    max_retries: int = Field(2, ge=0, le=10, validation_alias=_env("LEADQ_MAX_RETRIES"))
+    lead_deadline: float = Field(60.0, gt=0, validation_alias=_env("LEADQ_LEAD_DEADLINE"))
+    max_completion_tokens: int = Field(
+        1536, ge=64, le=65536, validation_alias=_env("LEADQ_MAX_COMPLETION_TOKENS")
+    )
+    reasoning_effort: ReasoningEffort | None = Field(
+        None, validation_alias=_env("LEADQ_REASONING_EFFORT")
+    )
+    temperature: float = Field(0.0, ge=0, le=2, validation_alias=_env("LEADQ_TEMPERATURE"))
+    max_concurrency: int = Field(16, ge=1, le=1024, validation_alias=_env("LEADQ_MAX_CONCURRENCY"))
+
+    # Scoring.
+    score_weights: ScoreWeights = Field(
+        default_factory=ScoreWeights, validation_alias=_env("LEADQ_SCORE_WEIGHTS")
+    )
+    icp_file: Path | None = Field(None, validation_alias=_env("LEADQ_ICP_FILE"))
+    prices_file: Path | None = Field(None, validation_alias=_env("LEADQ_PRICES_FILE"))
+
+    @field_validator("cerebras_api_key", "openai_api_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def effective_provider(self) -> ProviderName:
+        """`LEADQ_PROVIDER`, else `cerebras` when its key is set, else the rules engine."""
+        if self.provider:
+            return self.provider
+        return "cerebras" if self.cerebras_api_key else "rules"
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings, read once."""
+    return Settings()

@@ -1,0 +1,110 @@
+"""Typed failures. Each keeps what the HTTP layer and the CLI need: a code, an HTTP status,
+whether retrying could help, and (for bad input) the fields at fault."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+class LeadqError(Exception):
+    """Base class: `code` names the failure, `retryable` says whether trying again may help."""
+
+    code = "error"
+    http_status = 500
+    retryable = False
+
+    def __init__(self, message: str, *, provider: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+
+
+class InvalidLeadError(LeadqError, ValueError):
+    """The lead itself is wrong; `errors` lists `{"field", "message"}` for each problem."""
+
+    code = "invalid_input"
+    http_status = 422
+
+    def __init__(self, errors: list[dict[str, str]]) -> None:
+        self.errors = errors
+        summary = "; ".join(f"{e['field']}: {e['message']}" for e in errors)
+        super().__init__(f"invalid lead: {summary}")
+
+    @property
+    def field(self) -> str | None:
+        return self.errors[0]["field"] if self.errors else None
+
+    @classmethod
+    def from_pydantic(cls, exc: Any) -> InvalidLeadError:
+        """Build from a pydantic `ValidationError`, naming each field by its dotted path."""
+        errors = []
+        for err in exc.errors():
+            loc = ".".join(str(p) for p in err.get("loc", ())) or "lead"
+            msg = err.get("msg", "invalid")
+            if err.get("type") == "missing" or (
+                err.get("type") == "string_type" and err.get("input") is None
+            ):
+                msg = "required, but missing or blank"
+            errors.append({"field": loc, "message": msg})
+        return cls(errors)
+
+
+class ProviderNotConfigured(LeadqError):
+    """The chosen provider lacks a key or URL."""
+
+    code = "provider_not_configured"
+    http_status = 503
+
+
+class ProviderError(LeadqError):
+    """The LLM provider failed to give a usable answer."""
+
+    code = "provider_error"
+    http_status = 502
+
+
+class ProviderRejected(ProviderError):
+    """The provider refused the request (400/401/403/404...): retrying will not help."""
+
+    code = "provider_rejected"
+    http_status = 502
+
+    def __init__(self, message: str, *, status: int | None = None, provider: str | None = None):
+        super().__init__(message, provider=provider)
+        self.status = status
+
+
+class ProviderUnavailable(ProviderError):
+    """5xx answers or connection failures."""
+
+    code = "provider_unavailable"
+    http_status = 503
+    retryable = True
+
+
+class RateLimited(ProviderUnavailable):
+    """429: over the provider's request or token limit. `retry_after` in seconds when known."""
+
+    code = "rate_limited"
+
+    def __init__(
+        self, message: str, *, retry_after: float | None = None, provider: str | None = None
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.retry_after = retry_after
+
+
+class ProviderTimeout(ProviderError):
+    """No (complete) answer within the per-call timeout or the per-lead deadline."""
+
+    code = "provider_timeout"
+    http_status = 504
+    retryable = True
+
+
+class BadProviderAnswer(ProviderError):
+    """The answer was not JSON, did not fit the schema, or was cut short."""
+
+    code = "bad_provider_answer"
+    http_status = 502
+    retryable = True

@@ -1,0 +1,84 @@
+"""Turn what the OpenAI SDK, httpx or LangChain raised into leadq's typed errors, so that the
+caller can tell a wrong key (fix the config) from a 429 (wait) from a bad answer (retry)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+import httpx
+import openai
+
+from leadq.errors import (
+    BadProviderAnswer,
+    LeadqError,
+    ProviderRejected,
+    ProviderTimeout,
+    ProviderUnavailable,
+    RateLimited,
+)
+from leadq.providers.catalog import ProviderInfo
+
+
+def _float(value: str | None) -> float | None:
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
+
+
+def retry_after(headers: Mapping[str, str], windows: tuple[str, ...]) -> float | None:
+    """Seconds until the exhausted limit resets: the reset of each window whose remaining
+    count is 0 (the longest of them), else `retry-after`, else the soonest reset given."""
+    exhausted, resets = [], []
+    for window in windows:
+        reset = _float(headers.get(f"x-ratelimit-reset-{window}"))
+        if reset is None:
+            continue
+        resets.append(reset)
+        if _float(headers.get(f"x-ratelimit-remaining-{window}")) == 0:
+            exhausted.append(reset)
+    if exhausted:
+        return max(exhausted)
+    if (after := _float(headers.get("retry-after"))) is not None:
+        return after
+    return min(resets) if resets else None
+
+
+def _message(exc: openai.APIStatusError) -> str:
+    body = exc.body if isinstance(exc.body, dict) else {}
+    text = body.get("message") or (body.get("error") or {}).get("message") or exc.message
+    return str(text)[:300]
+
+
+def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -> LeadqError:
+    """The leadq error for a failure of a call to `info`'s provider."""
+    name = info.name
+    if isinstance(exc, LeadqError):
+        return exc
+    if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)):
+        return ProviderTimeout(f"{name} did not answer within LEADQ_TIMEOUT", provider=name)
+    if isinstance(exc, openai.RateLimitError):
+        wait = retry_after(exc.response.headers, info.ratelimit_windows)
+        return RateLimited(f"{name} rate limit: {_message(exc)}", retry_after=wait, provider=name)
+    if isinstance(exc, openai.AuthenticationError):
+        return ProviderRejected(
+            f"{name} rejected the API key (HTTP 401): check {key_env}", status=401, provider=name
+        )
+    if isinstance(exc, openai.NotFoundError):
+        return ProviderRejected(
+            f"{name} answered 404 for model {model!r}: check LEADQ_MODEL ({_message(exc)})",
+            status=404, provider=name,
+        )
+    if isinstance(exc, openai.APIStatusError):
+        status = exc.status_code
+        if status >= 500:
+            return ProviderUnavailable(f"{name} answered HTTP {status}", provider=name)
+        return ProviderRejected(
+            f"{name} rejected the request (HTTP {status}): {_message(exc)}",
+            status=status, provider=name,
+        )
+    if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
+        return ProviderUnavailable(f"could not reach {name} or the answer was cut off", provider=name)
+    if isinstance(exc, openai.APIError):
+        return ProviderUnavailable(f"{name} failed mid-answer: {str(exc)[:200]}", provider=name)
+    return BadProviderAnswer(f"unusable answer from {name} ({type(exc).__name__})", provider=name)

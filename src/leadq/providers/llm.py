@@ -1,0 +1,187 @@
+"""The LLM backend: the chain over a LangChain `ChatOpenAI` pointed at Cerebras or any
+OpenAI-compatible server, with retries, a per-lead deadline and one HTTP client per event
+loop (a client bound to a closed loop fails: FINDINGS 9)."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import time
+import weakref
+from collections.abc import AsyncIterator
+from typing import Any
+
+import httpx
+from langchain_core.runnables import Runnable
+from langchain_openai import ChatOpenAI
+from tenacity import (
+    AsyncRetrying,
+    RetryCallState,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from leadq.chain.answer_schema import request_extras
+from leadq.chain.build import build_chain
+from leadq.chain.postprocess import ResultContext
+from leadq.config import Settings
+from leadq.errors import LeadqError, ProviderNotConfigured, ProviderTimeout, RateLimited
+from leadq.providers.catalog import ProviderInfo
+from leadq.providers.failures import classify
+from leadq.schemas.lead import LeadInput
+from leadq.schemas.result import PartialResult, QualificationResult
+
+MAX_RATE_LIMIT_WAIT = 60.0
+
+
+class LLMBackend:
+    """Qualifies leads with an LLM through the LCEL chain."""
+
+    is_local = False
+
+    def __init__(self, settings: Settings, info: ProviderInfo) -> None:
+        self.settings = settings
+        self.info = info
+        self.provider = info.name
+        self.model = settings.model or info.default_model
+        self.method = settings.structured_output or info.structured_output
+        self.key_env = (info.api_key_setting or "").upper()
+        key = getattr(settings, info.api_key_setting) if info.api_key_setting else None
+        self.base_url = (
+            getattr(settings, info.base_url_setting) if info.base_url_setting else None
+        ) or info.base_url
+        if key is None and (info.name == "cerebras" or self.base_url == info.base_url):
+            raise ProviderNotConfigured(
+                f"{self.key_env} is not set: set it to use {info.name}, or set "
+                "LEADQ_PROVIDER=rules to run offline on the built-in rules engine"
+            )
+        self._key = key
+        self.reasoning_effort = settings.reasoning_effort or (
+            info.default_reasoning_effort if info.is_reasoning_model(self.model) else None
+        )
+        self.ctx = ResultContext(
+            info.name, self.model, settings.prompt_version, settings.score_weights,
+            settings.prices_file,
+        )
+        self._extras = request_extras(self.method)
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runnable] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._clients: list[httpx.AsyncClient] = []
+        build_chain(self._chat_model(None), self.method, self.ctx)  # fail fast on bad config
+
+    def __repr__(self) -> str:
+        return f"LLMBackend(provider={self.provider!r}, model={self.model!r}, url={self.base_url!r})"
+
+    def describe(self) -> dict[str, Any]:
+        return {"provider": self.provider, "model": self.model, "configured": True,
+                "structured_output": self.method, "base_url": self.base_url}
+
+    def _chat_model(self, client: httpx.AsyncClient | None) -> ChatOpenAI:
+        kwargs: dict[str, Any] = {}
+        if self.reasoning_effort:
+            kwargs["reasoning_effort"] = self.reasoning_effort
+        return ChatOpenAI(
+            model=self.model,
+            api_key=self._key or "not-needed",  # type: ignore[arg-type]
+            base_url=self.base_url,
+            temperature=self.settings.temperature,
+            max_completion_tokens=self.settings.max_completion_tokens,
+            timeout=self.settings.timeout,
+            max_retries=0,  # leadq retries, with the provider's reset times (FINDINGS 10)
+            stream_usage=True,
+            include_response_headers=True,
+            extra_body=self._extras,
+            http_async_client=client,
+            **kwargs,
+        )
+
+    def _chain(self) -> Runnable:
+        loop = asyncio.get_running_loop()
+        chain = self._per_loop.get(loop)
+        if chain is None:
+            conns = max(self.settings.max_concurrency * 2, 20)
+            client = httpx.AsyncClient(
+                timeout=self.settings.timeout,
+                limits=httpx.Limits(max_connections=conns, max_keepalive_connections=conns),
+            )
+            self._clients.append(client)
+            chain = build_chain(self._chat_model(client), self.method, self.ctx)
+            self._per_loop[loop] = chain
+        return chain
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, MAX_RATE_LIMIT_WAIT) + random.uniform(0, 0.5)
+        return float(wait_exponential_jitter(initial=0.5, max=8.0)(state))
+
+    def _retrying(self, allowed: Any = None) -> AsyncRetrying:
+        def retryable(exc: BaseException) -> bool:
+            ok = isinstance(exc, LeadqError) and exc.retryable
+            return ok and (allowed is None or allowed())
+
+        return AsyncRetrying(
+            stop=stop_after_attempt(self.settings.max_retries + 1),
+            wait=self._wait,
+            retry=retry_if_exception(retryable),
+            reraise=True,
+        )
+
+    def _deadline_error(self) -> ProviderTimeout:
+        return ProviderTimeout(
+            f"no answer from {self.provider} within LEADQ_LEAD_DEADLINE="
+            f"{self.settings.lead_deadline:g}s (retries included)", provider=self.provider,
+        )
+
+    async def qualify(self, lead: LeadInput) -> QualificationResult:
+        """One validated result, retrying what may succeed on a second try."""
+        chain, t0 = self._chain(), time.perf_counter()
+        try:
+            async with asyncio.timeout(self.settings.lead_deadline):
+                async for attempt in self._retrying():
+                    with attempt:
+                        try:
+                            result: QualificationResult = await chain.ainvoke(lead)
+                        except Exception as exc:  # noqa: BLE001 - classified, not swallowed
+                            raise classify(exc, self.info, self.model, self.key_env) from exc
+        except TimeoutError:
+            raise self._deadline_error() from None
+        result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+        return result
+
+    async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
+        """Partial results as tokens arrive, the validated result last. A failure before the
+        first partial is retried; after it, the error ends the stream."""
+        chain, t0 = self._chain(), time.perf_counter()
+        emitted = False
+        end = t0 + self.settings.lead_deadline
+        async for attempt in self._retrying(allowed=lambda: not emitted):
+            with attempt:
+                items = chain.astream(lead).__aiter__()
+                try:
+                    while True:
+                        try:
+                            async with asyncio.timeout(max(0.0, end - time.perf_counter())):
+                                item = await items.__anext__()
+                        except StopAsyncIteration:
+                            break
+                        except TimeoutError:
+                            raise self._deadline_error() from None
+                        except Exception as exc:  # noqa: BLE001 - classified, not swallowed
+                            raise classify(exc, self.info, self.model, self.key_env) from exc
+                        emitted = True
+                        if isinstance(item, QualificationResult):
+                            item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+                        yield item
+                finally:
+                    await items.aclose()  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        clients, self._clients = self._clients, []
+        for client in clients:
+            try:
+                await client.aclose()
+            except RuntimeError:  # its loop is gone; nothing left to close
+                pass

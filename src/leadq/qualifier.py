@@ -1,0 +1,140 @@
+"""`LeadQualifier`: the Python API, with the seed guide's method names. Every lead in gets
+exactly one outcome out: a `QualificationResult` or a `LeadError` in its place."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Iterable, Sequence
+from typing import Any
+
+from leadq.config import Settings, get_settings
+from leadq.providers.factory import Backend, make_backend
+from leadq.portal import Portal
+from leadq.schemas.lead import LeadInput
+from leadq.schemas.result import LeadError, Outcome, PartialResult, QualificationResult
+
+
+def _lead_id(raw: Any) -> str | None:
+    if isinstance(raw, LeadInput):
+        return raw.lead_id
+    if isinstance(raw, dict) and isinstance(raw.get("lead_id"), str):
+        return raw["lead_id"].strip() or None
+    return None
+
+
+class LeadQualifier:
+    """Qualifies leads with the configured backend (an LLM chain or the rules engine)."""
+
+    def __init__(self, settings: Settings | None = None, backend: Backend | None = None) -> None:
+        self.settings = settings or get_settings()
+        self.backend = backend or make_backend(self.settings)
+        self._portal = Portal()
+
+    def __repr__(self) -> str:
+        return f"LeadQualifier(provider={self.backend.provider!r}, model={self.backend.model!r})"
+
+    @property
+    def provider(self) -> str:
+        return self.backend.provider
+
+    @property
+    def model(self) -> str:
+        return self.backend.model
+
+    def describe(self) -> dict[str, Any]:
+        return self.backend.describe()
+
+    # ---- async ----------------------------------------------------------------------------
+
+    async def qualify_lead_async(self, lead: Any) -> QualificationResult:
+        """Qualify one lead. Raises `InvalidLeadError` (naming the field) or a provider error."""
+        return await self.backend.qualify(LeadInput.parse(lead))
+
+    async def _outcome(self, lead: Any) -> Outcome:
+        try:
+            return await self.qualify_lead_async(lead)
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - becomes this lead's error, never the batch's
+            return LeadError.from_exception(exc, _lead_id(lead))
+
+    def _outcome_now(self, lead: Any) -> Outcome:
+        try:
+            return self.backend.qualify_now(LeadInput.parse(lead))  # type: ignore[attr-defined]
+        except Exception as exc:  # noqa: BLE001 - becomes this lead's error
+            return LeadError.from_exception(exc, _lead_id(lead))
+
+    async def qualify_leads_batch_async(
+        self, leads: Sequence[Any], max_concurrency: int | None = None
+    ) -> list[Outcome]:
+        """One outcome per lead, in input order; a failed lead holds a `LeadError`."""
+        out: list[Outcome | None] = [None] * len(leads)
+        async for index, outcome in self.qualify_leads_as_completed(leads, max_concurrency):
+            out[index] = outcome
+        return out  # type: ignore[return-value]
+
+    async def qualify_leads_as_completed(
+        self, leads: Iterable[Any], max_concurrency: int | None = None
+    ) -> AsyncIterator[tuple[int, Outcome]]:
+        """`(index, outcome)` for each lead as it completes. Closing the iterator early
+        cancels the calls still in flight."""
+        items = list(leads)
+        if getattr(self.backend, "is_local", False):
+            for i, lead in enumerate(items):
+                yield i, self._outcome_now(lead)
+            return
+        limit = asyncio.Semaphore(max_concurrency or self.settings.max_concurrency)
+
+        async def one(i: int, lead: Any) -> tuple[int, Outcome]:
+            async with limit:
+                return i, await self._outcome(lead)
+
+        tasks = [asyncio.ensure_future(one(i, lead)) for i, lead in enumerate(items)]
+        try:
+            for next_done in asyncio.as_completed(tasks):
+                yield await next_done
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    async def stream_qualification(
+        self, lead: Any
+    ) -> AsyncIterator[PartialResult | QualificationResult]:
+        """Progressively fuller `PartialResult`s as the model's tokens arrive, then the
+        validated `QualificationResult`. Raises like `qualify_lead_async`."""
+        parsed = LeadInput.parse(lead)
+        async for item in self.backend.stream(parsed):
+            yield item
+
+    # ---- sync -----------------------------------------------------------------------------
+
+    def qualify_lead(self, lead: Any) -> QualificationResult:
+        """Qualify one lead, blocking. Raises like `qualify_lead_async`."""
+        if getattr(self.backend, "is_local", False):
+            return self.backend.qualify_now(LeadInput.parse(lead))  # type: ignore[attr-defined]
+        return self._portal.call(self.qualify_lead_async(lead))
+
+    def qualify_leads_batch(
+        self, leads: Sequence[Any], max_concurrency: int | None = None
+    ) -> list[Outcome]:
+        """Blocking batch: one outcome per lead, in input order."""
+        return self._portal.call(self.qualify_leads_batch_async(leads, max_concurrency))
+
+    def close(self) -> None:
+        """Release HTTP clients and the sync API's thread."""
+        try:
+            self._portal.call(self.backend.aclose())
+        finally:
+            self._portal.close()
+
+
+_instance: LeadQualifier | None = None
+
+
+def get_qualifier() -> LeadQualifier:
+    """The process-wide qualifier, built from the environment on first use."""
+    global _instance
+    if _instance is None:
+        _instance = LeadQualifier()
+    return _instance

@@ -1,0 +1,1 @@
+"""Deterministic rules used by the lead-qualification engine."""

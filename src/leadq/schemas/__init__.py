@@ -1,0 +1,1 @@
+"""Input and output shapes of a qualification."""

@@ -1,0 +1,102 @@
+"""The lead a caller sends: the seed guide's fields, plus the caller's `lead_id` and `email`."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from leadq.errors import InvalidLeadError
+
+# C0/C1 control characters except tab and newline; zero-width and bidi controls too.
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\ufeff]")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+
+SHORT = 200
+LONG = 4000
+
+LEAD_FIELDS = (
+    "lead_id",
+    "lead_name",
+    "email",
+    "company_name",
+    "industry",
+    "company_size",
+    "annual_revenue",
+    "job_title",
+    "website",
+    "engagement_history",
+    "additional_context",
+)
+
+
+class LeadInput(BaseModel):
+    """One lead. Whitespace is stripped and blank strings count as missing."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        json_schema_extra={
+            "example": {
+                "lead_name": "John Doe",
+                "company_name": "Acme Corp",
+                "industry": "SaaS",
+                "company_size": "100-500",
+                "annual_revenue": "$10M",
+                "job_title": "VP Sales",
+                "website": "acme.example.com",
+                "engagement_history": "Visited pricing 3x, opened 2 emails",
+                "additional_context": "Recently funded Series B",
+            }
+        },
+    )
+
+    lead_id: str | None = Field(None, max_length=SHORT, description="The caller's own id.")
+    lead_name: str = Field(..., max_length=SHORT, description="The person's name.")
+    email: str | None = Field(None, max_length=320)
+    company_name: str = Field(..., max_length=SHORT)
+    industry: str | None = Field(None, max_length=SHORT)
+    company_size: str | None = Field(None, max_length=100, description='e.g. "100-500", "1k+"')
+    annual_revenue: str | None = Field(None, max_length=100, description='e.g. "$10M", "EUR 2.5bn"')
+    job_title: str | None = Field(None, max_length=SHORT)
+    website: str | None = Field(None, max_length=500)
+    engagement_history: str | None = Field(None, max_length=LONG)
+    additional_context: str | None = Field(None, max_length=LONG)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _clean(cls, value: Any) -> Any:
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            value = str(value)
+        if isinstance(value, str):
+            value = _CONTROL.sub("", value).strip()
+            return value or None
+        return value
+
+    @field_validator("email")
+    @classmethod
+    def _email_shape(cls, value: str | None) -> str | None:
+        if value is not None and not _EMAIL.match(value):
+            raise ValueError("not an email address")
+        return value.lower() if value else value
+
+    @classmethod
+    def parse(cls, data: Any) -> LeadInput:
+        """Validate `data`, raising `InvalidLeadError` that names each wrong field."""
+        if isinstance(data, LeadInput):
+            return data
+        if not isinstance(data, dict):
+            raise InvalidLeadError(
+                [{"field": "lead", "message": f"expected an object, got {type(data).__name__}"}]
+            )
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            raise InvalidLeadError.from_pydantic(exc) from None
+
+    def present(self) -> dict[str, str]:
+        """The fields that carry a value, in schema order, without the caller's id."""
+        return {
+            k: v for k in LEAD_FIELDS if k != "lead_id" and (v := getattr(self, k)) is not None
+        }

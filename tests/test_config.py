@@ -1,0 +1,56 @@
+from pydantic import SecretStr
+
+import leadq
+from leadq.config import Settings
+from leadq.errors import ProviderNotConfigured
+from leadq.providers.factory import make_backend
+
+
+def test_default_is_rules_without_a_key() -> None:
+    assert Settings().effective_provider == "rules"
+
+
+def test_default_is_cerebras_with_a_key(monkeypatch) -> None:
+    monkeypatch.setenv("CEREBRAS_API_KEY", "csk-123")
+    settings = Settings()
+    assert settings.effective_provider == "cerebras"
+    backend = make_backend(settings)
+    assert (backend.provider, backend.model) == ("cerebras", "gpt-oss-120b")
+
+
+def test_blank_key_counts_as_unset(monkeypatch) -> None:
+    monkeypatch.setenv("CEREBRAS_API_KEY", "  ")
+    assert Settings().effective_provider == "rules"
+
+
+def test_secrets_never_in_repr(monkeypatch) -> None:
+    monkeypatch.setenv("CEREBRAS_API_KEY", "csk-supersecret")
+    settings = Settings()
+    backend = make_backend(settings)
+    qualifier = leadq.LeadQualifier(settings)
+    for text in (repr(settings), str(settings), repr(backend), repr(qualifier),
+                 repr(backend._chat_model(None))):
+        assert "csk-supersecret" not in text
+
+
+def test_missing_key_names_the_variable_and_the_offline_way() -> None:
+    try:
+        make_backend(Settings(provider="cerebras"))
+    except ProviderNotConfigured as exc:
+        assert "CEREBRAS_API_KEY" in str(exc) and "LEADQ_PROVIDER=rules" in str(exc)
+    else:
+        raise AssertionError("expected ProviderNotConfigured")
+
+
+def test_local_openai_compatible_server_needs_no_key() -> None:
+    backend = make_backend(Settings(provider="openai", openai_base_url="http://127.0.0.1:9/v1"))
+    assert backend.provider == "openai"
+
+
+def test_weights_from_env_json(monkeypatch) -> None:
+    monkeypatch.setenv("LEADQ_SCORE_WEIGHTS", '{"fit": 1, "budget": 0, "urgency": 0, "authority": 0}')
+    assert Settings().score_weights.fit == 1
+
+
+def test_key_is_secretstr() -> None:
+    assert isinstance(Settings(cerebras_api_key="x").cerebras_api_key, SecretStr)
