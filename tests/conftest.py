@@ -14,8 +14,12 @@ pytest_plugins = ["tests.support.fixtures"]
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "examples" / "leads.csv"
 
-ENV_VARS = [name for field in Settings.model_fields.values()
-            for name in getattr(field.validation_alias, "choices", []) if name.isupper()]
+ENV_VARS = [
+    name
+    for field in Settings.model_fields.values()
+    for name in getattr(field.validation_alias, "choices", [])
+    if name.isupper()
+]
 
 
 @pytest.fixture(autouse=True)

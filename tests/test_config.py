@@ -28,8 +28,13 @@ def test_secrets_never_in_repr(monkeypatch) -> None:
     settings = Settings()
     backend = make_backend(settings)
     qualifier = leadq.LeadQualifier(settings)
-    for text in (repr(settings), str(settings), repr(backend), repr(qualifier),
-                 repr(backend._chat_model(None))):
+    for text in (
+        repr(settings),
+        str(settings),
+        repr(backend),
+        repr(qualifier),
+        repr(backend._chat_model(None)),
+    ):
         assert "csk-supersecret" not in text
 
 
@@ -48,7 +53,9 @@ def test_local_openai_compatible_server_needs_no_key() -> None:
 
 
 def test_weights_from_env_json(monkeypatch) -> None:
-    monkeypatch.setenv("LEADQ_SCORE_WEIGHTS", '{"fit": 1, "budget": 0, "urgency": 0, "authority": 0}')
+    monkeypatch.setenv(
+        "LEADQ_SCORE_WEIGHTS", '{"fit": 1, "budget": 0, "urgency": 0, "authority": 0}'
+    )
     assert Settings().score_weights.fit == 1
 
 

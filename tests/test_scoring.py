@@ -21,8 +21,13 @@ def test_overall_is_weighted_mean() -> None:
 
 @pytest.mark.parametrize(
     ("score", "action"),
-    [(0.9, Action.IMMEDIATE_OUTREACH), (0.75, Action.IMMEDIATE_OUTREACH),
-     (0.6, Action.QUALIFIED_NURTURE), (0.4, Action.FOLLOWUP_RESEARCH), (0.1, Action.NOT_QUALIFIED)],
+    [
+        (0.9, Action.IMMEDIATE_OUTREACH),
+        (0.75, Action.IMMEDIATE_OUTREACH),
+        (0.6, Action.QUALIFIED_NURTURE),
+        (0.4, Action.FOLLOWUP_RESEARCH),
+        (0.1, Action.NOT_QUALIFIED),
+    ],
 )
 def test_bands(score: float, action: Action) -> None:
     assert band_action(score) is action
@@ -35,7 +40,9 @@ def test_contradicting_action_is_replaced_and_flagged() -> None:
 
 def test_agreeing_action_is_kept_unflagged() -> None:
     assert settle_action(Action.QUALIFIED_NURTURE, 0.6, 0.9, missing_critical=False) == (
-        Action.QUALIFIED_NURTURE, [])
+        Action.QUALIFIED_NURTURE,
+        [],
+    )
 
 
 def test_missing_info_forces_manual_review() -> None:
@@ -46,9 +53,11 @@ def test_missing_info_forces_manual_review() -> None:
 
 def test_low_confidence_manual_review_is_kept_but_confident_one_is_banded() -> None:
     assert settle_action(Action.MANUAL_REVIEW, 0.9, 0.2, missing_critical=False)[0] is (
-        Action.MANUAL_REVIEW)
+        Action.MANUAL_REVIEW
+    )
     assert settle_action(Action.MANUAL_REVIEW, 0.9, 0.9, missing_critical=False)[0] is (
-        Action.IMMEDIATE_OUTREACH)
+        Action.IMMEDIATE_OUTREACH
+    )
 
 
 def test_missing_critical_fields() -> None:

@@ -20,20 +20,28 @@ from leadq.leadfiles import LeadFileError, file_format, read_leads, row_error, w
 from leadq.qualifier import LeadQualifier
 from leadq.schemas.result import LeadError, Outcome, QualificationResult
 
-app = typer.Typer(help="leadq: qualify B2B sales leads.", no_args_is_help=True,
-                  pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="leadq: qualify B2B sales leads.", no_args_is_help=True, pretty_exceptions_enable=False
+)
 err = Console(stderr=True)
 
 
-async def _run(qualifier: LeadQualifier, leads: list[Any], concurrency: int | None,
-               quiet: bool) -> list[Outcome]:
+async def _run(
+    qualifier: LeadQualifier, leads: list[Any], concurrency: int | None, quiet: bool
+) -> list[Outcome]:
     outcomes: list[Outcome | None] = [None] * len(leads)
     todo = [(i, lead) for i, lead in enumerate(leads) if not isinstance(lead, str)]
     for i, lead in enumerate(leads):
         if isinstance(lead, str):
             outcomes[i] = row_error(lead)
-    with Progress(TextColumn("qualifying"), BarColumn(), MofNCompleteColumn(),
-                  TimeElapsedColumn(), console=err, disable=quiet) as bar:
+    with Progress(
+        TextColumn("qualifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+    ) as bar:
         task = bar.add_task("leads", total=len(leads), completed=len(leads) - len(todo))
         async for j, outcome in qualifier.qualify_leads_as_completed(
             [lead for _, lead in todo], concurrency
@@ -57,8 +65,12 @@ def _summary(outcomes: list[Outcome], leads: list[Any], elapsed: float) -> None:
     tokens_out = sum(o.usage.output_tokens for o in ok)
     priced = [o.cost_usd for o in ok if o.cost_usd is not None]
     cost = f"${sum(priced):.6f}" + ("" if len(priced) == len(ok) else " (some models unpriced)")
-    providers = ", ".join(f"{p} {n}" for p, n in Counter(f"{o.provider}/{o.model}" for o in ok).items())
-    err.print(f"tokens: {tokens_in} in, {tokens_out} out; cost: {cost}; served by: {providers or '-'}")
+    providers = ", ".join(
+        f"{p} {n}" for p, n in Counter(f"{o.provider}/{o.model}" for o in ok).items()
+    )
+    err.print(
+        f"tokens: {tokens_in} in, {tokens_out} out; cost: {cost}; served by: {providers or '-'}"
+    )
     if failed:
         err.print(f"[red]{len(failed)} row(s) failed:[/red]")
         for row, e in failed[:50]:
@@ -72,9 +84,26 @@ def _summary(outcomes: list[Outcome], leads: list[Any], elapsed: float) -> None:
 @app.command()
 def qualify(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSONL leads.")],
-    output: Annotated[Path | None, typer.Option("-o", "--output", help="Write results here (.jsonl or .csv); default: JSONL on stdout.")] = None,
-    input_format: Annotated[str | None, typer.Option("--format", help="Input format: csv or jsonl (default: from the suffix).")] = None,
-    concurrency: Annotated[int | None, typer.Option("--concurrency", "-c", min=1, max=1024, help="Leads in flight at once (default LEADQ_MAX_CONCURRENCY).")] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Write results here (.jsonl or .csv); default: JSONL on stdout."
+        ),
+    ] = None,
+    input_format: Annotated[
+        str | None,
+        typer.Option("--format", help="Input format: csv or jsonl (default: from the suffix)."),
+    ] = None,
+    concurrency: Annotated[
+        int | None,
+        typer.Option(
+            "--concurrency",
+            "-c",
+            min=1,
+            max=1024,
+            help="Leads in flight at once (default LEADQ_MAX_CONCURRENCY).",
+        ),
+    ] = None,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
     """Qualify every lead in FILE; exit 1 if any row failed (all others are still written)."""
@@ -105,6 +134,33 @@ def qualify(
     _summary(outcomes, leads, elapsed)
     if any(isinstance(o, LeadError) for o in outcomes):
         raise typer.Exit(1)
+
+
+@app.command()
+def serve(
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (default LEADQ_HOST, 127.0.0.1).")
+    ] = None,
+    port: Annotated[int | None, typer.Option(help="Port (default LEADQ_PORT, 8001).")] = None,
+) -> None:
+    """Serve the HTTP API (and the web page) with uvicorn."""
+    import uvicorn
+
+    from leadq.api.app import create_app
+
+    settings = Settings()
+    host, port = host or settings.host, port or settings.port
+    if not settings.api_key_list and host not in ("127.0.0.1", "localhost", "::1"):
+        err.print(
+            f"[yellow]warning:[/yellow] serving on {host} with no LEADQ_API_KEYS: "
+            "anyone who can reach it can use it"
+        )
+    app_ = create_app(settings)
+    err.print(
+        f"leadq on http://{host}:{port} (provider: "
+        f"{settings.effective_provider}); API docs at /docs"
+    )
+    uvicorn.run(app_, host=host, port=port, log_level="info")
 
 
 @app.command()

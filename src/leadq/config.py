@@ -57,6 +57,9 @@ class Settings(BaseSettings):
     # Call shape.
     timeout: float = Field(15.0, gt=0, validation_alias=_env("LEADQ_TIMEOUT"))
     max_retries: int = Field(2, ge=0, le=10, validation_alias=_env("LEADQ_MAX_RETRIES"))
+    retry_base_delay: float = Field(
+        0.5, ge=0, le=30, validation_alias=_env("LEADQ_RETRY_BASE_DELAY")
+    )
     lead_deadline: float = Field(60.0, gt=0, validation_alias=_env("LEADQ_LEAD_DEADLINE"))
     max_completion_tokens: int = Field(
         1536, ge=64, le=65536, validation_alias=_env("LEADQ_MAX_COMPLETION_TOKENS")
@@ -74,10 +77,24 @@ class Settings(BaseSettings):
     icp_file: Path | None = Field(None, validation_alias=_env("LEADQ_ICP_FILE"))
     prices_file: Path | None = Field(None, validation_alias=_env("LEADQ_PRICES_FILE"))
 
-    @field_validator("cerebras_api_key", "openai_api_key", mode="before")
+    # HTTP service.
+    api_keys: SecretStr | None = Field(None, validation_alias=_env("LEADQ_API_KEYS"))
+    host: str = Field("127.0.0.1", validation_alias=_env("LEADQ_HOST"))
+    port: int = Field(8001, ge=1, le=65535, validation_alias=_env("LEADQ_PORT"))
+    max_body_bytes: int = Field(1_000_000, ge=1024, validation_alias=_env("LEADQ_MAX_BODY_BYTES"))
+    max_batch: int = Field(1000, ge=1, validation_alias=_env("LEADQ_MAX_BATCH"))
+
+    @field_validator("cerebras_api_key", "openai_api_key", "api_keys", mode="before")
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @property
+    def api_key_list(self) -> list[str]:
+        """The accepted `X-API-Key` values (`LEADQ_API_KEYS`, comma-separated); empty = open."""
+        if self.api_keys is None:
+            return []
+        return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
 
     @property
     def effective_provider(self) -> ProviderName:

@@ -108,3 +108,10 @@ class BadProviderAnswer(ProviderError):
     code = "bad_provider_answer"
     http_status = 502
     retryable = True
+
+
+class PayloadTooLarge(LeadqError):
+    """A body or batch over the configured limit."""
+
+    code = "payload_too_large"
+    http_status = 413

@@ -63,35 +63,68 @@ def read_leads(path: Path, fmt: str | None = None) -> tuple[list[Any], list[str]
                 if isinstance(obj, dict):
                     dropped = set(obj) - known
                     if dropped:
-                        warnings.append(f"line {n}: ignored unknown keys: {', '.join(sorted(dropped))}")
+                        warnings.append(
+                            f"line {n}: ignored unknown keys: {', '.join(sorted(dropped))}"
+                        )
                     obj = {k: v for k, v in obj.items() if k in known}
                 rows.append(obj)
     return rows, warnings
 
 
 CSV_COLUMNS = (
-    "row", "lead_id", "lead_name", "company_name", "status", "overall_score", "fit_score",
-    "budget_score", "urgency_score", "authority_score", "confidence", "recommended_action",
-    "reasoning", "reasoning_for_action", "key_insights", "positive_indicators", "risk_factors",
-    "follow_up_questions", "suggested_messaging", "flags", "provider", "model", "prompt_version",
-    "latency_ms", "input_tokens", "output_tokens", "cost_usd", "error", "error_message",
+    "row",
+    "lead_id",
+    "lead_name",
+    "company_name",
+    "status",
+    "overall_score",
+    "fit_score",
+    "budget_score",
+    "urgency_score",
+    "authority_score",
+    "confidence",
+    "recommended_action",
+    "reasoning",
+    "reasoning_for_action",
+    "key_insights",
+    "positive_indicators",
+    "risk_factors",
+    "follow_up_questions",
+    "suggested_messaging",
+    "flags",
+    "provider",
+    "model",
+    "prompt_version",
+    "latency_ms",
+    "input_tokens",
+    "output_tokens",
+    "cost_usd",
+    "error",
+    "error_message",
     "retryable",
 )
 
 
 def outcome_record(row: int, lead: Any, outcome: Outcome) -> dict[str, Any]:
     """The JSONL record for one input row."""
-    base = {"row": row, "lead_id": outcome.lead_id,
-            "lead_name": lead.get("lead_name") if isinstance(lead, dict) else None}
+    base = {
+        "row": row,
+        "lead_id": outcome.lead_id,
+        "lead_name": lead.get("lead_name") if isinstance(lead, dict) else None,
+    }
     if isinstance(outcome, QualificationResult):
         return {**base, "status": "ok", "result": outcome.model_dump(mode="json")}
     return {**base, "status": "error", "error": outcome.model_dump(mode="json")}
 
 
 def _csv_row(record: dict[str, Any], lead: Any) -> dict[str, Any]:
-    out: dict[str, Any] = {"row": record["row"], "lead_id": record["lead_id"],
-                           "lead_name": record["lead_name"], "status": record["status"],
-                           "company_name": lead.get("company_name") if isinstance(lead, dict) else None}
+    out: dict[str, Any] = {
+        "row": record["row"],
+        "lead_id": record["lead_id"],
+        "lead_name": record["lead_name"],
+        "status": record["status"],
+        "company_name": lead.get("company_name") if isinstance(lead, dict) else None,
+    }
     if record["status"] == "ok":
         res = record["result"]
         for col in CSV_COLUMNS:

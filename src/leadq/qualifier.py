@@ -8,8 +8,8 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from leadq.config import Settings, get_settings
-from leadq.providers.factory import Backend, make_backend
 from leadq.portal import Portal
+from leadq.providers.factory import Backend, make_backend
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import LeadError, Outcome, PartialResult, QualificationResult
 

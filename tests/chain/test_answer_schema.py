@@ -33,7 +33,8 @@ def check_strict(schema: dict[str, Any]) -> None:
         if node.get("type") == "object":
             assert node.get("additionalProperties") is False, f"{path}: additionalProperties"
             assert set(node.get("required", [])) == set(node.get("properties", {})), (
-                f"{path}: every property must be required")
+                f"{path}: every property must be required"
+            )
         assert not (FORBIDDEN_KEYS & set(node)), f"{path}: {FORBIDDEN_KEYS & set(node)}"
         assert not isinstance(node.get("type"), list), f"{path}: type lists are not allowed"
         assert len(node.get("anyOf", [])) <= 5, f"{path}: anyOf with more than 5 branches"
@@ -46,8 +47,12 @@ def test_schema_meets_strict_limits() -> None:
 
 
 def test_check_strict_catches_violations() -> None:
-    bad = {"type": "object", "properties": {"a": {"type": ["string", "null"]}},
-           "required": ["a"], "additionalProperties": False}
+    bad = {
+        "type": "object",
+        "properties": {"a": {"type": ["string", "null"]}},
+        "required": ["a"],
+        "additionalProperties": False,
+    }
     try:
         check_strict(bad)
     except AssertionError as exc:

@@ -12,7 +12,7 @@ ANSWER = {"fit_score": 0.8, "budget_score": 0.6, "reasoning": "Good fit"}
 
 
 def _chunks(text: str, size: int = 7) -> list[AIMessageChunk]:
-    return [AIMessageChunk(content=text[i:i + size]) for i in range(0, len(text), size)]
+    return [AIMessageChunk(content=text[i : i + size]) for i in range(0, len(text), size)]
 
 
 def test_invoke_parses_content() -> None:
@@ -35,9 +35,20 @@ def test_stream_yields_growing_partials_then_final() -> None:
 
 def test_tool_call_arguments_stream() -> None:
     text = json.dumps(ANSWER)
-    chunks = [AIMessageChunk(content="", tool_call_chunks=[
-        {"name": "lead_qualification" if i == 0 else None, "args": text[i:i + 9], "id": None,
-         "index": 0}]) for i in range(0, len(text), 9)]
+    chunks = [
+        AIMessageChunk(
+            content="",
+            tool_call_chunks=[
+                {
+                    "name": "lead_qualification" if i == 0 else None,
+                    "args": text[i : i + 9],
+                    "id": None,
+                    "index": 0,
+                }
+            ],
+        )
+        for i in range(0, len(text), 9)
+    ]
     drafts = list(StructuredAnswerParser(True).transform(iter(chunks)))
     assert drafts[-1].data == ANSWER and len(drafts) > 2
 

@@ -7,16 +7,32 @@ from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import Action, Flag, Usage
 
 CTX = ResultContext("cerebras", "gpt-oss-120b", "v1", ScoreWeights())
-LEAD = LeadInput.parse({"lead_name": "A", "company_name": "B", "industry": "SaaS",
-                        "job_title": "CTO", "annual_revenue": "$10M"})
+LEAD = LeadInput.parse(
+    {
+        "lead_name": "A",
+        "company_name": "B",
+        "industry": "SaaS",
+        "job_title": "CTO",
+        "annual_revenue": "$10M",
+    }
+)
 
 
 def answer(**over):
     base = {
-        "fit_score": 0.8, "budget_score": 0.7, "urgency_score": 0.6, "authority_score": 0.9,
-        "confidence": 0.8, "recommended_action": "immediate_outreach", "reasoning": "r",
-        "reasoning_for_action": "why", "key_insights": ["k"], "positive_indicators": ["p"],
-        "risk_factors": [], "follow_up_questions": ["q"], "suggested_messaging": "hi",
+        "fit_score": 0.8,
+        "budget_score": 0.7,
+        "urgency_score": 0.6,
+        "authority_score": 0.9,
+        "confidence": 0.8,
+        "recommended_action": "immediate_outreach",
+        "reasoning": "r",
+        "reasoning_for_action": "why",
+        "key_insights": ["k"],
+        "positive_indicators": ["p"],
+        "risk_factors": [],
+        "follow_up_questions": ["q"],
+        "suggested_messaging": "hi",
     }
     return {**base, **over}
 
@@ -38,8 +54,12 @@ def test_out_of_range_scores_clamped_and_flagged() -> None:
 
 
 def test_contradicting_action_adjusted_with_explanation() -> None:
-    res = finalize(answer(fit_score=0.1, budget_score=0.1, urgency_score=0.1,
-                          authority_score=0.1), LEAD, [], CTX)
+    res = finalize(
+        answer(fit_score=0.1, budget_score=0.1, urgency_score=0.1, authority_score=0.1),
+        LEAD,
+        [],
+        CTX,
+    )
     assert res.recommended_action is Action.NOT_QUALIFIED
     assert Flag.ACTION_ADJUSTED in res.flags
     assert "model proposed immediate_outreach" in res.reasoning_for_action
@@ -53,9 +73,11 @@ def test_missing_info_means_manual_review_and_a_risk() -> None:
 
 @pytest.mark.parametrize(
     ("bad", "field"),
-    [({"fit_score": "high"}, "fit_score"), ({"recommended_action": "call_now"},
-                                             "recommended_action"),
-     ({"fit_score": float("nan")}, "fit_score")],
+    [
+        ({"fit_score": "high"}, "fit_score"),
+        ({"recommended_action": "call_now"}, "recommended_action"),
+        ({"fit_score": float("nan")}, "fit_score"),
+    ],
 )
 def test_schema_violations_name_the_field(bad, field) -> None:
     with pytest.raises(BadProviderAnswer, match=field):

@@ -13,17 +13,28 @@ def rules() -> RulesBackend:
 
 
 def q(rules: RulesBackend, **fields):
-    return rules.qualify_now(LeadInput.parse({"lead_name": "Ann Lee", "company_name": "Co",
-                                              **fields}))
+    return rules.qualify_now(
+        LeadInput.parse({"lead_name": "Ann Lee", "company_name": "Co", **fields})
+    )
 
 
 @pytest.mark.parametrize(
     ("title", "tier"),
-    [("CEO", "C-level"), ("Co-Founder & CTO", "C-level"), ("Geschäftsführerin", "C-level"),
-     ("VP of Sales", "VP"), ("Head of Growth", "VP"), ("Director, Marketing", "director"),
-     ("Sales Manager", "manager"), ("Account Executive", "individual contributor"),
-     ("Marketing Intern", "junior"), ("Executive Assistant to the CEO", "junior"),
-     ("営業部長", "director"), (None, "unknown"), ("Wizard", "unrecognised")],
+    [
+        ("CEO", "C-level"),
+        ("Co-Founder & CTO", "C-level"),
+        ("Geschäftsführerin", "C-level"),
+        ("VP of Sales", "VP"),
+        ("Head of Growth", "VP"),
+        ("Director, Marketing", "director"),
+        ("Sales Manager", "manager"),
+        ("Account Executive", "individual contributor"),
+        ("Marketing Intern", "junior"),
+        ("Executive Assistant to the CEO", "junior"),
+        ("営業部長", "director"),
+        (None, "unknown"),
+        ("Wizard", "unrecognised"),
+    ],
 )
 def test_seniority(title, tier) -> None:
     assert seniority(title)[0] == tier
@@ -39,8 +50,14 @@ def test_strong_lead_gets_outreach_with_reasons(rules, strong_lead) -> None:
 
 
 def test_weak_lead_is_not_qualified(rules) -> None:
-    res = q(rules, industry="Retail", company_size="3", annual_revenue="$50k",
-            job_title="Intern", engagement_history="Just browsing, unsubscribed")
+    res = q(
+        rules,
+        industry="Retail",
+        company_size="3",
+        annual_revenue="$50k",
+        job_title="Intern",
+        engagement_history="Just browsing, unsubscribed",
+    )
     assert res.recommended_action is Action.NOT_QUALIFIED
     assert "Low or no buying intent" in res.risk_factors
     assert res.overall_score < 0.35
@@ -68,8 +85,13 @@ def test_unreadable_revenue_is_a_risk_and_lowers_confidence(rules) -> None:
 
 def test_engagement_raises_urgency(rules) -> None:
     cold = q(rules, industry="SaaS", job_title="CTO", company_size="200")
-    warm = q(rules, industry="SaaS", job_title="CTO", company_size="200",
-             engagement_history="Requested a demo, on a free trial, decision this quarter")
+    warm = q(
+        rules,
+        industry="SaaS",
+        job_title="CTO",
+        company_size="200",
+        engagement_history="Requested a demo, on a free trial, decision this quarter",
+    )
     assert warm.urgency_score > cold.urgency_score + 0.4
 
 

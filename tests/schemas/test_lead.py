@@ -5,8 +5,9 @@ from leadq.schemas.lead import LeadInput
 
 
 def test_whitespace_stripped_and_blank_is_missing() -> None:
-    lead = LeadInput.parse({"lead_name": "  Ann  ", "company_name": "B", "industry": "   ",
-                            "job_title": "\tCTO\n"})
+    lead = LeadInput.parse(
+        {"lead_name": "  Ann  ", "company_name": "B", "industry": "   ", "job_title": "\tCTO\n"}
+    )
     assert lead.lead_name == "Ann" and lead.industry is None and lead.job_title == "CTO"
 
 
@@ -22,8 +23,10 @@ def test_control_and_zero_width_characters_removed() -> None:
         ({"lead_name": "   ", "company_name": "B"}, "lead_name"),
         ({"lead_name": "A", "company_name": "B", "email": "not-an-email"}, "email"),
         ({"lead_name": "A", "company_name": "B", "job_title": "x" * 201}, "job_title"),
-        ({"lead_name": "A", "company_name": "B", "additional_context": "x" * 4001},
-         "additional_context"),
+        (
+            {"lead_name": "A", "company_name": "B", "additional_context": "x" * 4001},
+            "additional_context",
+        ),
         ({"lead_name": "A", "company_name": "B", "favourite_colour": "red"}, "favourite_colour"),
         ({"lead_name": ["A"], "company_name": "B"}, "lead_name"),
     ],
@@ -46,6 +49,7 @@ def test_not_an_object() -> None:
 
 
 def test_numbers_become_text_and_email_lowercased() -> None:
-    lead = LeadInput.parse({"lead_name": "A", "company_name": "B", "company_size": 250,
-                            "email": "Ann@Example.COM"})
+    lead = LeadInput.parse(
+        {"lead_name": "A", "company_name": "B", "company_size": 250, "email": "Ann@Example.COM"}
+    )
     assert lead.company_size == "250" and lead.email == "ann@example.com"

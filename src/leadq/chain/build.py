@@ -18,7 +18,9 @@ from leadq.chain.preprocess import apreprocess, preprocess
 from leadq.chain.prompt import build_prompt, load_prompt
 
 
-def build_chain(model: BaseChatModel | Runnable, method: str, ctx: ResultContext) -> Runnable[Any, Any]:
+def build_chain(
+    model: BaseChatModel | Runnable, method: str, ctx: ResultContext
+) -> Runnable[Any, Any]:
     """The qualification chain for a chat model already bound to its structured-output
     request fields (see `answer_schema.request_extras`)."""
     prompt = build_prompt(load_prompt(ctx.prompt_version), method)

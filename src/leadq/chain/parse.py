@@ -158,4 +158,3 @@ class StructuredAnswerParser(Runnable[BaseMessage, Draft]):
 
         async for draft in self.atransform(one(), config):
             yield draft
-

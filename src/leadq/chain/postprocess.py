@@ -65,7 +65,9 @@ def finalize(
     except ValidationError as exc:
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "answer"
-        raise BadProviderAnswer(f"the model's answer does not fit the schema: {where}: {err['msg']}")
+        raise BadProviderAnswer(
+            f"the model's answer does not fit the schema: {where}: {err['msg']}"
+        ) from None
     flags: list[Flag] = []
     scores: dict[str, float] = {}
     for name in SCORE_FIELDS:
@@ -77,15 +79,20 @@ def finalize(
             flags.append(Flag.SCORE_CLAMPED)
     overall_score = overall(scores, ctx.weights)
     action, action_flags = settle_action(
-        parsed.recommended_action, overall_score, scores["confidence"],
-        missing_critical=bool(missing), forced_review=forced_review,
+        parsed.recommended_action,
+        overall_score,
+        scores["confidence"],
+        missing_critical=bool(missing),
+        forced_review=forced_review,
     )
     flags.extend(action_flags)
     why = parsed.reasoning_for_action.strip()[:MAX_TEXT_CHARS]
     if action is not parsed.recommended_action:
         because = f"missing {', '.join(missing)}" if missing else f"overall score {overall_score}"
-        why = (f"{why} [leadq: action set to {action.value} ({because}); "
-               f"the model proposed {parsed.recommended_action.value}]").strip()
+        why = (
+            f"{why} [leadq: action set to {action.value} ({because}); "
+            f"the model proposed {parsed.recommended_action.value}]"
+        ).strip()
     lists: dict[str, list[str]] = {}
     for name in LIST_FIELDS:
         lists[name], cut = _cap_list(getattr(parsed, name))
@@ -128,9 +135,15 @@ def partial_view(data: dict[str, Any], missing: list[str], weights: ScoreWeights
     if all(c in fields for c in COMPONENTS):
         fields["overall_score"] = overall(fields, weights)
         proposed = data.get("recommended_action")
-        if "confidence" in fields and proposed in Action._value2member_map_:
+        if (
+            "confidence" in fields
+            and isinstance(proposed, str)
+            and proposed in Action._value2member_map_
+        ):
             fields["recommended_action"] = settle_action(
-                Action(proposed), fields["overall_score"], fields["confidence"],
+                Action(proposed),
+                fields["overall_score"],
+                fields["confidence"],
                 missing_critical=bool(missing),
             )[0].value
     return PartialResult(fields=fields)
@@ -146,7 +159,11 @@ class Postprocess(Runnable[dict[str, Any], Any]):
     def _final(self, state: dict[str, Any]) -> QualificationResult:
         draft = state["answer"]
         return finalize(
-            draft.data, state["lead"], state["missing"], self.ctx, usage=draft.usage,
+            draft.data,
+            state["lead"],
+            state["missing"],
+            self.ctx,
+            usage=draft.usage,
             latency_ms=(time.perf_counter() - state["t0"]) * 1000,
         )
 
@@ -176,7 +193,9 @@ class Postprocess(Runnable[dict[str, Any], Any]):
                 yield out
 
     async def atransform(
-        self, input: AsyncIterator[dict[str, Any]], config: RunnableConfig | None = None,
+        self,
+        input: AsyncIterator[dict[str, Any]],
+        config: RunnableConfig | None = None,
         **kw: Any,
     ) -> AsyncIterator[Any]:
         state: dict[str, Any] = {}

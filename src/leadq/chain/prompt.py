@@ -27,7 +27,9 @@ def load_prompt(version: str) -> PromptSpec:
     folder = resources.files("leadq.prompts")
     path = folder.joinpath(f"{version}.toml")
     if not path.is_file():
-        known = sorted(p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml"))
+        known = sorted(
+            p.name.removesuffix(".toml") for p in folder.iterdir() if p.name.endswith(".toml")
+        )
         raise ValueError(f"LEADQ_PROMPT_VERSION: unknown prompt {version!r}; known: {known}")
     raw = tomllib.loads(path.read_text("utf-8"))
     return PromptSpec(version, raw["system"], raw["human"], raw.get("json_mode_suffix", ""))

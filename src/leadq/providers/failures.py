@@ -50,8 +50,9 @@ def _message(exc: openai.APIStatusError) -> str:
     return str(text)[:300]
 
 
-def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -> LeadqError:
-    """The leadq error for a failure of a call to `info`'s provider."""
+def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -> LeadqError | None:
+    """The leadq error for a failure of a call to `info`'s provider, or None when the
+    failure is not the provider's (a bug of ours must not be reported as a bad answer)."""
     name = info.name
     if isinstance(exc, LeadqError):
         return exc
@@ -67,7 +68,8 @@ def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -
     if isinstance(exc, openai.NotFoundError):
         return ProviderRejected(
             f"{name} answered 404 for model {model!r}: check LEADQ_MODEL ({_message(exc)})",
-            status=404, provider=name,
+            status=404,
+            provider=name,
         )
     if isinstance(exc, openai.APIStatusError):
         status = exc.status_code
@@ -75,10 +77,17 @@ def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -
             return ProviderUnavailable(f"{name} answered HTTP {status}", provider=name)
         return ProviderRejected(
             f"{name} rejected the request (HTTP {status}): {_message(exc)}",
-            status=status, provider=name,
+            status=status,
+            provider=name,
         )
     if isinstance(exc, (openai.APIConnectionError, httpx.TransportError)):
-        return ProviderUnavailable(f"could not reach {name} or the answer was cut off", provider=name)
+        return ProviderUnavailable(
+            f"could not reach {name} or the answer was cut off", provider=name
+        )
     if isinstance(exc, openai.APIError):
         return ProviderUnavailable(f"{name} failed mid-answer: {str(exc)[:200]}", provider=name)
-    return BadProviderAnswer(f"unusable answer from {name} ({type(exc).__name__})", provider=name)
+    if isinstance(exc, (ValueError, TypeError, KeyError)):
+        # What LangChain and the SDK raise for a 200 that is not a chat completion
+        # (HTML, JSON of another shape, a stream with no chunks).
+        return BadProviderAnswer(f"unusable answer from {name}: {str(exc)[:160]}", provider=name)
+    return None

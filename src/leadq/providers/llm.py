@@ -9,7 +9,7 @@ import random
 import time
 import weakref
 from collections.abc import AsyncIterator
-from typing import Any
+from typing import Any, NoReturn
 
 import httpx
 from langchain_core.runnables import Runnable
@@ -61,7 +61,10 @@ class LLMBackend:
             info.default_reasoning_effort if info.is_reasoning_model(self.model) else None
         )
         self.ctx = ResultContext(
-            info.name, self.model, settings.prompt_version, settings.score_weights,
+            info.name,
+            self.model,
+            settings.prompt_version,
+            settings.score_weights,
             settings.prices_file,
         )
         self._extras = request_extras(self.method)
@@ -72,11 +75,18 @@ class LLMBackend:
         build_chain(self._chat_model(None), self.method, self.ctx)  # fail fast on bad config
 
     def __repr__(self) -> str:
-        return f"LLMBackend(provider={self.provider!r}, model={self.model!r}, url={self.base_url!r})"
+        return (
+            f"LLMBackend(provider={self.provider!r}, model={self.model!r}, url={self.base_url!r})"
+        )
 
     def describe(self) -> dict[str, Any]:
-        return {"provider": self.provider, "model": self.model, "configured": True,
-                "structured_output": self.method, "base_url": self.base_url}
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "configured": True,
+            "structured_output": self.method,
+            "base_url": self.base_url,
+        }
 
     def _chat_model(self, client: httpx.AsyncClient | None) -> ChatOpenAI:
         kwargs: dict[str, Any] = {}
@@ -115,7 +125,10 @@ class LLMBackend:
         exc = state.outcome.exception() if state.outcome else None
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return min(exc.retry_after, MAX_RATE_LIMIT_WAIT) + random.uniform(0, 0.5)
-        return float(wait_exponential_jitter(initial=0.5, max=8.0)(state))
+        base = self.settings.retry_base_delay
+        return float(
+            wait_exponential_jitter(multiplier=base, max=max(base, 8.0), jitter=base)(state)
+        )
 
     def _retrying(self, allowed: Any = None) -> AsyncRetrying:
         def retryable(exc: BaseException) -> bool:
@@ -129,10 +142,18 @@ class LLMBackend:
             reraise=True,
         )
 
+    def _reraise(self, exc: Exception) -> NoReturn:
+        """Raise the typed error for a provider failure; anything else unchanged."""
+        err = classify(exc, self.info, self.model, self.key_env)
+        if err is None or err is exc:
+            raise exc
+        raise err from exc
+
     def _deadline_error(self) -> ProviderTimeout:
         return ProviderTimeout(
             f"no answer from {self.provider} within LEADQ_LEAD_DEADLINE="
-            f"{self.settings.lead_deadline:g}s (retries included)", provider=self.provider,
+            f"{self.settings.lead_deadline:g}s (retries included)",
+            provider=self.provider,
         )
 
     async def qualify(self, lead: LeadInput) -> QualificationResult:
@@ -144,8 +165,8 @@ class LLMBackend:
                     with attempt:
                         try:
                             result: QualificationResult = await chain.ainvoke(lead)
-                        except Exception as exc:  # noqa: BLE001 - classified, not swallowed
-                            raise classify(exc, self.info, self.model, self.key_env) from exc
+                        except Exception as exc:
+                            self._reraise(exc)
         except TimeoutError:
             raise self._deadline_error() from None
         result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
@@ -157,7 +178,8 @@ class LLMBackend:
         chain, t0 = self._chain(), time.perf_counter()
         emitted = False
         end = t0 + self.settings.lead_deadline
-        async for attempt in self._retrying(allowed=lambda: not emitted):
+        # Reads `emitted` as it is when a retry is considered: no retry once partials went out.
+        async for attempt in self._retrying(allowed=lambda: not emitted):  # noqa: B023
             with attempt:
                 items = chain.astream(lead).__aiter__()
                 try:
@@ -169,8 +191,8 @@ class LLMBackend:
                             break
                         except TimeoutError:
                             raise self._deadline_error() from None
-                        except Exception as exc:  # noqa: BLE001 - classified, not swallowed
-                            raise classify(exc, self.info, self.model, self.key_env) from exc
+                        except Exception as exc:
+                            self._reraise(exc)
                         emitted = True
                         if isinstance(item, QualificationResult):
                             item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)

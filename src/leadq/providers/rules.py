@@ -25,8 +25,9 @@ class RulesBackend:
 
     def __init__(self, settings: Settings) -> None:
         self.engine = RulesEngine(load_icp(settings.icp_file), settings.score_weights)
-        self.ctx = ResultContext("rules", VERSION, "rules", settings.score_weights,
-                                 settings.prices_file)
+        self.ctx = ResultContext(
+            "rules", VERSION, "rules", settings.score_weights, settings.prices_file
+        )
 
     def describe(self) -> dict[str, Any]:
         return {"provider": "rules", "model": VERSION, "configured": True}
@@ -34,8 +35,13 @@ class RulesBackend:
     def qualify_now(self, lead: LeadInput) -> QualificationResult:
         t0 = time.perf_counter()
         answer = self.engine.answer(lead)
-        return finalize(answer, lead, missing_critical_fields(lead.present()), self.ctx,
-                        latency_ms=(time.perf_counter() - t0) * 1000)
+        return finalize(
+            answer,
+            lead,
+            missing_critical_fields(lead.present()),
+            self.ctx,
+            latency_ms=(time.perf_counter() - t0) * 1000,
+        )
 
     async def qualify(self, lead: LeadInput) -> QualificationResult:
         return self.qualify_now(lead)

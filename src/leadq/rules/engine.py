@@ -63,7 +63,14 @@ def _band(v: float, steps: tuple[tuple[float, float], ...]) -> float:
     return steps[-1][1]
 
 
-_REVENUE_STEPS = ((1e6, 0.15), (5e6, 0.35), (2e7, 0.55), (1e8, 0.7), (1e9, 0.85), (float("inf"), 0.9))
+_REVENUE_STEPS = (
+    (1e6, 0.15),
+    (5e6, 0.35),
+    (2e7, 0.55),
+    (1e8, 0.7),
+    (1e9, 0.85),
+    (float("inf"), 0.9),
+)
 _SIZE_STEPS = ((10, 0.15), (50, 0.35), (200, 0.55), (1000, 0.7), (float("inf"), 0.85))
 
 
@@ -82,8 +89,9 @@ class RulesEngine:
                 (notes.positives if s.weight > 0 else notes.risks).append(s.says)
         return total
 
-    def _fit(self, lead: LeadInput, employees: Span | None, revenue: Span | None,
-             notes: _Notes) -> float:
+    def _fit(
+        self, lead: LeadInput, employees: Span | None, revenue: Span | None, notes: _Notes
+    ) -> float:
         icp, w = self.icp, self.icp.fit_weights
         industry = (lead.industry or "").lower()
         if not industry:
@@ -100,10 +108,16 @@ class RulesEngine:
         else:
             ind = 0.35
             notes.insights.append(f"Industry '{lead.industry}' is not in the profile")
-        size = 0.4 if employees is None else _range_fit(employees.mid, icp.employees_min,
-                                                        icp.employees_max)
-        rev = 0.4 if revenue is None else _range_fit(revenue.mid, icp.revenue_min_usd,
-                                                     icp.revenue_max_usd)
+        size = (
+            0.4
+            if employees is None
+            else _range_fit(employees.mid, icp.employees_min, icp.employees_max)
+        )
+        rev = (
+            0.4
+            if revenue is None
+            else _range_fit(revenue.mid, icp.revenue_min_usd, icp.revenue_max_usd)
+        )
         title = (lead.job_title or "").lower()
         ttl = 0.4 if not title else (1.0 if icp.title_keywords.search(title) else 0.5)
         return w["industry"] * ind + w["size"] * size + w["revenue"] * rev + w["title"] * ttl
@@ -117,7 +131,8 @@ class RulesEngine:
 
         tier, authority = seniority(lead.job_title)
         notes.insights.append(
-            f"Title '{lead.job_title}' reads as {tier} level" if lead.job_title
+            f"Title '{lead.job_title}' reads as {tier} level"
+            if lead.job_title
             else "No job title given"
         )
         fit = self._fit(lead, employees, revenue, notes)
@@ -137,12 +152,29 @@ class RulesEngine:
         budget += self._signals(text, BUDGET_SIGNALS, notes)
         urgency = 0.2 + self._signals(text, URGENCY_SIGNALS, notes) if text else 0.15
 
-        scores = {"fit_score": _clip(fit), "budget_score": _clip(budget),
-                  "urgency_score": _clip(urgency), "authority_score": _clip(authority)}
-        present = sum(1 for f in ("industry", "company_size", "annual_revenue", "job_title",
-                                  "engagement_history", "additional_context", "website", "email")
-                      if getattr(lead, f))
-        unread = (lead.annual_revenue and revenue is None) or (lead.company_size and employees is None)
+        scores = {
+            "fit_score": _clip(fit),
+            "budget_score": _clip(budget),
+            "urgency_score": _clip(urgency),
+            "authority_score": _clip(authority),
+        }
+        present = sum(
+            1
+            for f in (
+                "industry",
+                "company_size",
+                "annual_revenue",
+                "job_title",
+                "engagement_history",
+                "additional_context",
+                "website",
+                "email",
+            )
+            if getattr(lead, f)
+        )
+        unread = (lead.annual_revenue and revenue is None) or (
+            lead.company_size and employees is None
+        )
         confidence = _clip(0.3 + 0.08 * present - (0.1 if unread else 0.0))
 
         if scores["budget_score"] < 0.5:
@@ -164,12 +196,12 @@ class RulesEngine:
             "confidence": confidence,
             "recommended_action": action.value,
             "reasoning": (
-                f"Rules engine: fit {scores['fit_score']:.2f}, budget {scores['budget_score']:.2f}, "
+                f"Rules engine: fit {scores['fit_score']:.2f}, "
+                f"budget {scores['budget_score']:.2f}, "
                 f"urgency {scores['urgency_score']:.2f}, authority {authority:.2f} "
                 f"({tier} title). " + "; ".join((notes.positives + notes.risks)[:4])
             ).strip(),
-            "reasoning_for_action": f"Overall score {score:.2f} falls in the "
-                                    f"{action.value} band.",
+            "reasoning_for_action": f"Overall score {score:.2f} falls in the {action.value} band.",
             "key_insights": notes.insights,
             "positive_indicators": notes.positives,
             "risk_factors": notes.risks,
@@ -180,16 +212,18 @@ class RulesEngine:
 
 _MESSAGES = {
     "immediate_outreach": "Hi {first}, thanks for your interest in us. Teams like {company} "
-                          "usually want to see it on their own data: would 20 minutes this "
-                          "week work for a tailored walkthrough?",
+    "usually want to see it on their own data: would 20 minutes this "
+    "week work for a tailored walkthrough?",
     "qualified_nurture": "Hi {first}, I put together a short note on how teams like {company} "
-                         "approach this. Happy to share it, and to talk when the timing suits.",
+    "approach this. Happy to share it, and to talk when the timing suits.",
     "followup_research": "Hi {first}, I'd love to learn how {company} handles this today. "
-                         "What are you working on this quarter?",
+    "What are you working on this quarter?",
     "not_qualified": "Hi {first}, thanks for reaching out. Here are some resources that may "
-                     "help {company} in the meantime.",
+    "help {company} in the meantime.",
 }
 
 
 def _message(action: str, first: str, company: str) -> str:
-    return _MESSAGES.get(action, _MESSAGES["followup_research"]).format(first=first, company=company)
+    return _MESSAGES.get(action, _MESSAGES["followup_research"]).format(
+        first=first, company=company
+    )

@@ -40,8 +40,10 @@ def load_icp(path: Path | None = None) -> ICP:
     else:
         text = Path(path).read_text("utf-8")
     raw = tomllib.loads(text)
-    weights = {k: float(raw.get("fit_weights", {}).get(k, d))
-               for k, d in (("industry", 0.4), ("size", 0.25), ("revenue", 0.2), ("title", 0.15))}
+    weights = {
+        k: float(raw.get("fit_weights", {}).get(k, d))
+        for k, d in (("industry", 0.4), ("size", 0.25), ("revenue", 0.2), ("title", 0.15))
+    }
     total = sum(weights.values()) or 1.0
     return ICP(
         target_industries=_phrases(raw.get("target_industries", [])),

@@ -97,6 +97,4 @@ class LeadInput(BaseModel):
 
     def present(self) -> dict[str, str]:
         """The fields that carry a value, in schema order, without the caller's id."""
-        return {
-            k: v for k in LEAD_FIELDS if k != "lead_id" and (v := getattr(self, k)) is not None
-        }
+        return {k: v for k in LEAD_FIELDS if k != "lead_id" and (v := getattr(self, k)) is not None}

@@ -66,7 +66,9 @@ class QualificationResult(BaseModel):
     prompt_version: str
     latency_ms: float = Field(ge=0)
     usage: Usage = Field(default_factory=Usage)
-    cost_usd: float | None = Field(None, description="Usage times the price table; null if unpriced.")
+    cost_usd: float | None = Field(
+        None, description="Usage times the price table; null if unpriced."
+    )
     cached: bool = False
     flags: list[Flag] = Field(default_factory=list)
 
@@ -88,17 +90,25 @@ class LeadError(BaseModel):
 
         if isinstance(exc, InvalidLeadError):
             return cls(
-                error=exc.code, message=exc.message, retryable=False, field=exc.field,
+                error=exc.code,
+                message=exc.message,
+                retryable=False,
+                field=exc.field,
                 lead_id=lead_id,
             )
         if isinstance(exc, LeadqError):
             return cls(
-                error=exc.code, message=exc.message, retryable=exc.retryable,
-                provider=exc.provider, lead_id=lead_id,
+                error=exc.code,
+                message=exc.message,
+                retryable=exc.retryable,
+                provider=exc.provider,
+                lead_id=lead_id,
             )
         return cls(
-            error="internal_error", message=f"{type(exc).__name__} while qualifying",
-            retryable=False, lead_id=lead_id,
+            error="internal_error",
+            message=f"{type(exc).__name__} while qualifying",
+            retryable=False,
+            lead_id=lead_id,
         )
 
 

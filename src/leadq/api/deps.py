@@ -1,0 +1,50 @@
+"""Dependencies routes take through `Annotated` aliases."""
+
+from __future__ import annotations
+
+import hmac
+from typing import Annotated
+
+from fastapi import Depends, Request, Security
+from fastapi.security import APIKeyHeader
+
+from leadq.config import Settings
+from leadq.errors import LeadqError
+from leadq.qualifier import LeadQualifier
+
+_api_key = APIKeyHeader(
+    name="X-API-Key", auto_error=False, description="Required when the server sets LEADQ_API_KEYS."
+)
+
+
+class Unauthorized(LeadqError):
+    code = "unauthorized"
+    http_status = 401
+
+
+def get_settings_dep(request: Request) -> Settings:
+    return request.app.state.settings  # type: ignore[no-any-return]
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings_dep)]
+
+
+def get_qualifier_dep(request: Request) -> LeadQualifier:
+    """The app's qualifier; if the provider is misconfigured, the error that says how to fix it."""
+    qualifier = request.app.state.qualifier
+    if qualifier is None:
+        raise request.app.state.qualifier_error
+    return qualifier  # type: ignore[no-any-return]
+
+
+QualifierDep = Annotated[LeadQualifier, Depends(get_qualifier_dep)]
+
+
+def require_api_key(settings: SettingsDep, key: str | None = Security(_api_key)) -> None:
+    """With `LEADQ_API_KEYS` set, the request must carry one of them (constant-time check)."""
+    keys = settings.api_key_list
+    if not keys:
+        return
+    given = (key or "").encode()
+    if not any(hmac.compare_digest(given, k.encode()) for k in keys):
+        raise Unauthorized("missing or wrong X-API-Key header")

@@ -1,0 +1,72 @@
+"""Run the real app under uvicorn on 127.0.0.1 (a free port), so tests use real HTTP and
+real SSE, including client disconnects."""
+
+from __future__ import annotations
+
+import json
+import socket
+import threading
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import httpx
+import pytest
+import uvicorn
+
+from leadq.api.app import create_app
+from leadq.config import Settings
+
+
+class LiveApp:
+    def __init__(self, settings: Settings) -> None:
+        self.app = create_app(settings)
+        sock = socket.socket()
+        sock.bind(("127.0.0.1", 0))
+        self.port = sock.getsockname()[1]
+        sock.close()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.server = uvicorn.Server(
+            uvicorn.Config(
+                self.app, host="127.0.0.1", port=self.port, log_level="warning", lifespan="on"
+            )
+        )
+        self.thread = threading.Thread(target=self.server.run, daemon=True)
+
+    def start(self) -> LiveApp:
+        self.thread.start()
+        deadline = time.monotonic() + 10
+        while not self.server.started:
+            if time.monotonic() > deadline:
+                raise RuntimeError("app did not start")
+            time.sleep(0.02)
+        return self
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(10)
+
+    def client(self, **kw: Any) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30, **kw)
+
+
+def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
+    """Parsed `data:` payloads of an SSE response, as they arrive."""
+    for line in response.iter_lines():
+        if line.startswith("data:"):
+            yield json.loads(line[5:].strip())
+
+
+@pytest.fixture
+def live_app() -> Iterator[Callable[..., LiveApp]]:
+    """`live_app(**settings)` starts the app with those settings; stopped after the test."""
+    started: list[LiveApp] = []
+
+    def start(**settings: Any) -> LiveApp:
+        app = LiveApp(Settings(**settings)).start()
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.stop()
