@@ -94,9 +94,7 @@ class LeadQualifier:
             for next_done in asyncio.as_completed(tasks):
                 yield await next_done
         finally:
-            for task in tasks:
-                task.cancel()
-            await asyncio.gather(*tasks, return_exceptions=True)
+            await _cancel_once(tasks)
 
     async def stream_qualification(
         self, lead: Any
@@ -104,8 +102,29 @@ class LeadQualifier:
         """Progressively fuller `PartialResult`s as the model's tokens arrive, then the
         validated `QualificationResult`. Raises like `qualify_lead_async`."""
         parsed = LeadInput.parse(lead)
-        async for item in self.backend.stream(parsed):
-            yield item
+        queue: asyncio.Queue[tuple[str, Any]] = asyncio.Queue(maxsize=64)
+
+        async def produce() -> None:
+            try:
+                async for item in self.backend.stream(parsed):
+                    await queue.put(("item", item))
+                await queue.put(("end", None))
+            except Exception as exc:  # noqa: BLE001 - handed to the consumer, re-raised there
+                await queue.put(("error", exc))
+
+        # The provider call runs in a task of its own: a consumer that goes away (a client
+        # disconnect) cancels it exactly once, so its HTTP connection is closed cleanly.
+        producer = asyncio.ensure_future(produce())
+        try:
+            while True:
+                kind, value = await queue.get()
+                if kind == "end":
+                    return
+                if kind == "error":
+                    raise value
+                yield value
+        finally:
+            await _cancel_once([producer])
 
     # ---- sync -----------------------------------------------------------------------------
 
@@ -127,6 +146,27 @@ class LeadQualifier:
             self._portal.call(self.backend.aclose())
         finally:
             self._portal.close()
+
+
+async def _cancel_once(tasks: Sequence[asyncio.Future[Any]]) -> None:
+    """Cancel unfinished tasks once and give them a moment to clean up.
+
+    Not `gather`: under an anyio cancel scope (Starlette, sse-starlette) the waiting task is
+    cancelled again and again, and `gather` would pass each of those on to the tasks,
+    interrupting httpx while it closes the provider connection (which then stays open and
+    the provider keeps working on an answer nobody reads)."""
+    pending = [t for t in tasks if not t.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        try:
+            await asyncio.wait(pending, timeout=5)
+        except asyncio.CancelledError:
+            # The tasks were cancelled once and finish their cleanup on their own.
+            raise
+    for task in tasks:
+        if task.done() and not task.cancelled():
+            task.exception()  # retrieved, so asyncio does not log it as never retrieved
 
 
 _instance: LeadQualifier | None = None

@@ -19,7 +19,6 @@ from tenacity import (
     RetryCallState,
     retry_if_exception,
     stop_after_attempt,
-    wait_exponential_jitter,
 )
 
 from leadq.chain.answer_schema import request_extras
@@ -121,14 +120,17 @@ class LLMBackend:
             self._per_loop[loop] = chain
         return chain
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
+    def _delay(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds before retry number `attempt`: the provider's reset time for a 429, else
+        exponential backoff with jitter."""
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
             return min(exc.retry_after, MAX_RATE_LIMIT_WAIT) + random.uniform(0, 0.5)
         base = self.settings.retry_base_delay
-        return float(
-            wait_exponential_jitter(multiplier=base, max=max(base, 8.0), jitter=base)(state)
-        )
+        return min(base * 2 ** (attempt - 1), max(base, 8.0)) + random.uniform(0, base)
+
+    def _wait(self, state: RetryCallState) -> float:
+        exc = state.outcome.exception() if state.outcome else None
+        return self._delay(exc, state.attempt_number)
 
     def _retrying(self, allowed: Any = None) -> AsyncRetrying:
         def retryable(exc: BaseException) -> bool:
@@ -174,31 +176,40 @@ class LLMBackend:
 
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
         """Partial results as tokens arrive, the validated result last. A failure before the
-        first partial is retried; after it, the error ends the stream."""
+        first partial is retried; after it, the error ends the stream.
+
+        A hand-written retry loop, not tenacity's: its `with attempt:` catches BaseException,
+        and holding a `yield` inside it kept a cancelled stream's connection open."""
         chain, t0 = self._chain(), time.perf_counter()
-        emitted = False
         end = t0 + self.settings.lead_deadline
-        # Reads `emitted` as it is when a retry is considered: no retry once partials went out.
-        async for attempt in self._retrying(allowed=lambda: not emitted):  # noqa: B023
-            with attempt:
-                items = chain.astream(lead).__aiter__()
-                try:
-                    while True:
-                        try:
-                            async with asyncio.timeout(max(0.0, end - time.perf_counter())):
-                                item = await items.__anext__()
-                        except StopAsyncIteration:
-                            break
-                        except TimeoutError:
-                            raise self._deadline_error() from None
-                        except Exception as exc:
-                            self._reraise(exc)
-                        emitted = True
-                        if isinstance(item, QualificationResult):
-                            item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
-                        yield item
-                finally:
-                    await items.aclose()  # type: ignore[attr-defined]
+        emitted, attempt = False, 0
+        while True:
+            items = chain.astream(lead).__aiter__()
+            try:
+                while True:
+                    try:
+                        async with asyncio.timeout(max(0.0, end - time.perf_counter())):
+                            item = await items.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError:
+                        raise self._deadline_error() from None
+                    except Exception as exc:
+                        self._reraise(exc)
+                    emitted = True
+                    if isinstance(item, QualificationResult):
+                        item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+                    yield item
+            except LeadqError as err:
+                attempt += 1
+                if emitted or not err.retryable or attempt > self.settings.max_retries:
+                    raise
+                delay = self._delay(err, attempt)
+                if time.perf_counter() + delay >= end:
+                    raise self._deadline_error() from err
+                await asyncio.sleep(delay)
+            finally:
+                await items.aclose()  # type: ignore[attr-defined]
 
     async def aclose(self) -> None:
         clients, self._clients = self._clients, []
