@@ -23,7 +23,7 @@ from leadq.schemas.result import LeadError, Outcome, QualificationResult
 app = typer.Typer(
     help="leadq: qualify B2B sales leads.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # no hard wraps: messages stay greppable
 
 
 async def _run(
@@ -75,8 +75,8 @@ def _summary(outcomes: list[Outcome], leads: list[Any], elapsed: float) -> None:
         err.print(f"[red]{len(failed)} row(s) failed:[/red]")
         for row, e in failed[:50]:
             lead = leads[row - 1]
-            who = e.lead_id or (lead.get("lead_name") if isinstance(lead, dict) else None) or ""
-            err.print(f"  row {row} {who}: {e.error}: {e.message}")
+            who = e.lead_id or (lead.get("lead_name") if isinstance(lead, dict) else None)
+            err.print(f"  row {row} ({who or 'no id or name'}): {e.error}: {e.message}")
         if len(failed) > 50:
             err.print(f"  ... and {len(failed) - 50} more (see the output file)")
 

@@ -107,10 +107,11 @@ CSV_COLUMNS = (
 
 def outcome_record(row: int, lead: Any, outcome: Outcome) -> dict[str, Any]:
     """The JSONL record for one input row."""
+    name = lead.get("lead_name") if isinstance(lead, dict) else None
     base = {
         "row": row,
         "lead_id": outcome.lead_id,
-        "lead_name": lead.get("lead_name") if isinstance(lead, dict) else None,
+        "lead_name": name.strip() or None if isinstance(name, str) else None,
     }
     if isinstance(outcome, QualificationResult):
         return {**base, "status": "ok", "result": outcome.model_dump(mode="json")}

@@ -1,0 +1,5 @@
+"""`python -m leadq` runs the CLI."""
+
+from leadq.cli import app
+
+app()
