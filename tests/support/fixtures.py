@@ -1,4 +1,6 @@
-"""Pytest plugin: one scripted OpenAI-compatible server per session, reset for each test."""
+"""Pytest plugin: one scripted OpenAI-compatible server per test session, reset around each
+test. Load it with `pytest_plugins = ["tests.support.fixtures"]` in the root conftest.py (or
+`-p tests.support.fixtures`)."""
 
 from __future__ import annotations
 
@@ -12,12 +14,17 @@ from tests.support.openai_server import ScriptedServer
 @pytest.fixture(scope="session")
 def _scripted_server_session() -> Iterator[ScriptedServer]:
     server = ScriptedServer().start()
-    yield server
-    server.stop()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 @pytest.fixture
 def openai_server(_scripted_server_session: ScriptedServer) -> Iterator[ScriptedServer]:
-    _scripted_server_session.reset()
-    yield _scripted_server_session
-    _scripted_server_session.reset()
+    """The session's scripted server, with an empty queue, no recorded requests, zeroed
+    counters and the default handler (`{"ok": true}`)."""
+    server = _scripted_server_session
+    server.reset()
+    yield server
+    server.reset()

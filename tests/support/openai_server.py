@@ -1,283 +1,467 @@
 """A scripted OpenAI-compatible chat-completions server on 127.0.0.1, for tests.
 
-It answers like OpenAI/Cerebras do (JSON or SSE streams, usage, `time_info`, rate-limit
-headers) so that the real OpenAI SDK and LangChain talk to it over real HTTP. Each test
-scripts it: `queue(Reply(...))` for the next requests, or `handler = fn(body) -> Reply`."""
+It answers `POST /v1/chat/completions` the way OpenAI / Cerebras do (JSON, or an SSE stream
+with optional usage chunk; `time_info`; `x-ratelimit-*` headers; Cerebras-style error bodies)
+closely enough that the real `openai` SDK and `langchain_openai.ChatOpenAI` work against it
+over real HTTP. `GET /v1/models` lists `server.models`.
+
+A test scripts it with `server.queue(Reply(...), ...)` (used in order, first) or
+`server.handler = fn(body) -> Reply` (used when the queue is empty), then inspects
+`server.requests` / `server.request_headers` and the counters `in_flight`, `completed`,
+`cancelled` (the client went away while the reply was delayed or streaming) and `cut`
+(streams aborted on purpose by `Reply.cut_after`).
+
+It is a raw ASGI app served by `uvicorn.Server` in a daemon thread, so handlers run in that
+thread's event loop: keep them quick (they may also be `async def`).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import json
+import logging
 import socket
 import threading
 import time
 import uuid
 from collections import deque
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import uvicorn
-from starlette.applications import Starlette
-from starlette.requests import Request
-from starlette.responses import JSONResponse, Response, StreamingResponse
-from starlette.routing import Route
+
+__all__ = ["Reply", "ScriptedServer", "chat_reply_json", "default_handler"]
 
 
 @dataclass
 class Reply:
+    """One scripted answer. See the module docstring and `ScriptedServer`."""
+
     status: int = 200
-    content: str | None = None
-    tool_call: tuple[str, str] | None = None
-    finish_reason: str = "stop"
-    usage: dict[str, Any] | None = None
-    headers: dict[str, str] = field(default_factory=dict)
-    body: Any = None
-    delay: float = 0.0
-    chunk_delay: float = 0.0
-    chunk_chars: int = 12
-    cut_after: int | None = None
+    content: str | None = None  # assistant message text (e.g. a JSON document as text)
+    tool_call: tuple[str, str] | None = None  # (function name, arguments JSON text)
+    finish_reason: str = "stop"  # with a tool_call, "stop" is answered as "tool_calls"
+    usage: dict[str, Any] | None = None  # default: computed from the request and the text
+    headers: dict[str, str] = field(default_factory=dict)  # extra / overriding headers
+    body: Any = None  # sent verbatim (dict/list -> JSON, str/bytes -> raw), ignoring content
+    delay: float = 0.0  # seconds before anything (headers included) is sent
+    chunk_delay: float = 0.0  # streaming: seconds between chunks
+    chunk_chars: int = 12  # streaming: characters of content / tool arguments per chunk
+    cut_after: int | None = None  # abort the connection after this many content chunks
 
 
 def chat_reply_json(data: dict[str, Any], **kw: Any) -> Reply:
+    """A reply whose assistant content is `data` as JSON text."""
     return Reply(content=json.dumps(data), **kw)
 
 
-DEFAULT_HEADERS = {
-    "x-ratelimit-limit-requests-minute": "100000",
-    "x-ratelimit-remaining-requests-minute": "99999",
-    "x-ratelimit-reset-requests-minute": "59.0",
-    "x-ratelimit-limit-tokens-minute": "100000000",
-    "x-ratelimit-remaining-tokens-minute": "99999999",
-    "x-ratelimit-reset-tokens-minute": "59.0",
+def default_handler(body: dict[str, Any]) -> Reply:
+    return Reply(content='{"ok": true}')
+
+
+# Large limits so they never bite; a short reset so a client that honours the reset header
+# on a scripted 429 without headers of its own does not stall the test suite.
+RATE_LIMITS = {"requests-minute": 100_000, "tokens-minute": 10_000_000}
+RATE_LIMIT_RESET = "0.2"
+
+ERROR_BODIES: dict[int, dict[str, Any]] = {
+    400: {"message": "Bad request.", "type": "invalid_request_error", "param": None,
+          "code": "bad_request"},
+    401: {"message": "Wrong API Key", "type": "invalid_request_error", "param": "api_key",
+          "code": "wrong_api_key"},
+    403: {"message": "Forbidden.", "type": "permission_denied_error", "param": None,
+          "code": "forbidden"},
+    404: {"message": "Not found.", "type": "not_found_error", "param": None,
+          "code": "not_found"},
+    408: {"message": "Request timed out.", "type": "timeout_error", "param": None,
+          "code": "request_timeout"},
+    422: {"message": "Unprocessable entity.", "type": "invalid_request_error", "param": None,
+          "code": "unprocessable_entity"},
+    429: {"message": "Requests per minute limit exceeded - too many requests sent.",
+          "type": "too_many_requests_error", "param": "quota", "code": "request_quota_exceeded"},
+    500: {"message": "Internal server error.", "type": "server_error", "param": None,
+          "code": "internal_server_error"},
+    502: {"message": "Bad gateway.", "type": "server_error", "param": None,
+          "code": "bad_gateway"},
+    503: {"message": "Service unavailable.", "type": "server_error", "param": None,
+          "code": "service_unavailable"},
 }
-ERROR_BODIES = {
-    429: {
-        "message": "Requests per minute limit exceeded - too many requests sent.",
-        "type": "too_many_requests_error",
-        "param": "quota",
-        "code": "request_quota_exceeded",
-    },
-}
+
+
+def error_body(status: int) -> dict[str, Any]:
+    return dict(ERROR_BODIES.get(status, {"message": f"Error {status}.", "type": "server_error"
+                                          if status >= 500 else "invalid_request_error",
+                                          "param": None, "code": f"http_{status}"}))
 
 
 class _ClientGone(Exception):
-    pass
+    """The client disconnected before the reply was fully sent."""
+
+
+class _Cut(Exception):
+    """Raised out of the ASGI app after the response started: uvicorn then closes the
+    connection mid-body (no terminating chunk), which the client sees as a broken stream."""
+
+
+class _HideCuts(logging.Filter):
+    """Keep uvicorn from logging a traceback for every deliberate `_Cut`."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        exc = record.exc_info[1] if record.exc_info else None
+        return not isinstance(exc, _Cut)
+
+
+_uvicorn_error_log = logging.getLogger("uvicorn.error")
+if not any(isinstance(f, _HideCuts) for f in _uvicorn_error_log.filters):
+    _uvicorn_error_log.addFilter(_HideCuts())
+
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
 
 
 class ScriptedServer:
-    """See the module docstring. Counters: `in_flight`, `completed`, `cancelled`."""
+    """OpenAI-compatible test server. `start()` it, point a client at `url`, script it with
+    `queue()` / `handler`, `reset()` between tests, `stop()` at the end."""
 
-    def __init__(self) -> None:
-        self.requests: list[dict[str, Any]] = []
-        self.request_headers: list[dict[str, str]] = []
-        self.handler: Callable[[dict[str, Any]], Reply] = self._default
+    url: str
+    requests: list[dict[str, Any]]
+    request_headers: list[dict[str, str]]
+    handler: Callable[[dict[str, Any]], Reply | Awaitable[Reply]]
+    in_flight: int
+    completed: int
+    cancelled: int
+    cut: int
+
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.host = host
+        self.port = 0
+        self.url = ""
+        self.models = ["test-model"]
+        self.requests = []
+        self.request_headers = []
+        self.errors: list[BaseException] = []  # exceptions raised by handlers (answered 500)
+        self.handler = default_handler
         self._queue: deque[Reply] = deque()
         self._lock = threading.Lock()
-        self.in_flight = self.completed = self.cancelled = 0
-        self.app = Starlette(
-            routes=[
-                Route("/v1/chat/completions", self._chat, methods=["POST"]),
-                Route("/v1/models", self._models, methods=["GET"]),
-            ]
-        )
+        self._generation = 0  # bumped by reset(): late finishers of old requests don't count
+        self._tokens = 0
+        self.in_flight = self.completed = self.cancelled = self.cut = 0
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
-        self.url = ""
 
-    @staticmethod
-    def _default(body: dict[str, Any]) -> Reply:
-        return Reply(content='{"ok": true}')
+    # ---- scripting -------------------------------------------------------------------------
 
     def queue(self, *replies: Reply) -> None:
+        """Answer the next requests with these replies, in order, before using `handler`."""
         with self._lock:
             self._queue.extend(replies)
 
     def reset(self) -> None:
+        """Clear the queue, the recorded requests and the counters; restore the handler."""
         with self._lock:
+            self._generation += 1
             self._queue.clear()
             self.requests.clear()
             self.request_headers.clear()
-            self.handler = self._default
-            self.in_flight = self.completed = self.cancelled = 0
+            self.errors.clear()
+            self.handler = default_handler
+            self._tokens = 0
+            self.in_flight = self.completed = self.cancelled = self.cut = 0
 
-    # ---- lifecycle ------------------------------------------------------------------------
+    # ---- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> ScriptedServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-        self.url = f"http://127.0.0.1:{port}/v1"
+        sock.bind((self.host, 0))
+        self.port = sock.getsockname()[1]
+        self.url = f"http://{self.host}:{self.port}/v1"
         config = uvicorn.Config(
-            self.app, log_level="critical", lifespan="off", timeout_keep_alive=30
-        )
+            self._app, host=self.host, port=self.port, interface="asgi3", lifespan="off",
+            http="h11", loop="asyncio", log_config=None, log_level="warning",
+            access_log=False, timeout_keep_alive=75, timeout_graceful_shutdown=1)
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(
-            target=self._server.run, kwargs={"sockets": [sock]}, daemon=True, name="scripted-openai"
-        )
+        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
+                                        name="scripted-openai-server", daemon=True)
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
-            if time.monotonic() > deadline:
-                raise RuntimeError("scripted server did not start")
-            time.sleep(0.01)
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("scripted OpenAI server did not start")
+            time.sleep(0.005)
         return self
 
     def stop(self) -> None:
-        if self._server is not None:
-            self._server.should_exit = True
-        if self._thread is not None:
-            self._thread.join(10)
+        if self._server is None or self._thread is None:
+            return
+        self._server.should_exit = True
+        self._thread.join(5)
+        if self._thread.is_alive():
+            self._server.force_exit = True
+            self._thread.join(5)
+        self._server = self._thread = None
 
-    # ---- endpoints ------------------------------------------------------------------------
+    def __enter__(self) -> ScriptedServer:
+        return self.start()
 
-    async def _models(self, request: Request) -> Response:
-        return JSONResponse({"object": "list", "data": [{"id": "test-model", "object": "model"}]})
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
 
-    def _count(self, name: str, delta: int) -> None:
+    # ---- bookkeeping -----------------------------------------------------------------------
+
+    def _count(self, generation: int, **deltas: int) -> None:
         with self._lock:
-            setattr(self, name, getattr(self, name) + delta)
+            if generation == self._generation:
+                for name, delta in deltas.items():
+                    setattr(self, name, getattr(self, name) + delta)
 
-    async def _wait(self, request: Request, seconds: float) -> None:
-        """Sleep, but notice a client that goes away meanwhile."""
-        end = time.monotonic() + seconds
-        while (left := end - time.monotonic()) > 0:
-            await asyncio.sleep(min(left, 0.02))
-            if await request.is_disconnected():
-                raise _ClientGone
-
-    async def _chat(self, request: Request) -> Response:
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except ValueError:
-            return JSONResponse(
-                {"message": "invalid JSON body", "type": "invalid_request_error"}, status_code=400
-            )
+    def _headers(self, reply: Reply, content_type: str) -> list[tuple[bytes, bytes]]:
         with self._lock:
-            self.requests.append(body)
-            self.request_headers.append(dict(request.headers))
-            reply = self._queue.popleft() if self._queue else None
-        if reply is None:
-            reply = self.handler(body)
-        self._count("in_flight", 1)
-        try:
-            if reply.delay:
-                await self._wait(request, reply.delay)
-        except _ClientGone:
-            self._count("in_flight", -1)
-            self._count("cancelled", 1)
-            return Response(status_code=499)
-        headers = {**DEFAULT_HEADERS, **reply.headers}
-        if reply.status != 200 or reply.body is not None:
-            self._count("in_flight", -1)
-            self._count("completed", 1)
-            payload = (
-                reply.body
-                if reply.body is not None
-                else ERROR_BODIES.get(
-                    reply.status, {"message": f"error {reply.status}", "type": "server_error"}
-                )
-            )
-            if isinstance(payload, (dict, list)):
-                return JSONResponse(payload, status_code=reply.status, headers=headers)
-            return Response(
-                payload, status_code=reply.status, headers=headers, media_type="text/html"
-            )
-        if body.get("stream"):
-            return StreamingResponse(
-                self._stream(body, reply), headers=headers, media_type="text/event-stream"
-            )
-        self._count("in_flight", -1)
-        self._count("completed", 1)
-        return JSONResponse(self._completion(body, reply), headers=headers)
+            used = {"requests-minute": len(self.requests), "tokens-minute": self._tokens}
+        headers = {"content-type": content_type,
+                   "x-request-id": uuid.uuid4().hex}
+        for window, limit in RATE_LIMITS.items():
+            headers[f"x-ratelimit-limit-{window}"] = str(limit)
+            headers[f"x-ratelimit-remaining-{window}"] = str(max(0, limit - used[window]))
+            headers[f"x-ratelimit-reset-{window}"] = RATE_LIMIT_RESET
+        headers.update({k.lower(): str(v) for k, v in reply.headers.items()})
+        return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
-    # ---- answer shapes --------------------------------------------------------------------
+    # ---- ASGI ------------------------------------------------------------------------------
+
+    async def _app(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            return
+        path, method = scope["path"].rstrip("/"), scope["method"]
+        if path == "/v1/chat/completions" and method == "POST":
+            await self._chat(scope, receive, send)
+        elif path == "/v1/models" and method == "GET":
+            data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"}
+                    for m in self.models]
+            await self._send_json(send, 200, {"object": "list", "data": data})
+        else:
+            await self._send_json(send, 404, error_body(404))
 
     @staticmethod
-    def _usage(body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        if reply.usage is not None:
-            return reply.usage
-        prompt = len(json.dumps(body.get("messages", []))) // 4
-        text = reply.content or (reply.tool_call[1] if reply.tool_call else "")
-        completion = len(text) // 4
-        return {
-            "prompt_tokens": prompt,
-            "completion_tokens": completion,
-            "total_tokens": prompt + completion,
-            "prompt_tokens_details": {"cached_tokens": 0},
-        }
+    async def _send_json(send: Send, status: int, payload: Any,
+                         headers: list[tuple[bytes, bytes]] | None = None) -> None:
+        data = json.dumps(payload).encode()
+        await send({"type": "http.response.start", "status": status, "headers": headers or [
+            (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send({"type": "http.response.body", "body": data, "more_body": False})
 
-    def _completion(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
-        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
-        finish = reply.finish_reason
-        if reply.tool_call:
-            message["content"] = None
-            message["tool_calls"] = [
-                {
-                    "id": "call_1",
-                    "type": "function",
-                    "function": {"name": reply.tool_call[0], "arguments": reply.tool_call[1]},
-                }
-            ]
-            finish = "tool_calls" if finish == "stop" else finish
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": body.get("model", "test-model"),
-            "choices": [{"index": 0, "message": message, "finish_reason": finish}],
-            "usage": self._usage(body, reply),
-            "time_info": {
-                "queue_time": 0.0001,
-                "prompt_time": 0.001,
-                "completion_time": 0.01,
-                "total_time": 0.012,
-            },
-        }
-
-    async def _stream(self, body: dict[str, Any], reply: Reply) -> AsyncIterator[bytes]:
-        base = {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:12]}",
-            "object": "chat.completion.chunk",
-            "created": int(time.time()),
-            "model": body.get("model", "test-model"),
-        }
-
-        def frame(delta: dict[str, Any], finish: str | None = None, **extra: Any) -> bytes:
-            choice = {"index": 0, "delta": delta, "finish_reason": finish}
-            data = {**base, "choices": [choice], **extra}
-            return f"data: {json.dumps(data)}\n\n".encode()
-
-        finished = False
+    async def _chat(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
+        started = time.monotonic()
+        raw = bytearray()
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                return
+            raw += message.get("body", b"")
+            if not message.get("more_body"):
+                break
         try:
-            yield frame({"role": "assistant", "content": "" if not reply.tool_call else None})
-            text = reply.tool_call[1] if reply.tool_call else (reply.content or "")
-            step = max(1, reply.chunk_chars)
-            for n, start in enumerate(range(0, len(text), step)):
-                if reply.cut_after is not None and n >= reply.cut_after:
-                    raise ConnectionAbortedError("scripted cut")  # uvicorn drops the connection
-                if reply.chunk_delay:
-                    await asyncio.sleep(reply.chunk_delay)
-                piece = text[start : start + step]
-                if reply.tool_call:
-                    call: dict[str, Any] = {"index": 0, "function": {"arguments": piece}}
-                    if n == 0:
-                        call.update(id="call_1", type="function")
-                        call["function"]["name"] = reply.tool_call[0]
-                    yield frame({"tool_calls": [call]})
-                else:
-                    yield frame({"content": piece})
-            finish = reply.finish_reason
-            if reply.tool_call and finish == "stop":
-                finish = "tool_calls"
-            yield frame({}, finish)
-            if (body.get("stream_options") or {}).get("include_usage"):
-                usage = {**base, "choices": [], "usage": self._usage(body, reply)}
-                yield f"data: {json.dumps(usage)}\n\n".encode()
-            yield b"data: [DONE]\n\n"
-            finished = True
+            body = json.loads(raw)
+            if not isinstance(body, dict):
+                raise ValueError("not an object")
+        except ValueError:
+            await self._send_json(send, 400, {**error_body(400),
+                                              "message": "Request body is not a JSON object."})
+            return
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
+                   for k, v in scope["headers"]}
+        with self._lock:
+            generation = self._generation
+            self.requests.append(body)
+            self.request_headers.append(headers)
+            self.in_flight += 1
+            reply = self._queue.popleft() if self._queue else None
+            handler = self.handler
+
+        gone = asyncio.Event()
+
+        async def watch_disconnect() -> None:
+            while (await receive())["type"] != "http.disconnect":
+                pass
+            gone.set()
+
+        watcher = asyncio.create_task(watch_disconnect())
+
+        async def pause(seconds: float) -> None:
+            if seconds > 0:
+                try:
+                    await asyncio.wait_for(gone.wait(), seconds)
+                except TimeoutError:
+                    pass
+            else:
+                await asyncio.sleep(0)
+            if gone.is_set():
+                raise _ClientGone
+
+        settled = False
+
+        def settle(outcome: str | None) -> None:
+            nonlocal settled
+            if not settled:
+                settled = True
+                self._count(generation, in_flight=-1, **({outcome: 1} if outcome else {}))
+
+        async def tracked_send(message: dict[str, Any]) -> None:
+            # Count `completed` before the last byte goes out, so a client that has the whole
+            # answer always finds it counted. uvicorn silently drops sends after a disconnect.
+            if message["type"] == "http.response.body" and not message.get("more_body"):
+                if gone.is_set():
+                    raise _ClientGone
+                settle("completed")
+            await send(message)
+
+        try:
+            if reply is None:
+                try:
+                    result = handler(body)
+                    reply = await result if inspect.isawaitable(result) else result
+                    if not isinstance(reply, Reply):
+                        raise TypeError(f"handler returned {type(reply).__name__}, not Reply")
+                except Exception as exc:  # a broken handler: answer 500, keep it for the test
+                    with self._lock:
+                        self.errors.append(exc)
+                    reply = Reply(status=500, body={**error_body(500),
+                                                    "message": f"scripted handler failed: {exc!r}"})
+            await pause(reply.delay)
+            if reply.status != 200 or reply.body is not None:
+                await self._send_body(tracked_send, reply)
+            elif body.get("stream"):
+                await self._send_stream(tracked_send, body, reply, started, pause)
+            else:
+                await self._send_completion(tracked_send, body, reply, started)
+        except _ClientGone:
+            settle("cancelled")
+        except _Cut:
+            settle("cut")  # before uvicorn closes the connection, so before the client sees it
+            raise
         finally:
-            self._count("in_flight", -1)
-            self._count("completed" if finished else "cancelled", 1)
+            watcher.cancel()
+            settle(None)
+
+    # ---- answer shapes ---------------------------------------------------------------------
+
+    async def _send_body(self, send: Send, reply: Reply) -> None:
+        # Always labelled application/json (like an API or gateway that got it wrong), unless
+        # the reply's headers say otherwise: with `content-type: text/html` the openai SDK
+        # does not raise but returns the body as a `str` from `create()`.
+        payload = reply.body if reply.body is not None else error_body(reply.status)
+        if isinstance(payload, (bytes, bytearray)):
+            data = bytes(payload)
+        elif isinstance(payload, str):
+            data = payload.encode()
+        else:
+            data = json.dumps(payload).encode()
+        headers = self._headers(reply, "application/json")
+        headers.append((b"content-length", str(len(data)).encode()))
+        await send({"type": "http.response.start", "status": reply.status, "headers": headers})
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+
+    def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
+        if reply.usage is not None:
+            usage = reply.usage
+        else:
+            prompt = len(json.dumps(body.get("messages", []))) // 4
+            completion = len(_text(reply)) // 4
+            usage = {"prompt_tokens": prompt, "completion_tokens": completion,
+                     "total_tokens": prompt + completion,
+                     "prompt_tokens_details": {"cached_tokens": 0}}
+        with self._lock:
+            self._tokens += int(usage.get("total_tokens") or 0)
+        return usage
+
+    @staticmethod
+    def _time_info(started: float) -> dict[str, float]:
+        total = round(time.monotonic() - started, 6)
+        return {"queue_time": 0.000_1, "prompt_time": 0.001, "completion_time": total,
+                "total_time": round(total + 0.001_1, 6)}
+
+    @staticmethod
+    def _base(body: dict[str, Any], obj: str) -> dict[str, Any]:
+        return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": obj,
+                "created": int(time.time()), "model": body.get("model") or "test-model",
+                "system_fingerprint": "fp_scripted"}
+
+    async def _send_completion(self, send: Send, body: dict[str, Any], reply: Reply,
+                               started: float) -> None:
+        message: dict[str, Any] = {"role": "assistant", "content": reply.content}
+        if reply.tool_call:
+            name, arguments = reply.tool_call
+            message["content"] = None
+            message["tool_calls"] = [{"id": "call_1", "type": "function",
+                                      "function": {"name": name, "arguments": arguments}}]
+        data = json.dumps({
+            **self._base(body, "chat.completion"),
+            "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply),
+                         "logprobs": None}],
+            "usage": self._usage(body, reply),
+            "time_info": self._time_info(started),
+        }).encode()
+        headers = self._headers(reply, "application/json")
+        headers.append((b"content-length", str(len(data)).encode()))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        if reply.cut_after is not None:  # non-streaming cut: half the promised body, then drop
+            await send({"type": "http.response.body", "body": data[:len(data) // 2],
+                        "more_body": True})
+            raise _Cut
+        await send({"type": "http.response.body", "body": data, "more_body": False})
+
+    async def _send_stream(self, send: Send, body: dict[str, Any], reply: Reply, started: float,
+                           pause: Callable[[float], Awaitable[None]]) -> None:
+        base = self._base(body, "chat.completion.chunk")
+
+        async def event(payload: dict[str, Any] | str, more: bool = True) -> None:
+            text = payload if isinstance(payload, str) else json.dumps(payload)
+            await send({"type": "http.response.body", "body": f"data: {text}\n\n".encode(),
+                        "more_body": more})
+
+        def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
+            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
+                                         "finish_reason": finish}]}
+
+        headers = self._headers(reply, "text/event-stream; charset=utf-8")
+        headers.append((b"cache-control", b"no-cache"))
+        await send({"type": "http.response.start", "status": 200, "headers": headers})
+        text, step = _text(reply), max(1, reply.chunk_chars)
+        if reply.tool_call:
+            first: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [
+                {"index": 0, "id": "call_1", "type": "function",
+                 "function": {"name": reply.tool_call[0], "arguments": ""}}]}
+        else:
+            first = {"role": "assistant", "content": ""}
+        await event(chunk(first))
+        for n, start in enumerate(range(0, len(text), step)):
+            if reply.cut_after is not None and n >= reply.cut_after:
+                raise _Cut
+            await pause(reply.chunk_delay)
+            piece = text[start:start + step]
+            if reply.tool_call:
+                delta: dict[str, Any] = {"tool_calls": [{"index": 0,
+                                                         "function": {"arguments": piece}}]}
+            else:
+                delta = {"content": piece}
+            await event(chunk(delta))
+        if reply.cut_after is not None:
+            raise _Cut  # fewer chunks than cut_after: still no clean end
+        await pause(reply.chunk_delay)
+        await event(chunk({}, _finish(reply)))
+        if (body.get("stream_options") or {}).get("include_usage"):
+            await event({**base, "choices": [], "usage": self._usage(body, reply),
+                         "time_info": self._time_info(started)})
+        await pause(0)
+        await event("[DONE]", more=False)
+
+
+def _text(reply: Reply) -> str:
+    return reply.tool_call[1] if reply.tool_call else (reply.content or "")
+
+
+def _finish(reply: Reply) -> str:
+    return "tool_calls" if reply.tool_call and reply.finish_reason == "stop" \
+        else reply.finish_reason
