@@ -1,4 +1,5 @@
-"""The `leadq` command line: qualify a file of leads and see what happened."""
+"""The `leadq` command line: qualify files of leads (as resumable jobs), look at history,
+export, serve the API, and manage the database."""
 
 from __future__ import annotations
 
@@ -16,24 +17,65 @@ from rich.table import Table
 
 from leadq.config import Settings
 from leadq.errors import LeadqError
-from leadq.leadfiles import LeadFileError, file_format, read_leads, row_error, write_outcomes
+from leadq.leadfiles import (
+    LeadFileError,
+    file_format,
+    job_record,
+    read_leads,
+    row_error,
+    write_records,
+)
 from leadq.qualifier import LeadQualifier
-from leadq.schemas.result import LeadError, Outcome, QualificationResult
+from leadq.schemas.lead import LeadInput
+from leadq.schemas.result import LeadError, Outcome
+from leadq.service import parse_each
+from leadq.storage.jobs import JobLedger, file_hash
+from leadq.storage.store import Store
 
 app = typer.Typer(
     help="leadq: qualify B2B sales leads.", no_args_is_help=True, pretty_exceptions_enable=False
 )
-err = Console(stderr=True, soft_wrap=True)  # no hard wraps: messages stay greppable
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+# Piped output is not cut at 80 columns: messages and tables stay whole and greppable.
+err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
+
+LOCAL_FLUSH = 2000  # rules engine: rows per transaction
+FLUSH_SECONDS = 1.0
 
 
 async def _run(
-    qualifier: LeadQualifier, leads: list[Any], concurrency: int | None, quiet: bool
-) -> list[Outcome]:
-    outcomes: list[Outcome | None] = [None] * len(leads)
-    todo = [(i, lead) for i, lead in enumerate(leads) if not isinstance(lead, str)]
-    for i, lead in enumerate(leads):
-        if isinstance(lead, str):
-            outcomes[i] = row_error(lead)
+    qualifier: LeadQualifier,
+    ledger: JobLedger,
+    job_id: str,
+    leads: list[Any],
+    rows: list[int],
+    concurrency: int | None,
+    quiet: bool,
+    done_before: int,
+) -> None:
+    """Qualify the pending `rows`, storing each outcome (or chunk of outcomes) as it comes,
+    so a crash or Ctrl-C loses at most what was in flight."""
+    parsed: list[LeadInput | LeadError] = []
+    for row in rows:
+        raw = leads[row - 1]
+        parsed.append(row_error(raw) if isinstance(raw, str) else parse_each([raw])[0])
+    ledger.finish_rows(
+        job_id,
+        [(row, None, p) for row, p in zip(rows, parsed, strict=True) if isinstance(p, LeadError)],
+    )
+    valid = [(row, p) for row, p in zip(rows, parsed, strict=True) if isinstance(p, LeadInput)]
+    flush_every = LOCAL_FLUSH if qualifier.backend.is_local else 1
+    buffer: list[tuple[int, LeadInput | None, Outcome]] = []
+    last = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last
+        ledger.finish_rows(job_id, buffer, qualifier.drain_calls())
+        buffer.clear()
+        last = time.monotonic()
+
+    total = len(rows) + done_before
     with Progress(
         TextColumn("qualifying"),
         BarColumn(),
@@ -42,43 +84,54 @@ async def _run(
         console=err,
         disable=quiet,
     ) as bar:
-        task = bar.add_task("leads", total=len(leads), completed=len(leads) - len(todo))
-        async for j, outcome in qualifier.qualify_leads_as_completed(
-            [lead for _, lead in todo], concurrency
-        ):
-            outcomes[todo[j][0]] = outcome
-            bar.advance(task)
-    return outcomes  # type: ignore[return-value]
+        task = bar.add_task("leads", total=total, completed=total - len(valid))
+        try:
+            async for j, outcome in qualifier.qualify_leads_as_completed(
+                [p for _, p in valid], concurrency
+            ):
+                row, lead = valid[j]
+                buffer.append((row, lead, outcome))
+                if len(buffer) >= flush_every or time.monotonic() - last > FLUSH_SECONDS:
+                    flush()
+                bar.advance(task)
+        finally:
+            if buffer:
+                flush()
 
 
-def _summary(outcomes: list[Outcome], leads: list[Any], elapsed: float) -> None:
-    ok = [o for o in outcomes if isinstance(o, QualificationResult)]
-    failed = [(i, o) for i, o in enumerate(outcomes, 1) if isinstance(o, LeadError)]
-    table = Table(title=f"{len(outcomes)} leads in {elapsed:.1f}s", show_header=True)
+def _summary(records: list[dict[str, Any]], elapsed: float) -> None:
+    ok = [r["result"] for r in records if r["status"] == "ok"]
+    failed = [r for r in records if r["status"] != "ok"]
+    table = Table(title=f"{len(records)} leads in {elapsed:.1f}s", show_header=True)
     table.add_column("action")
     table.add_column("leads", justify="right")
-    for action, n in Counter(o.recommended_action.value for o in ok).most_common():
+    for action, n in Counter(r["recommended_action"] for r in ok).most_common():
         table.add_row(action, str(n))
     table.add_row("[red]failed[/red]", str(len(failed)))
     err.print(table)
-    tokens_in = sum(o.usage.input_tokens for o in ok)
-    tokens_out = sum(o.usage.output_tokens for o in ok)
-    priced = [o.cost_usd for o in ok if o.cost_usd is not None]
+    tokens_in = sum(r["usage"]["input_tokens"] for r in ok)
+    tokens_out = sum(r["usage"]["output_tokens"] for r in ok)
+    priced = [r["cost_usd"] for r in ok if r["cost_usd"] is not None]
     cost = f"${sum(priced):.6f}" + ("" if len(priced) == len(ok) else " (some models unpriced)")
-    providers = ", ".join(
-        f"{p} {n}" for p, n in Counter(f"{o.provider}/{o.model}" for o in ok).items()
-    )
-    err.print(
-        f"tokens: {tokens_in} in, {tokens_out} out; cost: {cost}; served by: {providers or '-'}"
-    )
+    served = Counter(f"{r['provider']}/{r['model']}" for r in ok)
+    by = ", ".join(f"{p} {n}" for p, n in served.items()) or "-"
+    err.print(f"tokens: {tokens_in} in, {tokens_out} out; cost: {cost}; served by: {by}")
     if failed:
         err.print(f"[red]{len(failed)} row(s) failed:[/red]")
-        for row, e in failed[:50]:
-            lead = leads[row - 1]
-            who = e.lead_id or (lead.get("lead_name") if isinstance(lead, dict) else None)
-            err.print(f"  row {row} ({who or 'no id or name'}): {e.error}: {e.message}")
+        for r in failed[:50]:
+            who = r["lead_id"] or r["lead_name"] or "no id or name"
+            e = r.get("error") or {"error": r["status"], "message": "no result"}
+            err.print(f"  row {r['row']} ({who}): {e['error']}: {e['message']}")
         if len(failed) > 50:
-            err.print(f"  ... and {len(failed) - 50} more (see the output file)")
+            err.print(f"  ... and {len(failed) - 50} more (see the output)")
+
+
+def _open(settings: Settings) -> Store:
+    try:
+        return Store.open(settings)
+    except Exception as exc:  # noqa: BLE001 - the user sees what is wrong, not a traceback
+        err.print(f"[red]error:[/red] cannot open the database: {exc}")
+        raise typer.Exit(2) from None
 
 
 @app.command()
@@ -104,36 +157,150 @@ def qualify(
             help="Leads in flight at once (default LEADQ_MAX_CONCURRENCY).",
         ),
     ] = None,
+    resume: Annotated[
+        str | None,
+        typer.Option(
+            "--resume", help="Continue this job id (re-running on the same file also resumes)."
+        ),
+    ] = None,
+    new: Annotated[
+        bool, typer.Option("--new", help="Start a new job even if this file was qualified before.")
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
 ) -> None:
-    """Qualify every lead in FILE; exit 1 if any row failed (all others are still written)."""
+    """Qualify every lead in FILE as a stored, resumable job; exit 1 if any row failed (all
+    others are still written)."""
+    settings = Settings()
     try:
         leads, warnings = read_leads(file, input_format)
         out_fmt = file_format(output) if output else "jsonl"
-        qualifier = LeadQualifier(Settings())
+        qualifier = LeadQualifier(settings)
     except (LeadFileError, LeadqError, ValueError) as exc:
+        err.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    store = _open(settings)
+    ledger = JobLedger(store)
+    try:
+        job, resumed = ledger.open(
+            file.resolve(), file_hash(file), len(leads), job_id=resume, new=new
+        )
+    except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     for w in warnings:
         err.print(f"[yellow]warning:[/yellow] {w}")
+    pending = ledger.pending(job.id)
     err.print(f"provider: {qualifier.provider}, model: {qualifier.model}")
+    if resumed:
+        err.print(
+            f"job {job.id}: resuming, {len(pending)} of {job.total} rows left "
+            "(use --new to qualify the file again)"
+        )
+    else:
+        err.print(
+            f"job {job.id}: {job.total} rows (if interrupted, run the same command "
+            f"again or add --resume {job.id})"
+        )
     t0 = time.perf_counter()
     try:
-        outcomes = asyncio.run(_run(qualifier, leads, concurrency, quiet))
+        if pending:
+            asyncio.run(
+                _run(
+                    qualifier,
+                    ledger,
+                    job.id,
+                    leads,
+                    pending,
+                    concurrency,
+                    quiet,
+                    job.total - len(pending),
+                )
+            )
+        ledger.close_job(job.id)
     finally:
         qualifier.close()
     elapsed = time.perf_counter() - t0
+    records = [
+        job_record(row, leads[row - 1] if row <= len(leads) else None, status, payload)
+        for row, status, payload in ledger.outcomes(job.id)
+    ]
+    store.close()
     if output:
         with output.open("w", encoding="utf-8", newline="") as fh:
-            for _ in write_outcomes(fh, out_fmt, leads, outcomes):
-                pass
-        err.print(f"wrote {len(outcomes)} results to {output}")
+            write_records(fh, out_fmt, records, leads)
+        err.print(f"wrote {len(records)} results to {output}")
     else:
-        for _ in write_outcomes(sys.stdout, "jsonl", leads, outcomes):
-            pass
-    _summary(outcomes, leads, elapsed)
-    if any(isinstance(o, LeadError) for o in outcomes):
+        write_records(sys.stdout, "jsonl", records, leads)
+    _summary(records, elapsed)
+    if any(r["status"] != "ok" for r in records):
         raise typer.Exit(1)
+
+
+@app.command()
+def history(
+    lead: Annotated[str, typer.Argument(help="Stored id, your lead_id, email or name.")],
+) -> None:
+    """A lead's score history, oldest first."""
+    store = _open(Settings())
+    ref = store.find_lead(lead)
+    found = store.get_lead(ref) if ref is not None else None
+    store.close()
+    if found is None:
+        err.print(f"[red]no stored lead matches {lead!r}[/red]")
+        raise typer.Exit(1)
+    table = Table(
+        title=f"{found['lead_name']} at {found['company_name']} (id {found['id']}"
+        + (f", {found['lead_id']}" if found["lead_id"] else "")
+        + ")"
+    )
+    for col in ("when", "overall", "action", "provider/model", "qualification"):
+        table.add_column(col)
+    for h in found["history"]:
+        table.add_row(
+            h["at"][:19],
+            f"{h['overall_score']:.3f}",
+            h["recommended_action"],
+            f"{h['provider']}/{h['model']}",
+            str(h["qualification_id"]),
+        )
+    Console(soft_wrap=True, width=None if sys.stdout.isatty() else 160).print(table)
+
+
+@app.command()
+def export(
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help=".csv or .jsonl; default: JSONL on stdout."),
+    ] = None,
+) -> None:
+    """The latest result of every stored lead."""
+    store = _open(Settings())
+    records = (
+        {
+            "row": n,
+            "lead_id": q.get("lead_id"),
+            "lead_name": q["input"].get("lead_name"),
+            "status": "ok",
+            "result": {k: v for k, v in q.items() if k != "input"},
+        }
+        for n, q in enumerate(store.latest_results(), 1)
+    )
+    if output:
+        with output.open("w", encoding="utf-8", newline="") as fh:
+            n = write_records(fh, file_format(output), records)
+        err.print(f"wrote {n} leads to {output}")
+    else:
+        write_records(sys.stdout, "jsonl", records)
+    store.close()
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply pending migrations to DATABASE_URL (also done at every start)."""
+    settings = Settings()
+    store = _open(settings)
+    store.close()
+    err.print(f"database at {store.engine.url.render_as_string(hide_password=True)} is up to date")
 
 
 @app.command()
@@ -143,7 +310,7 @@ def serve(
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default LEADQ_PORT, 8001).")] = None,
 ) -> None:
-    """Serve the HTTP API (and the web page) with uvicorn."""
+    """Serve the HTTP API with uvicorn."""
     import uvicorn
 
     from leadq.api.app import create_app
@@ -157,8 +324,8 @@ def serve(
         )
     app_ = create_app(settings)
     err.print(
-        f"leadq on http://{host}:{port} (provider: "
-        f"{settings.effective_provider}); API docs at /docs"
+        f"leadq on http://{host}:{port} (provider: {settings.effective_provider}, "
+        f"database: {app_.state.store.engine.dialect.name}); API docs at /docs"
     )
     uvicorn.run(app_, host=host, port=port, log_level="info")
 

@@ -77,6 +77,12 @@ class Settings(BaseSettings):
     icp_file: Path | None = Field(None, validation_alias=_env("LEADQ_ICP_FILE"))
     prices_file: Path | None = Field(None, validation_alias=_env("LEADQ_PRICES_FILE"))
 
+    # Storage.
+    database_url: str | None = Field(
+        None, validation_alias=AliasChoices("DATABASE_URL", "LEADQ_DATABASE_URL", "database_url")
+    )
+    data_dir: Path = Field(Path("data"), validation_alias=_env("LEADQ_DATA_DIR"))
+
     # HTTP service.
     api_keys: SecretStr | None = Field(None, validation_alias=_env("LEADQ_API_KEYS"))
     host: str = Field("127.0.0.1", validation_alias=_env("LEADQ_HOST"))
@@ -95,6 +101,13 @@ class Settings(BaseSettings):
         if self.api_keys is None:
             return []
         return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
+
+    @property
+    def effective_database_url(self) -> str:
+        """`DATABASE_URL`, else a SQLite file in `LEADQ_DATA_DIR`."""
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'leadq.db').resolve()}"
 
     @property
     def effective_provider(self) -> ProviderName:

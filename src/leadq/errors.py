@@ -115,3 +115,10 @@ class PayloadTooLarge(LeadqError):
 
     code = "payload_too_large"
     http_status = 413
+
+
+class NotFound(LeadqError):
+    """No such stored lead or qualification."""
+
+    code = "not_found"
+    http_status = 404

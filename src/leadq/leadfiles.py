@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import json
-from collections.abc import Iterator
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 from leadq.schemas.lead import LEAD_FIELDS
-from leadq.schemas.result import LeadError, Outcome, QualificationResult
+from leadq.schemas.result import LeadError
 
 MAX_FILE_BYTES = 200 * 1024 * 1024
 MAX_ROW_CHARS = 64 * 1024
@@ -73,6 +73,8 @@ def read_leads(path: Path, fmt: str | None = None) -> tuple[list[Any], list[str]
 
 CSV_COLUMNS = (
     "row",
+    "qualification_id",
+    "lead_ref",
     "lead_id",
     "lead_name",
     "company_name",
@@ -105,28 +107,35 @@ CSV_COLUMNS = (
 )
 
 
-def outcome_record(row: int, lead: Any, outcome: Outcome) -> dict[str, Any]:
-    """The JSONL record for one input row."""
+OUTPUT_DROP = ("input", "input_hash", "created_at")
+
+
+def job_record(row: int, lead: Any, status: str, payload: dict[str, Any] | None) -> dict[str, Any]:
+    """The output record of one input row, from what the job stored for it."""
     name = lead.get("lead_name") if isinstance(lead, dict) else None
-    base = {
+    record: dict[str, Any] = {
         "row": row,
-        "lead_id": outcome.lead_id,
+        "lead_id": (payload or {}).get("lead_id"),
         "lead_name": name.strip() or None if isinstance(name, str) else None,
+        "status": {"done": "ok"}.get(status, status),
     }
-    if isinstance(outcome, QualificationResult):
-        return {**base, "status": "ok", "result": outcome.model_dump(mode="json")}
-    return {**base, "status": "error", "error": outcome.model_dump(mode="json")}
+    if status == "done" and payload is not None:
+        record["result"] = {k: v for k, v in payload.items() if k not in OUTPUT_DROP}
+    elif payload is not None:
+        record["error"] = payload
+    return record
 
 
 def _csv_row(record: dict[str, Any], lead: Any) -> dict[str, Any]:
+    company = lead.get("company_name") if isinstance(lead, dict) else None
     out: dict[str, Any] = {
         "row": record["row"],
         "lead_id": record["lead_id"],
         "lead_name": record["lead_name"],
         "status": record["status"],
-        "company_name": lead.get("company_name") if isinstance(lead, dict) else None,
+        "company_name": company,
     }
-    if record["status"] == "ok":
+    if "result" in record:
         res = record["result"]
         for col in CSV_COLUMNS:
             if col in res:
@@ -135,26 +144,28 @@ def _csv_row(record: dict[str, Any], lead: Any) -> dict[str, Any]:
         out["flags"] = ";".join(res["flags"])
         out["input_tokens"] = res["usage"]["input_tokens"]
         out["output_tokens"] = res["usage"]["output_tokens"]
-    else:
+    elif "error" in record:
         err = record["error"]
         out.update(error=err["error"], error_message=err["message"], retryable=err["retryable"])
     return out
 
 
-def write_outcomes(
-    fh: IO[str], fmt: str, leads: list[Any], outcomes: list[Outcome]
-) -> Iterator[dict[str, Any]]:
-    """Write one record per input row, in input order; yields each record written."""
+def write_records(
+    fh: IO[str], fmt: str, records: Iterable[dict[str, Any]], leads: Sequence[Any] | None = None
+) -> int:
+    """Write records as JSONL or CSV; returns how many."""
     writer = csv.DictWriter(fh, CSV_COLUMNS, extrasaction="ignore") if fmt == "csv" else None
     if writer:
         writer.writeheader()
-    for i, (lead, outcome) in enumerate(zip(leads, outcomes, strict=True), 1):
-        record = outcome_record(i, lead, outcome)
+    n = 0
+    for record in records:
+        n += 1
         if writer:
+            lead = leads[record["row"] - 1] if leads and "row" in record else None
             writer.writerow(_csv_row(record, lead))
         else:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
-        yield record
+    return n
 
 
 def row_error(message: str) -> LeadError:

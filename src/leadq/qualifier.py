@@ -12,6 +12,7 @@ from leadq.portal import Portal
 from leadq.providers.factory import Backend, make_backend
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import LeadError, Outcome, PartialResult, QualificationResult
+from leadq.storage.calls import CallAttempt
 
 
 def _lead_id(raw: Any) -> str | None:
@@ -29,6 +30,14 @@ class LeadQualifier:
         self.settings = settings or get_settings()
         self.backend = backend or make_backend(self.settings)
         self._portal = Portal()
+        self.calls: list[CallAttempt] = []  # provider call attempts not yet stored
+        if hasattr(self.backend, "on_call"):
+            self.backend.on_call = self.calls.append
+
+    def drain_calls(self) -> list[CallAttempt]:
+        """The call attempts recorded since the last drain (for the call log)."""
+        calls, self.calls[:] = list(self.calls), []
+        return calls
 
     def __repr__(self) -> str:
         return f"LeadQualifier(provider={self.backend.provider!r}, model={self.backend.model!r})"

@@ -139,3 +139,17 @@ def test_openapi_documents_schemas_errors_and_examples(api) -> None:
     assert "example" in doc["components"]["schemas"]["LeadInput"]
     stream = doc["paths"]["/api/leads/qualify-stream"]["post"]["responses"]["200"]
     assert "text/event-stream" in stream["content"]
+
+
+def test_unexpected_failure_is_a_json_500_without_internals(live_app, monkeypatch) -> None:
+    app = live_app()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(app.app.state.store, "save", broken)
+    with app.client() as api:
+        r = api.post("/api/leads/qualify", json=SEED_CURL_LEAD)
+    assert r.status_code == 500
+    assert r.json()["error"]["code"] == "internal_error"
+    assert "secret" not in r.text and "Traceback" not in r.text

@@ -3,13 +3,19 @@ the service never answers 5xx."""
 
 from __future__ import annotations
 
+import tempfile
+from pathlib import Path
+
 import schemathesis
 from hypothesis import HealthCheck, settings
 
 from leadq.api.app import create_app
 from leadq.config import Settings
 
-app = create_app(Settings(_env_file=None, provider="rules", api_keys=None))  # type: ignore[call-arg]
+_db = Path(tempfile.mkdtemp(prefix="leadq-fuzz-")) / "fuzz.db"
+app = create_app(
+    Settings(_env_file=None, provider="rules", api_keys=None, database_url=f"sqlite:///{_db}")  # type: ignore[call-arg]
+)
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 
 

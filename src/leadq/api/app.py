@@ -10,17 +10,22 @@ from fastapi import FastAPI
 from leadq import __version__
 from leadq.api.errors import install_error_handlers
 from leadq.api.limits import BodyLimit
-from leadq.api.routes import health, leads
+from leadq.api.routes import health, leads, records
 from leadq.config import Settings
 from leadq.errors import LeadqError
 from leadq.qualifier import LeadQualifier
+from leadq.storage.store import Store
 
 DESCRIPTION = """Qualify B2B sales leads with an LLM (Cerebras or any OpenAI-compatible
 server) or the built-in rules engine. Scores are always in [0, 1]; `overall_score` is the
 weighted mean of the four component scores; every lead in a batch gets a result or an error."""
 
 
-def create_app(settings: Settings | None = None, qualifier: LeadQualifier | None = None) -> FastAPI:
+def create_app(
+    settings: Settings | None = None,
+    qualifier: LeadQualifier | None = None,
+    store: Store | None = None,
+) -> FastAPI:
     """Build the app. A misconfigured provider does not stop it: health reports it and the
     qualify routes answer 503 with what to set."""
     settings = settings or Settings()
@@ -30,9 +35,11 @@ def create_app(settings: Settings | None = None, qualifier: LeadQualifier | None
         yield
         if app.state.qualifier is not None:
             await app.state.qualifier.backend.aclose()
+        app.state.store.close()
 
     app = FastAPI(title="leadq", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
+    app.state.store = store or Store.open(settings)  # migrates to the latest schema
     app.state.qualifier, app.state.qualifier_error = None, None
     try:
         app.state.qualifier = qualifier or LeadQualifier(settings)
@@ -42,4 +49,5 @@ def create_app(settings: Settings | None = None, qualifier: LeadQualifier | None
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(leads.router)
+    app.include_router(records.router)
     return app

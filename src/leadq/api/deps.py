@@ -11,6 +11,8 @@ from fastapi.security import APIKeyHeader
 from leadq.config import Settings
 from leadq.errors import LeadqError
 from leadq.qualifier import LeadQualifier
+from leadq.service import LeadService
+from leadq.storage.store import Store
 
 _api_key = APIKeyHeader(
     name="X-API-Key", auto_error=False, description="Required when the server sets LEADQ_API_KEYS."
@@ -38,6 +40,20 @@ def get_qualifier_dep(request: Request) -> LeadQualifier:
 
 
 QualifierDep = Annotated[LeadQualifier, Depends(get_qualifier_dep)]
+
+
+def get_service_dep(request: Request, qualifier: QualifierDep) -> LeadService:
+    return LeadService(qualifier, request.app.state.store)
+
+
+ServiceDep = Annotated[LeadService, Depends(get_service_dep)]
+
+
+def get_store_dep(request: Request) -> Store:
+    return request.app.state.store  # type: ignore[no-any-return]
+
+
+StoreDep = Annotated[Store, Depends(get_store_dep)]
 
 
 def require_api_key(settings: SettingsDep, key: str | None = Security(_api_key)) -> None:

@@ -57,6 +57,7 @@ class HealthResponse(BaseModel):
     configured: bool
     detail: str | None = None
     backend: dict[str, Any] = Field(default_factory=dict)
+    database: dict[str, Any] = Field(default_factory=dict)
 
 
 def error_body(

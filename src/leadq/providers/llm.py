@@ -8,7 +8,7 @@ import asyncio
 import random
 import time
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from typing import Any, NoReturn
 
 import httpx
@@ -30,6 +30,7 @@ from leadq.providers.catalog import ProviderInfo
 from leadq.providers.failures import classify
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import PartialResult, QualificationResult
+from leadq.storage.calls import CallAttempt
 
 MAX_RATE_LIMIT_WAIT = 60.0
 
@@ -71,6 +72,7 @@ class LLMBackend:
             weakref.WeakKeyDictionary()
         )
         self._clients: list[httpx.AsyncClient] = []
+        self.on_call: Callable[[CallAttempt], None] | None = None  # the call log's sink
         build_chain(self._chat_model(None), self.method, self.ctx)  # fail fast on bad config
 
     def __repr__(self) -> str:
@@ -151,6 +153,47 @@ class LLMBackend:
             raise exc
         raise err from exc
 
+    def _record(
+        self,
+        lead: LeadInput,
+        started: float,
+        result: QualificationResult | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Report one attempt to the call log (status, latency, tokens, cost, error class)."""
+        if self.on_call is None:
+            return
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        if result is not None:
+            self.on_call(
+                CallAttempt(
+                    lead,
+                    self.provider,
+                    self.model,
+                    "ok",
+                    latency,
+                    200,
+                    result.usage.input_tokens,
+                    result.usage.output_tokens,
+                    result.cost_usd,
+                )
+            )
+            return
+        code = getattr(error, "code", "internal_error")
+        cause = error.__cause__ if error is not None and error.__cause__ else error
+        status = getattr(cause, "status_code", None) or getattr(error, "status", None)
+        self.on_call(
+            CallAttempt(
+                lead,
+                self.provider,
+                self.model,
+                code,
+                latency,
+                status,
+                error_class=type(cause).__name__ if cause else None,
+            )
+        )
+
     def _deadline_error(self) -> ProviderTimeout:
         return ProviderTimeout(
             f"no answer from {self.provider} within LEADQ_LEAD_DEADLINE="
@@ -165,10 +208,16 @@ class LLMBackend:
             async with asyncio.timeout(self.settings.lead_deadline):
                 async for attempt in self._retrying():
                     with attempt:
+                        started = time.perf_counter()
                         try:
                             result: QualificationResult = await chain.ainvoke(lead)
                         except Exception as exc:
-                            self._reraise(exc)
+                            try:
+                                self._reraise(exc)
+                            except BaseException as err:
+                                self._record(lead, started, error=err)
+                                raise
+                        self._record(lead, started, result)
         except TimeoutError:
             raise self._deadline_error() from None
         result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
@@ -185,6 +234,7 @@ class LLMBackend:
         emitted, attempt = False, 0
         while True:
             items = chain.astream(lead).__aiter__()
+            started = time.perf_counter()
             try:
                 while True:
                     try:
@@ -199,8 +249,10 @@ class LLMBackend:
                     emitted = True
                     if isinstance(item, QualificationResult):
                         item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+                        self._record(lead, started, item)
                     yield item
             except LeadqError as err:
+                self._record(lead, started, error=err)
                 attempt += 1
                 if emitted or not err.retryable or attempt > self.settings.max_retries:
                     raise

@@ -71,6 +71,8 @@ class QualificationResult(BaseModel):
     )
     cached: bool = False
     flags: list[Flag] = Field(default_factory=list)
+    qualification_id: int | None = Field(None, description="Stored qualification's id.")
+    lead_ref: int | None = Field(None, description="Stored lead's id (GET /api/leads/{id}).")
 
 
 class LeadError(BaseModel):

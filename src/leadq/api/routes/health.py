@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 from fastapi import APIRouter, Request
 
 from leadq import __version__
@@ -15,6 +17,7 @@ async def health(request: Request) -> HealthResponse:
     """Is the service up, and which provider and model answer (no key needed)."""
     qualifier = request.app.state.qualifier
     settings = request.app.state.settings
+    database = await asyncio.to_thread(request.app.state.store.status)
     if qualifier is None:
         return HealthResponse(
             status="degraded",
@@ -23,10 +26,12 @@ async def health(request: Request) -> HealthResponse:
             model=settings.model or "-",
             configured=False,
             detail=request.app.state.qualifier_error.message,
+            database=database,
         )
     backend = qualifier.describe()
     return HealthResponse(
-        status="healthy",
+        status="healthy" if database["ok"] else "degraded",
+        database=database,
         version=__version__,
         provider=backend["provider"],
         model=backend["model"],

@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Body, Depends
 from sse_starlette import EventSourceResponse, ServerSentEvent
 
-from leadq.api.deps import QualifierDep, SettingsDep, require_api_key
+from leadq.api.deps import ServiceDep, SettingsDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, BatchResponse, FailedLead, QualifyResponse
 from leadq.api.sse import event
 from leadq.config import Settings
@@ -63,18 +63,18 @@ def _error_json(exc: BaseException, lead_id: str | None) -> dict[str, Any]:
 
 
 @router.post("/qualify", response_model=QualifyResponse)
-async def qualify(lead: LeadInput, qualifier: QualifierDep) -> QualifyResponse:
-    """Qualify one lead."""
-    return QualifyResponse(data=await qualifier.qualify_lead_async(lead))
+async def qualify(lead: LeadInput, service: ServiceDep) -> QualifyResponse:
+    """Qualify one lead (stored; the result carries `qualification_id` and `lead_ref`)."""
+    return QualifyResponse(data=await service.qualify(lead))
 
 
 @router.post("/qualify-batch", response_model=BatchResponse, openapi_extra=_LEAD_LIST)
 async def qualify_batch(
-    leads: LeadList, qualifier: QualifierDep, settings: SettingsDep
+    leads: LeadList, service: ServiceDep, settings: SettingsDep
 ) -> BatchResponse:
     """Qualify a list of leads: one entry per lead, in order; a failed lead holds its error."""
     _check_batch(leads, settings)
-    outcomes = await qualifier.qualify_leads_batch_async(leads)
+    outcomes = await service.batch(leads)
     data: list[QualificationResult | FailedLead] = [
         o if isinstance(o, QualificationResult) else FailedLead(index=i, error=o)
         for i, o in enumerate(outcomes)
@@ -84,14 +84,14 @@ async def qualify_batch(
 
 
 @router.post("/qualify-stream", response_class=EventSourceResponse, responses=_SSE)
-async def qualify_stream(lead: LeadInput, qualifier: QualifierDep) -> EventSourceResponse:
+async def qualify_stream(lead: LeadInput, service: ServiceDep) -> EventSourceResponse:
     """Stream one qualification: `partial` events as the model's fields arrive, then `result`
     (or `error`), then `done`."""
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         status = "success"
         try:
-            async for item in qualifier.stream_qualification(lead):
+            async for item in service.stream(lead):
                 if isinstance(item, PartialResult):
                     yield event("partial", {"data": item.fields})
                 else:
@@ -111,7 +111,7 @@ async def qualify_stream(lead: LeadInput, qualifier: QualifierDep) -> EventSourc
     openapi_extra=_LEAD_LIST,
 )
 async def qualify_as_completed(
-    leads: LeadList, qualifier: QualifierDep, settings: SettingsDep
+    leads: LeadList, service: ServiceDep, settings: SettingsDep
 ) -> EventSourceResponse:
     """Stream a batch: an `item` event per lead as it completes (`result` or `error`), then
     `done` with counts. One failure never ends the stream; disconnecting cancels the rest."""
@@ -119,7 +119,7 @@ async def qualify_as_completed(
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         ok = failed = 0
-        async for index, outcome in qualifier.qualify_leads_as_completed(leads):
+        async for index, outcome in service.as_completed(leads):
             if isinstance(outcome, QualificationResult):
                 ok += 1
                 yield event("item", {"index": index, "result": outcome.model_dump(mode="json")})

@@ -1,0 +1,75 @@
+"""Stored leads and qualifications: list, history, one result, erasure."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any, Literal
+
+from fastapi import APIRouter, Depends, Path, Query
+
+from leadq.api.deps import StoreDep, require_api_key
+from leadq.api.models import ERROR_RESPONSES, ErrorResponse
+from leadq.errors import NotFound
+from leadq.schemas.result import Action
+
+router = APIRouter(
+    prefix="/api",
+    tags=["records"],
+    dependencies=[Depends(require_api_key)],
+    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 422)},
+)
+# Ids are positive 64-bit integers; larger values are 422, not a database overflow.
+RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
+Sort = Literal["score", "-score", "updated", "-updated", "name", "-name"]
+_404: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "No such record."}
+}
+
+
+@router.get("/leads")
+async def list_leads(
+    store: StoreDep,
+    action: Action | None = None,
+    min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
+    q: Annotated[str | None, Query(max_length=200, description="Search name, company, id")] = None,
+    sort: Sort = "-score",
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Stored leads with their latest score and action."""
+    total, page = await asyncio.to_thread(
+        store.list_leads,
+        action=action.value if action else None,
+        min_score=min_score,
+        search=q,
+        sort=sort,
+        limit=limit,
+        offset=offset,
+    )
+    return {"status": "success", "total": total, "limit": limit, "offset": offset, "data": page}
+
+
+@router.get("/leads/{lead_ref}", responses=_404)
+async def get_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
+    """One lead with its score history over time and every qualification."""
+    lead = await asyncio.to_thread(store.get_lead, lead_ref)
+    if lead is None:
+        raise NotFound(f"no stored lead with id {lead_ref}")
+    return {"status": "success", "data": lead}
+
+
+@router.delete("/leads/{lead_ref}", responses=_404)
+async def erase_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
+    """Erase a lead: its record, qualifications, call log rows and job results."""
+    if not await asyncio.to_thread(store.erase_lead, lead_ref):
+        raise NotFound(f"no stored lead with id {lead_ref}")
+    return {"status": "success", "erased": lead_ref}
+
+
+@router.get("/qualifications/{qualification_id}", responses=_404)
+async def get_qualification(qualification_id: RecordId, store: StoreDep) -> dict[str, Any]:
+    """One stored qualification, with the input it was computed from."""
+    found = await asyncio.to_thread(store.get_qualification, qualification_id)
+    if found is None:
+        raise NotFound(f"no qualification with id {qualification_id}")
+    return {"status": "success", "data": found}

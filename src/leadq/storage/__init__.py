@@ -1,0 +1,1 @@
+"""Where qualifications are kept: SQLAlchemy models, Alembic migrations, and the store."""

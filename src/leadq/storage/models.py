@@ -1,0 +1,133 @@
+"""Tables. A lead has many qualifications (nothing is overwritten); every provider call
+attempt is logged; batch jobs have one item per input row."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+class Lead(Base):
+    """A person at a company, identified by `lead_key` (see `storage.identity`). The latest
+    score and action are kept here too, so that listing leads needs no join."""
+
+    __tablename__ = "leads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_key: Mapped[str] = mapped_column(String(450), unique=True)
+    lead_id: Mapped[str | None] = mapped_column(String(200))
+    lead_name: Mapped[str] = mapped_column(String(200))
+    email: Mapped[str | None] = mapped_column(String(320))
+    company_name: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    latest_qualification_id: Mapped[int | None] = mapped_column(Integer)
+    latest_score: Mapped[float | None] = mapped_column(Float)
+    latest_action: Mapped[str | None] = mapped_column(String(40))
+    qualification_count: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (
+        Index("ix_leads_latest_score", "latest_score"),
+        Index("ix_leads_latest_action", "latest_action"),
+    )
+
+
+class Qualification(Base):
+    """One result, with what it was computed from and by whom."""
+
+    __tablename__ = "qualifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_ref: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    input_hash: Mapped[str] = mapped_column(String(64), index=True)
+    input: Mapped[dict[str, Any]] = mapped_column(JSON)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)
+    overall_score: Mapped[float] = mapped_column(Float)
+    fit_score: Mapped[float] = mapped_column(Float)
+    budget_score: Mapped[float] = mapped_column(Float)
+    urgency_score: Mapped[float] = mapped_column(Float)
+    authority_score: Mapped[float] = mapped_column(Float)
+    confidence: Mapped[float] = mapped_column(Float)
+    recommended_action: Mapped[str] = mapped_column(String(40))
+    provider: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(120))
+    prompt_version: Mapped[str] = mapped_column(String(40))
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    cached: Mapped[bool] = mapped_column(Boolean, default=False)
+    flags: Mapped[list[Any]] = mapped_column(JSON)
+
+
+class ProviderCall(Base):
+    """One attempt at a provider call (retries are separate rows)."""
+
+    __tablename__ = "provider_calls"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_ref: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    provider: Mapped[str] = mapped_column(String(40))
+    model: Mapped[str] = mapped_column(String(120))
+    status: Mapped[str] = mapped_column(String(40))  # "ok" or the error code
+    http_status: Mapped[int | None] = mapped_column(Integer)
+    latency_ms: Mapped[float] = mapped_column(Float)
+    input_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    output_tokens: Mapped[int] = mapped_column(Integer, default=0)
+    cost_usd: Mapped[float | None] = mapped_column(Float)
+    error_class: Mapped[str | None] = mapped_column(String(120))
+
+
+class Job(Base):
+    """A batch from a file; resumable. `source_hash` identifies the file's content."""
+
+    __tablename__ = "jobs"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    source: Mapped[str] = mapped_column(Text)
+    source_hash: Mapped[str] = mapped_column(String(64), index=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    total: Mapped[int] = mapped_column(Integer)
+
+
+class JobItem(Base):
+    """One input row of a job: pending, done (with its qualification) or error."""
+
+    __tablename__ = "job_items"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    row: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20), default="pending")
+    qualification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("qualifications.id", ondelete="SET NULL")
+    )
+    error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "row", name="uq_job_items_job_row"),
+        Index("ix_job_items_job_status", "job_id", "status"),
+    )

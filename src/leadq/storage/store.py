@@ -1,0 +1,362 @@
+"""`Store`: saving outcomes (bulk, so a 100,000-row file is not 100,000 transactions),
+reading leads with their history, and erasing a lead from every table."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from sqlalchemy import Engine, Table, bindparam, delete, func, insert, select, text, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, sessionmaker
+
+from leadq.config import Settings
+from leadq.schemas.lead import LeadInput
+from leadq.schemas.result import Outcome, QualificationResult
+from leadq.storage.calls import CallAttempt
+from leadq.storage.db import make_engine, upgrade
+from leadq.storage.identity import input_hash, lead_key
+from leadq.storage.models import JobItem, Lead, ProviderCall, Qualification
+
+CHUNK = 500  # rows per IN (...) lookup
+SORTS = {"score": Lead.latest_score, "updated": Lead.updated_at, "name": Lead.lead_name}
+
+_leads = cast(Table, Lead.__table__)
+_bump_latest = (
+    update(_leads)
+    .where(_leads.c.id == bindparam("b_id"))
+    .values(
+        latest_qualification_id=bindparam("b_qid"),
+        latest_score=bindparam("b_score"),
+        latest_action=bindparam("b_action"),
+        updated_at=bindparam("b_at"),
+        qualification_count=_leads.c.qualification_count + bindparam("b_n"),
+    )
+)
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterable[Sequence[Any]]:
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+class Store:
+    """Persistence for leads, qualifications, provider calls and jobs."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+        self.session = sessionmaker(engine, expire_on_commit=False)
+
+    @classmethod
+    def open(cls, settings: Settings, *, migrate: bool = True) -> Store:
+        """Connect to `DATABASE_URL` (default SQLite in the data dir) and migrate."""
+        engine = make_engine(settings.effective_database_url)
+        if migrate:
+            upgrade(engine)
+        return cls(engine)
+
+    def status(self) -> dict[str, Any]:
+        """For health: the backend and whether a trivial query works."""
+        try:
+            with self.engine.connect() as conn:
+                conn.execute(text("SELECT 1"))
+            ok = True
+        except Exception:  # noqa: BLE001 - health reports it, it does not raise
+            ok = False
+        return {"backend": self.engine.dialect.name, "ok": ok}
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+    # ---- writing ----------------------------------------------------------------------------
+
+    def _lead_refs(self, s: Session, leads: dict[str, LeadInput]) -> dict[str, int]:
+        """Ids of these leads, inserting the ones not stored yet."""
+        keys = list(leads)
+        refs: dict[str, int] = {}
+        for part in _chunks(keys):
+            found = s.execute(select(Lead.lead_key, Lead.id).where(Lead.lead_key.in_(part)))
+            refs.update((key, ref) for key, ref in found)
+        missing = [k for k in keys if k not in refs]
+        if missing:
+            now = _now()
+            rows = [
+                {
+                    "lead_key": k,
+                    "lead_id": leads[k].lead_id,
+                    "lead_name": leads[k].lead_name,
+                    "email": leads[k].email,
+                    "company_name": leads[k].company_name,
+                    "created_at": now,
+                    "updated_at": now,
+                    "qualification_count": 0,
+                }
+                for k in missing
+            ]
+            result = s.execute(
+                insert(Lead).returning(Lead.id, Lead.lead_key, sort_by_parameter_order=True), rows
+            )
+            refs.update((key, ref) for ref, key in result)
+        return refs
+
+    def save(
+        self,
+        outcomes: Sequence[tuple[LeadInput | None, Outcome]],
+        calls: Sequence[CallAttempt] = (),
+    ) -> list[tuple[int | None, int | None]]:
+        """Store results (and the call attempts made for them) in one transaction; return
+        `(lead_ref, qualification_id)` per outcome (None where nothing was stored)."""
+        for attempt in range(2):
+            try:
+                with self.session.begin() as s:
+                    return self.save_in(s, outcomes, calls)
+            except IntegrityError:
+                if attempt:  # a concurrent writer added the same new lead; retry sees it
+                    raise
+        raise AssertionError("unreachable")
+
+    def save_in(
+        self,
+        s: Session,
+        outcomes: Sequence[tuple[LeadInput | None, Outcome]],
+        calls: Sequence[CallAttempt],
+    ) -> list[tuple[int | None, int | None]]:
+        """`save` inside the caller's transaction."""
+        involved: dict[str, LeadInput] = {}
+        keyed: list[str | None] = []
+        for lead, outcome in outcomes:
+            key = lead_key(lead) if lead is not None else None
+            keyed.append(key)
+            if (
+                lead is not None
+                and key is not None
+                and (isinstance(outcome, QualificationResult) or any(c.lead is lead for c in calls))
+            ):
+                involved.setdefault(key, lead)
+        for call in calls:
+            involved.setdefault(lead_key(call.lead), call.lead)
+        refs = self._lead_refs(s, involved) if involved else {}
+
+        now = _now()
+        rows, slots = [], []
+        for i, ((lead, outcome), key) in enumerate(zip(outcomes, keyed, strict=True)):
+            if isinstance(outcome, QualificationResult) and lead is not None and key:
+                rows.append(self._row(refs[key], lead, outcome, now))
+                slots.append(i)
+        ids: list[int] = []
+        if rows:
+            ids = list(
+                s.execute(
+                    insert(Qualification).returning(Qualification.id, sort_by_parameter_order=True),
+                    rows,
+                ).scalars()
+            )
+            latest: dict[int, dict[str, Any]] = {}
+            for row, qid in zip(rows, ids, strict=True):
+                entry = latest.setdefault(row["lead_ref"], {"b_n": 0})
+                entry.update(
+                    b_id=row["lead_ref"],
+                    b_qid=qid,
+                    b_score=row["overall_score"],
+                    b_action=row["recommended_action"],
+                    b_at=now,
+                    b_n=entry["b_n"] + 1,
+                )
+            s.connection().execute(_bump_latest, list(latest.values()))
+        if calls:
+            s.execute(
+                insert(ProviderCall), [self._call_row(refs.get(lead_key(c.lead)), c) for c in calls]
+            )
+        out: list[tuple[int | None, int | None]] = [
+            (refs.get(k) if k else None, None) for k in keyed
+        ]
+        for slot, qid in zip(slots, ids, strict=True):
+            out[slot] = (out[slot][0], qid)
+        return out
+
+    @staticmethod
+    def _row(ref: int, lead: LeadInput, r: QualificationResult, now: datetime) -> dict[str, Any]:
+        return {
+            "lead_ref": ref,
+            "created_at": now,
+            "input_hash": input_hash(lead),
+            "input": lead.model_dump(mode="json", exclude_none=True),
+            "result": r.model_dump(mode="json", exclude={"qualification_id", "lead_ref"}),
+            "overall_score": r.overall_score,
+            "fit_score": r.fit_score,
+            "budget_score": r.budget_score,
+            "urgency_score": r.urgency_score,
+            "authority_score": r.authority_score,
+            "confidence": r.confidence,
+            "recommended_action": r.recommended_action.value,
+            "provider": r.provider,
+            "model": r.model,
+            "prompt_version": r.prompt_version,
+            "input_tokens": r.usage.input_tokens,
+            "output_tokens": r.usage.output_tokens,
+            "cost_usd": r.cost_usd,
+            "latency_ms": r.latency_ms,
+            "cached": r.cached,
+            "flags": [f.value for f in r.flags],
+        }
+
+    @staticmethod
+    def _call_row(ref: int | None, c: CallAttempt) -> dict[str, Any]:
+        return {
+            "lead_ref": ref,
+            "created_at": c.at,
+            "provider": c.provider,
+            "model": c.model,
+            "status": c.status,
+            "http_status": c.http_status,
+            "latency_ms": c.latency_ms,
+            "input_tokens": c.input_tokens,
+            "output_tokens": c.output_tokens,
+            "cost_usd": c.cost_usd,
+            "error_class": c.error_class,
+        }
+
+    # ---- reading ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _lead_summary(lead: Lead) -> dict[str, Any]:
+        return {
+            "id": lead.id,
+            "lead_id": lead.lead_id,
+            "lead_name": lead.lead_name,
+            "email": lead.email,
+            "company_name": lead.company_name,
+            "latest_score": lead.latest_score,
+            "latest_action": lead.latest_action,
+            "latest_qualification_id": lead.latest_qualification_id,
+            "qualification_count": lead.qualification_count,
+            "created_at": lead.created_at.isoformat(),
+            "updated_at": lead.updated_at.isoformat(),
+        }
+
+    def list_leads(
+        self,
+        *,
+        action: str | None = None,
+        min_score: float | None = None,
+        search: str | None = None,
+        sort: str = "-score",
+        limit: int = 50,
+        offset: int = 0,
+    ) -> tuple[int, list[dict[str, Any]]]:
+        """Leads with their latest score, filtered, sorted (`score`, `updated`, `name`, with
+        `-` for descending) and paginated; returns `(total, page)`."""
+        query = select(Lead)
+        if action:
+            query = query.where(Lead.latest_action == action)
+        if min_score is not None:
+            query = query.where(Lead.latest_score >= min_score)
+        if search:
+            like = f"%{search.lower()}%"
+            query = query.where(
+                func.lower(Lead.lead_name).like(like)
+                | func.lower(Lead.company_name).like(like)
+                | func.lower(func.coalesce(Lead.lead_id, "")).like(like)
+            )
+        column = SORTS[sort.lstrip("-")]
+        order = column.desc() if sort.startswith("-") else column.asc()
+        with self.session() as s:
+            total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
+            page = s.scalars(
+                query.order_by(order.nulls_last(), Lead.id).limit(limit).offset(offset)
+            ).all()
+            return total, [self._lead_summary(lead) for lead in page]
+
+    @staticmethod
+    def qualification_dict(q: Qualification) -> dict[str, Any]:
+        return {
+            **q.result,
+            "qualification_id": q.id,
+            "lead_ref": q.lead_ref,
+            "created_at": q.created_at.isoformat(),
+            "input": q.input,
+            "input_hash": q.input_hash,
+        }
+
+    def get_lead(self, ref: int) -> dict[str, Any] | None:
+        """The lead with every qualification, oldest first (its score history)."""
+        with self.session() as s:
+            lead = s.get(Lead, ref)
+            if lead is None:
+                return None
+            quals = s.scalars(
+                select(Qualification)
+                .where(Qualification.lead_ref == ref)
+                .order_by(Qualification.created_at, Qualification.id)
+            ).all()
+            return {
+                **self._lead_summary(lead),
+                "history": [
+                    {
+                        "qualification_id": q.id,
+                        "at": q.created_at.isoformat(),
+                        "overall_score": q.overall_score,
+                        "recommended_action": q.recommended_action,
+                        "provider": q.provider,
+                        "model": q.model,
+                    }
+                    for q in quals
+                ],
+                "qualifications": [self.qualification_dict(q) for q in quals],
+            }
+
+    def get_qualification(self, qid: int) -> dict[str, Any] | None:
+        with self.session() as s:
+            q = s.get(Qualification, qid)
+            return self.qualification_dict(q) if q is not None else None
+
+    def latest_results(self) -> Iterable[dict[str, Any]]:
+        """The latest qualification of every lead (for export), in lead order."""
+        with self.session() as s:
+            query = (
+                select(Qualification)
+                .join(Lead, Lead.latest_qualification_id == Qualification.id)
+                .order_by(Lead.id)
+                .execution_options(yield_per=1000)
+            )
+            for q in s.scalars(query):
+                yield self.qualification_dict(q)
+
+    def find_lead(self, needle: str) -> int | None:
+        """A stored lead's id from its id, caller id, email or name (first match)."""
+        with self.session() as s:
+            if needle.isdigit() and s.get(Lead, int(needle)) is not None:
+                return int(needle)
+            for cond in (
+                Lead.lead_id == needle,
+                Lead.email == needle.lower(),
+                func.lower(Lead.lead_name) == needle.lower(),
+            ):
+                ref = s.scalar(select(Lead.id).where(cond).order_by(Lead.id).limit(1))
+                if ref is not None:
+                    return ref
+        return None
+
+    # ---- erasing ----------------------------------------------------------------------------
+
+    def erase_lead(self, ref: int) -> bool:
+        """Remove the lead, its qualifications, its call log rows, and its job results (a
+        GDPR erasure must leave nothing behind). Returns whether the lead existed."""
+        with self.session.begin() as s:
+            if s.get(Lead, ref) is None:
+                return False
+            qids = select(Qualification.id).where(Qualification.lead_ref == ref)
+            s.execute(
+                update(JobItem)
+                .where(JobItem.qualification_id.in_(qids))
+                .values(status="erased", qualification_id=None, error=None)
+            )
+            s.execute(delete(ProviderCall).where(ProviderCall.lead_ref == ref))
+            s.execute(delete(Qualification).where(Qualification.lead_ref == ref))
+            s.execute(delete(Lead).where(Lead.id == ref))
+        return True

@@ -1,0 +1,181 @@
+"""Storage behaviour, on SQLite and PostgreSQL alike."""
+
+from __future__ import annotations
+
+from sqlalchemy import func, inspect, select
+
+from leadq.config import Settings
+from leadq.providers.rules import RulesBackend
+from leadq.schemas.lead import LeadInput
+from leadq.schemas.result import LeadError
+from leadq.storage.calls import CallAttempt
+from leadq.storage.identity import input_hash, lead_key
+from leadq.storage.models import JobItem, Lead, ProviderCall, Qualification
+from leadq.storage.store import Store
+
+RULES = RulesBackend(Settings())
+
+
+def lead(**kw) -> LeadInput:
+    base = {
+        "lead_name": "Ann Lee",
+        "company_name": "Acme",
+        "industry": "SaaS",
+        "job_title": "VP Sales",
+        "company_size": "200",
+    }
+    return LeadInput.parse({**base, **kw})
+
+
+def qualify(item: LeadInput):
+    return RULES.qualify_now(item)
+
+
+def test_identity_prefers_caller_id_then_email_then_name() -> None:
+    assert lead_key(lead(lead_id="L-1", email="a@b.co")) == "id:L-1"
+    assert lead_key(lead(email="Ann@B.co")) == "email:ann@b.co"
+    assert lead_key(lead(lead_name="  ANN   lee ", company_name="ACME")) == "name:ann lee|acme"
+    assert input_hash(lead()) == input_hash(lead(lead_id="other"))
+    assert input_hash(lead()) != input_hash(lead(job_title="CTO"))
+
+
+def test_migrations_create_every_table(store: Store) -> None:
+    tables = set(inspect(store.engine).get_table_names())
+    assert {
+        "leads",
+        "qualifications",
+        "provider_calls",
+        "jobs",
+        "job_items",
+        "alembic_version",
+    } <= tables
+
+
+def test_qualifying_again_adds_history_and_overwrites_nothing(store: Store) -> None:
+    first, second = lead(), lead(engagement_history="Requested a demo this quarter")
+    ((ref1, q1),) = store.save([(first, qualify(first))])
+    ((ref2, q2),) = store.save([(second, qualify(second))])
+    assert ref1 == ref2 and q1 != q2
+    stored = store.get_lead(ref1)
+    assert stored is not None and stored["qualification_count"] == 2
+    assert [h["qualification_id"] for h in stored["history"]] == [q1, q2]
+    assert stored["latest_qualification_id"] == q2
+    assert stored["latest_score"] == stored["history"][-1]["overall_score"]
+    assert stored["history"][0]["overall_score"] < stored["history"][1]["overall_score"]
+    one = store.get_qualification(q1)
+    assert one is not None and one["input"]["lead_name"] == "Ann Lee"
+    assert one["input_hash"] == input_hash(first) and one["provider"] == "rules"
+
+
+def test_every_result_field_is_stored(store: Store) -> None:
+    item = lead(lead_id="L-9")
+    result = qualify(item)
+    ((_, qid),) = store.save([(item, result)])
+    stored = store.get_qualification(qid)
+    assert stored is not None
+    for field, value in result.model_dump(
+        mode="json", exclude={"qualification_id", "lead_ref"}
+    ).items():
+        assert stored[field] == value, field
+
+
+def test_errors_and_invalid_rows_store_no_qualification(store: Store) -> None:
+    err = LeadError(error="provider_timeout", message="slow", retryable=True)
+    out = store.save([(lead(lead_id="x"), err), (None, err)])
+    assert out == [(None, None), (None, None)]
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Qualification)) == 0
+
+
+def test_call_attempts_are_logged_per_lead(store: Store) -> None:
+    item = lead(lead_id="L-7")
+    calls = [
+        CallAttempt(
+            item,
+            "cerebras",
+            "gpt-oss-120b",
+            "rate_limited",
+            12.0,
+            429,
+            error_class="RateLimitError",
+        ),
+        CallAttempt(item, "cerebras", "gpt-oss-120b", "ok", 480.0, 200, 800, 300, 0.0005),
+    ]
+    ((ref, _),) = store.save([(item, qualify(item))], calls)
+    with store.session() as s:
+        rows = s.scalars(select(ProviderCall).order_by(ProviderCall.id)).all()
+    assert [(r.lead_ref, r.status, r.http_status) for r in rows] == [
+        (ref, "rate_limited", 429),
+        (ref, "ok", 200),
+    ]
+    assert rows[1].input_tokens == 800 and rows[1].cost_usd == 0.0005
+
+
+def test_list_filter_sort_search_paginate(store: Store) -> None:
+    items = [
+        lead(lead_id=f"L-{i}", lead_name=name, job_title=title)
+        for i, (name, title) in enumerate(
+            [("Ann", "CEO"), ("Bo", "Intern"), ("Cy", "VP Sales"), ("Di", "Manager")]
+        )
+    ]
+    store.save([(i, qualify(i)) for i in items])
+    total, page = store.list_leads(sort="-score", limit=2)
+    assert total == 4 and [p["lead_name"] for p in page] == ["Ann", "Cy"]
+    total, page = store.list_leads(sort="-score", limit=2, offset=2)
+    assert [p["lead_name"] for p in page] == ["Di", "Bo"]
+    top = page[0]["latest_score"]
+    total, page = store.list_leads(min_score=top, sort="score")
+    assert all(p["latest_score"] >= top for p in page) and total == 3
+    action = page[0]["latest_action"]
+    assert all(p["latest_action"] == action for p in store.list_leads(action=action)[1])
+    assert [p["lead_name"] for p in store.list_leads(search="cy")[1]] == ["Cy"]
+    assert [p["lead_name"] for p in store.list_leads(sort="name")[1]] == ["Ann", "Bo", "Cy", "Di"]
+
+
+def test_find_lead_by_id_caller_id_email_or_name(store: Store) -> None:
+    item = lead(lead_id="CRM-42", email="ann@acme.example")
+    ((ref, _),) = store.save([(item, qualify(item))])
+    for needle in (str(ref), "CRM-42", "ANN@acme.example", "ann lee"):
+        assert store.find_lead(needle) == ref, needle
+    assert store.find_lead("nobody") is None
+
+
+def test_erasure_leaves_nothing_behind(store: Store) -> None:
+    keep, gone = lead(lead_id="keep"), lead(lead_id="gone", email="gone@x.example")
+    calls = [CallAttempt(gone, "openai", "m", "ok", 1.0)]
+    (keep_ref, _), (gone_ref, gone_q) = store.save(
+        [(keep, qualify(keep)), (gone, qualify(gone))], calls
+    )
+    store.save([(gone, qualify(gone))])
+    with store.session.begin() as s:
+        s.add(JobItem(job_id=_job(s), row=1, status="done", qualification_id=gone_q))
+    assert store.erase_lead(gone_ref) is True
+    assert store.erase_lead(gone_ref) is False
+    with store.session() as s:
+        assert s.scalar(select(func.count()).select_from(Lead)) == 1
+        assert s.scalars(select(Qualification.lead_ref)).all() == [keep_ref]
+        assert s.scalar(select(func.count()).select_from(ProviderCall)) == 0
+        item = s.scalars(select(JobItem)).one()
+        assert (item.status, item.qualification_id) == ("erased", None)
+        text_dump = repr([r.__dict__ for r in s.scalars(select(Qualification)).all()])
+    assert "gone@x.example" not in text_dump
+    assert store.get_lead(gone_ref) is None
+
+
+def _job(s) -> str:
+    from datetime import UTC, datetime
+
+    from leadq.storage.models import Job
+
+    s.add(Job(id="job-1", source="x.csv", source_hash="h", created_at=datetime.now(UTC), total=1))
+    s.flush()
+    return "job-1"
+
+
+def test_bulk_save_of_many_leads(store: Store) -> None:
+    items = [lead(lead_id=f"B-{i}") for i in range(1200)]
+    out = store.save([(i, qualify(i)) for i in items])
+    assert len({q for _, q in out}) == 1200 and all(q for _, q in out)
+    assert store.list_leads(limit=1)[0] == 1200
+    exported = list(store.latest_results())
+    assert len(exported) == 1200 and exported[0]["lead_id"] == "B-0"
