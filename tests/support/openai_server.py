@@ -67,33 +67,71 @@ RATE_LIMITS = {"requests-minute": 100_000, "tokens-minute": 10_000_000}
 RATE_LIMIT_RESET = "0.2"
 
 ERROR_BODIES: dict[int, dict[str, Any]] = {
-    400: {"message": "Bad request.", "type": "invalid_request_error", "param": None,
-          "code": "bad_request"},
-    401: {"message": "Wrong API Key", "type": "invalid_request_error", "param": "api_key",
-          "code": "wrong_api_key"},
-    403: {"message": "Forbidden.", "type": "permission_denied_error", "param": None,
-          "code": "forbidden"},
-    404: {"message": "Not found.", "type": "not_found_error", "param": None,
-          "code": "not_found"},
-    408: {"message": "Request timed out.", "type": "timeout_error", "param": None,
-          "code": "request_timeout"},
-    422: {"message": "Unprocessable entity.", "type": "invalid_request_error", "param": None,
-          "code": "unprocessable_entity"},
-    429: {"message": "Requests per minute limit exceeded - too many requests sent.",
-          "type": "too_many_requests_error", "param": "quota", "code": "request_quota_exceeded"},
-    500: {"message": "Internal server error.", "type": "server_error", "param": None,
-          "code": "internal_server_error"},
-    502: {"message": "Bad gateway.", "type": "server_error", "param": None,
-          "code": "bad_gateway"},
-    503: {"message": "Service unavailable.", "type": "server_error", "param": None,
-          "code": "service_unavailable"},
+    400: {
+        "message": "Bad request.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "bad_request",
+    },
+    401: {
+        "message": "Wrong API Key",
+        "type": "invalid_request_error",
+        "param": "api_key",
+        "code": "wrong_api_key",
+    },
+    403: {
+        "message": "Forbidden.",
+        "type": "permission_denied_error",
+        "param": None,
+        "code": "forbidden",
+    },
+    404: {"message": "Not found.", "type": "not_found_error", "param": None, "code": "not_found"},
+    408: {
+        "message": "Request timed out.",
+        "type": "timeout_error",
+        "param": None,
+        "code": "request_timeout",
+    },
+    422: {
+        "message": "Unprocessable entity.",
+        "type": "invalid_request_error",
+        "param": None,
+        "code": "unprocessable_entity",
+    },
+    429: {
+        "message": "Requests per minute limit exceeded - too many requests sent.",
+        "type": "too_many_requests_error",
+        "param": "quota",
+        "code": "request_quota_exceeded",
+    },
+    500: {
+        "message": "Internal server error.",
+        "type": "server_error",
+        "param": None,
+        "code": "internal_server_error",
+    },
+    502: {"message": "Bad gateway.", "type": "server_error", "param": None, "code": "bad_gateway"},
+    503: {
+        "message": "Service unavailable.",
+        "type": "server_error",
+        "param": None,
+        "code": "service_unavailable",
+    },
 }
 
 
 def error_body(status: int) -> dict[str, Any]:
-    return dict(ERROR_BODIES.get(status, {"message": f"Error {status}.", "type": "server_error"
-                                          if status >= 500 else "invalid_request_error",
-                                          "param": None, "code": f"http_{status}"}))
+    return dict(
+        ERROR_BODIES.get(
+            status,
+            {
+                "message": f"Error {status}.",
+                "type": "server_error" if status >= 500 else "invalid_request_error",
+                "param": None,
+                "code": f"http_{status}",
+            },
+        )
+    )
 
 
 class _ClientGone(Exception):
@@ -179,12 +217,26 @@ class ScriptedServer:
         self.port = sock.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}/v1"
         config = uvicorn.Config(
-            self._app, host=self.host, port=self.port, interface="asgi3", lifespan="off",
-            http="h11", loop="asyncio", log_config=None, log_level="warning",
-            access_log=False, timeout_keep_alive=75, timeout_graceful_shutdown=1)
+            self._app,
+            host=self.host,
+            port=self.port,
+            interface="asgi3",
+            lifespan="off",
+            http="h11",
+            loop="asyncio",
+            log_config=None,
+            log_level="warning",
+            access_log=False,
+            timeout_keep_alive=75,
+            timeout_graceful_shutdown=1,
+        )
         self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, kwargs={"sockets": [sock]},
-                                        name="scripted-openai-server", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.run,
+            kwargs={"sockets": [sock]},
+            name="scripted-openai-server",
+            daemon=True,
+        )
         self._thread.start()
         deadline = time.monotonic() + 10
         while not self._server.started:
@@ -220,8 +272,7 @@ class ScriptedServer:
     def _headers(self, reply: Reply, content_type: str) -> list[tuple[bytes, bytes]]:
         with self._lock:
             used = {"requests-minute": len(self.requests), "tokens-minute": self._tokens}
-        headers = {"content-type": content_type,
-                   "x-request-id": uuid.uuid4().hex}
+        headers = {"content-type": content_type, "x-request-id": uuid.uuid4().hex}
         for window, limit in RATE_LIMITS.items():
             headers[f"x-ratelimit-limit-{window}"] = str(limit)
             headers[f"x-ratelimit-remaining-{window}"] = str(max(0, limit - used[window]))
@@ -238,18 +289,30 @@ class ScriptedServer:
         if path == "/v1/chat/completions" and method == "POST":
             await self._chat(scope, receive, send)
         elif path == "/v1/models" and method == "GET":
-            data = [{"id": m, "object": "model", "created": 0, "owned_by": "scripted"}
-                    for m in self.models]
+            data = [
+                {"id": m, "object": "model", "created": 0, "owned_by": "scripted"}
+                for m in self.models
+            ]
             await self._send_json(send, 200, {"object": "list", "data": data})
         else:
             await self._send_json(send, 404, error_body(404))
 
     @staticmethod
-    async def _send_json(send: Send, status: int, payload: Any,
-                         headers: list[tuple[bytes, bytes]] | None = None) -> None:
+    async def _send_json(
+        send: Send, status: int, payload: Any, headers: list[tuple[bytes, bytes]] | None = None
+    ) -> None:
         data = json.dumps(payload).encode()
-        await send({"type": "http.response.start", "status": status, "headers": headers or [
-            (b"content-type", b"application/json"), (b"content-length", str(len(data)).encode())]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": status,
+                "headers": headers
+                or [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", str(len(data)).encode()),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": data, "more_body": False})
 
     async def _chat(self, scope: dict[str, Any], receive: Receive, send: Send) -> None:
@@ -267,11 +330,11 @@ class ScriptedServer:
             if not isinstance(body, dict):
                 raise ValueError("not an object")
         except ValueError:
-            await self._send_json(send, 400, {**error_body(400),
-                                              "message": "Request body is not a JSON object."})
+            await self._send_json(
+                send, 400, {**error_body(400), "message": "Request body is not a JSON object."}
+            )
             return
-        headers = {k.decode("latin-1").lower(): v.decode("latin-1")
-                   for k, v in scope["headers"]}
+        headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         with self._lock:
             generation = self._generation
             self.requests.append(body)
@@ -327,8 +390,10 @@ class ScriptedServer:
                 except Exception as exc:  # a broken handler: answer 500, keep it for the test
                     with self._lock:
                         self.errors.append(exc)
-                    reply = Reply(status=500, body={**error_body(500),
-                                                    "message": f"scripted handler failed: {exc!r}"})
+                    reply = Reply(
+                        status=500,
+                        body={**error_body(500), "message": f"scripted handler failed: {exc!r}"},
+                    )
             await pause(reply.delay)
             if reply.status != 200 or reply.body is not None:
                 await self._send_body(tracked_send, reply)
@@ -369,9 +434,12 @@ class ScriptedServer:
         else:
             prompt = len(json.dumps(body.get("messages", []))) // 4
             completion = len(_text(reply)) // 4
-            usage = {"prompt_tokens": prompt, "completion_tokens": completion,
-                     "total_tokens": prompt + completion,
-                     "prompt_tokens_details": {"cached_tokens": 0}}
+            usage = {
+                "prompt_tokens": prompt,
+                "completion_tokens": completion,
+                "total_tokens": prompt + completion,
+                "prompt_tokens_details": {"cached_tokens": 0},
+            }
         with self._lock:
             self._tokens += int(usage.get("total_tokens") or 0)
         return usage
@@ -379,60 +447,107 @@ class ScriptedServer:
     @staticmethod
     def _time_info(started: float) -> dict[str, float]:
         total = round(time.monotonic() - started, 6)
-        return {"queue_time": 0.000_1, "prompt_time": 0.001, "completion_time": total,
-                "total_time": round(total + 0.001_1, 6)}
+        return {
+            "queue_time": 0.000_1,
+            "prompt_time": 0.001,
+            "completion_time": total,
+            "total_time": round(total + 0.001_1, 6),
+        }
 
     @staticmethod
     def _base(body: dict[str, Any], obj: str) -> dict[str, Any]:
-        return {"id": f"chatcmpl-{uuid.uuid4().hex[:24]}", "object": obj,
-                "created": int(time.time()), "model": body.get("model") or "test-model",
-                "system_fingerprint": "fp_scripted"}
+        return {
+            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+            "object": obj,
+            "created": int(time.time()),
+            "model": body.get("model") or "test-model",
+            "system_fingerprint": "fp_scripted",
+        }
 
-    async def _send_completion(self, send: Send, body: dict[str, Any], reply: Reply,
-                               started: float) -> None:
+    async def _send_completion(
+        self, send: Send, body: dict[str, Any], reply: Reply, started: float
+    ) -> None:
         message: dict[str, Any] = {"role": "assistant", "content": reply.content}
         if reply.tool_call:
             name, arguments = reply.tool_call
             message["content"] = None
-            message["tool_calls"] = [{"id": "call_1", "type": "function",
-                                      "function": {"name": name, "arguments": arguments}}]
-        data = json.dumps({
-            **self._base(body, "chat.completion"),
-            "choices": [{"index": 0, "message": message, "finish_reason": _finish(reply),
-                         "logprobs": None}],
-            "usage": self._usage(body, reply),
-            "time_info": self._time_info(started),
-        }).encode()
+            message["tool_calls"] = [
+                {
+                    "id": "call_1",
+                    "type": "function",
+                    "function": {"name": name, "arguments": arguments},
+                }
+            ]
+        data = json.dumps(
+            {
+                **self._base(body, "chat.completion"),
+                "choices": [
+                    {
+                        "index": 0,
+                        "message": message,
+                        "finish_reason": _finish(reply),
+                        "logprobs": None,
+                    }
+                ],
+                "usage": self._usage(body, reply),
+                "time_info": self._time_info(started),
+            }
+        ).encode()
         headers = self._headers(reply, "application/json")
         headers.append((b"content-length", str(len(data)).encode()))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         if reply.cut_after is not None:  # non-streaming cut: half the promised body, then drop
-            await send({"type": "http.response.body", "body": data[:len(data) // 2],
-                        "more_body": True})
+            await send(
+                {"type": "http.response.body", "body": data[: len(data) // 2], "more_body": True}
+            )
             raise _Cut
         await send({"type": "http.response.body", "body": data, "more_body": False})
 
-    async def _send_stream(self, send: Send, body: dict[str, Any], reply: Reply, started: float,
-                           pause: Callable[[float], Awaitable[None]]) -> None:
+    async def _send_stream(
+        self,
+        send: Send,
+        body: dict[str, Any],
+        reply: Reply,
+        started: float,
+        pause: Callable[[float], Awaitable[None]],
+    ) -> None:
         base = self._base(body, "chat.completion.chunk")
 
         async def event(payload: dict[str, Any] | str, more: bool = True) -> None:
             text = payload if isinstance(payload, str) else json.dumps(payload)
-            await send({"type": "http.response.body", "body": f"data: {text}\n\n".encode(),
-                        "more_body": more})
+            await send(
+                {
+                    "type": "http.response.body",
+                    "body": f"data: {text}\n\n".encode(),
+                    "more_body": more,
+                }
+            )
 
         def chunk(delta: dict[str, Any], finish: str | None = None) -> dict[str, Any]:
-            return {**base, "choices": [{"index": 0, "delta": delta, "logprobs": None,
-                                         "finish_reason": finish}]}
+            return {
+                **base,
+                "choices": [
+                    {"index": 0, "delta": delta, "logprobs": None, "finish_reason": finish}
+                ],
+            }
 
         headers = self._headers(reply, "text/event-stream; charset=utf-8")
         headers.append((b"cache-control", b"no-cache"))
         await send({"type": "http.response.start", "status": 200, "headers": headers})
         text, step = _text(reply), max(1, reply.chunk_chars)
         if reply.tool_call:
-            first: dict[str, Any] = {"role": "assistant", "content": None, "tool_calls": [
-                {"index": 0, "id": "call_1", "type": "function",
-                 "function": {"name": reply.tool_call[0], "arguments": ""}}]}
+            first: dict[str, Any] = {
+                "role": "assistant",
+                "content": None,
+                "tool_calls": [
+                    {
+                        "index": 0,
+                        "id": "call_1",
+                        "type": "function",
+                        "function": {"name": reply.tool_call[0], "arguments": ""},
+                    }
+                ],
+            }
         else:
             first = {"role": "assistant", "content": ""}
         await event(chunk(first))
@@ -440,10 +555,11 @@ class ScriptedServer:
             if reply.cut_after is not None and n >= reply.cut_after:
                 raise _Cut
             await pause(reply.chunk_delay)
-            piece = text[start:start + step]
+            piece = text[start : start + step]
             if reply.tool_call:
-                delta: dict[str, Any] = {"tool_calls": [{"index": 0,
-                                                         "function": {"arguments": piece}}]}
+                delta: dict[str, Any] = {
+                    "tool_calls": [{"index": 0, "function": {"arguments": piece}}]
+                }
             else:
                 delta = {"content": piece}
             await event(chunk(delta))
@@ -452,8 +568,14 @@ class ScriptedServer:
         await pause(reply.chunk_delay)
         await event(chunk({}, _finish(reply)))
         if (body.get("stream_options") or {}).get("include_usage"):
-            await event({**base, "choices": [], "usage": self._usage(body, reply),
-                         "time_info": self._time_info(started)})
+            await event(
+                {
+                    **base,
+                    "choices": [],
+                    "usage": self._usage(body, reply),
+                    "time_info": self._time_info(started),
+                }
+            )
         await pause(0)
         await event("[DONE]", more=False)
 
@@ -463,5 +585,6 @@ def _text(reply: Reply) -> str:
 
 
 def _finish(reply: Reply) -> str:
-    return "tool_calls" if reply.tool_call and reply.finish_reason == "stop" \
-        else reply.finish_reason
+    return (
+        "tool_calls" if reply.tool_call and reply.finish_reason == "stop" else reply.finish_reason
+    )

@@ -48,14 +48,20 @@ def test_non_streaming_answer_queue_then_handler(openai_server, client) -> None:
 
 def test_streaming_arrives_in_chunks_with_usage(openai_server, client) -> None:
     text = "The quick brown fox jumps over the lazy dog."
-    openai_server.handler = lambda body: Reply(content=text, chunk_chars=10,
-                                               usage={"prompt_tokens": 7, "completion_tokens": 3,
-                                                      "total_tokens": 10})
-    chunks = list(client.chat.completions.create(
-        model="m", messages=MESSAGES, stream=True, stream_options={"include_usage": True}))
-    pieces = [c.choices[0].delta.content for c in chunks
-              if c.choices and c.choices[0].delta.content]
-    assert pieces == [text[i:i + 10] for i in range(0, len(text), 10)]
+    openai_server.handler = lambda body: Reply(
+        content=text,
+        chunk_chars=10,
+        usage={"prompt_tokens": 7, "completion_tokens": 3, "total_tokens": 10},
+    )
+    chunks = list(
+        client.chat.completions.create(
+            model="m", messages=MESSAGES, stream=True, stream_options={"include_usage": True}
+        )
+    )
+    pieces = [
+        c.choices[0].delta.content for c in chunks if c.choices and c.choices[0].delta.content
+    ]
+    assert pieces == [text[i : i + 10] for i in range(0, len(text), 10)]
     assert chunks[0].choices[0].delta.role == "assistant"
     assert [c.choices[0].finish_reason for c in chunks if c.choices][-1] == "stop"
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 10
@@ -78,8 +84,15 @@ def test_tool_call_streamed_reassembles(openai_server, client) -> None:
 
 
 def test_429_with_reset_header(openai_server, client) -> None:
-    openai_server.queue(Reply(status=429, headers={"x-ratelimit-reset-requests-minute": "7.5",
-                                                   "x-ratelimit-remaining-requests-minute": "0"}))
+    openai_server.queue(
+        Reply(
+            status=429,
+            headers={
+                "x-ratelimit-reset-requests-minute": "7.5",
+                "x-ratelimit-remaining-requests-minute": "0",
+            },
+        )
+    )
     with pytest.raises(openai.RateLimitError) as info:
         client.chat.completions.create(model="m", messages=MESSAGES)
     headers = info.value.response.headers
@@ -105,8 +118,7 @@ def test_cut_answer_raises(openai_server, client, stream) -> None:
     seen = []
     with pytest.raises(openai.APIConnectionError):
         if stream:
-            for chunk in client.chat.completions.create(model="m", messages=MESSAGES,
-                                                        stream=True):
+            for chunk in client.chat.completions.create(model="m", messages=MESSAGES, stream=True):
                 seen.extend(c.delta.content for c in chunk.choices if c.delta.content)
         else:
             client.chat.completions.create(model="m", messages=MESSAGES)
@@ -130,8 +142,9 @@ def test_langchain_streams_content_chunks(openai_server) -> None:
 
     text = "Hello from the scripted server!"
     openai_server.handler = lambda body: Reply(content=text, chunk_chars=4)
-    llm = ChatOpenAI(base_url=openai_server.url, api_key="k", model="m", max_retries=0,
-                     stream_usage=True)
+    llm = ChatOpenAI(
+        base_url=openai_server.url, api_key="k", model="m", max_retries=0, stream_usage=True
+    )
     chunks = list(llm.stream("hi"))
     pieces = [c.content for c in chunks if c.content]
     assert len(pieces) == 8 and "".join(pieces) == text
