@@ -179,3 +179,13 @@ def test_bulk_save_of_many_leads(store: Store) -> None:
     assert store.list_leads(limit=1)[0] == 1200
     exported = list(store.latest_results())
     assert len(exported) == 1200 and exported[0]["lead_id"] == "B-0"
+
+
+def test_migrations_match_the_models(store: Store) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.migration import MigrationContext
+
+    from leadq.storage.models import Base
+
+    with store.engine.connect() as conn:
+        assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []

@@ -56,6 +56,9 @@ class Qualification(Base):
     __tablename__ = "qualifications"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    # Client-made unique id: bulk inserts read ids back by it, so they can batch (an
+    # order-preserving RETURNING makes SQLAlchemy insert SQLite rows one at a time).
+    uid: Mapped[str] = mapped_column(String(32), unique=True)
     lead_ref: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
     input_hash: Mapped[str] = mapped_column(String(64), index=True)

@@ -3,6 +3,7 @@ reading leads with their history, and erasing a lead from every table."""
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -23,6 +24,7 @@ CHUNK = 500  # rows per IN (...) lookup
 SORTS = {"score": Lead.latest_score, "updated": Lead.updated_at, "name": Lead.lead_name}
 
 _leads = cast(Table, Lead.__table__)
+_quals = cast(Table, Qualification.__table__)
 _bump_latest = (
     update(_leads)
     .where(_leads.c.id == bindparam("b_id"))
@@ -98,8 +100,8 @@ class Store:
                 }
                 for k in missing
             ]
-            result = s.execute(
-                insert(Lead).returning(Lead.id, Lead.lead_key, sort_by_parameter_order=True), rows
+            result = s.connection().execute(
+                _leads.insert().returning(_leads.c.id, _leads.c.lead_key), rows
             )
             refs.update((key, ref) for ref, key in result)
         return refs
@@ -150,12 +152,11 @@ class Store:
                 slots.append(i)
         ids: list[int] = []
         if rows:
-            ids = list(
-                s.execute(
-                    insert(Qualification).returning(Qualification.id, sort_by_parameter_order=True),
-                    rows,
-                ).scalars()
+            inserted = s.connection().execute(
+                _quals.insert().returning(_quals.c.id, _quals.c.uid), rows
             )
+            by_uid = {uid: qid for qid, uid in inserted}
+            ids = [by_uid[row["uid"]] for row in rows]
             latest: dict[int, dict[str, Any]] = {}
             for row, qid in zip(rows, ids, strict=True):
                 entry = latest.setdefault(row["lead_ref"], {"b_n": 0})
@@ -182,6 +183,7 @@ class Store:
     @staticmethod
     def _row(ref: int, lead: LeadInput, r: QualificationResult, now: datetime) -> dict[str, Any]:
         return {
+            "uid": uuid.uuid4().hex,
             "lead_ref": ref,
             "created_at": now,
             "input_hash": input_hash(lead),

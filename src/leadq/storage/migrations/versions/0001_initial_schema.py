@@ -78,6 +78,7 @@ def upgrade() -> None:
     op.create_table(
         "qualifications",
         sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("uid", sa.String(length=32), nullable=False),
         sa.Column("lead_ref", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("input_hash", sa.String(length=64), nullable=False),
@@ -101,6 +102,7 @@ def upgrade() -> None:
         sa.Column("flags", sa.JSON(), nullable=False),
         sa.ForeignKeyConstraint(["lead_ref"], ["leads.id"], ondelete="CASCADE"),
         sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("uid"),
     )
     with op.batch_alter_table("qualifications", schema=None) as batch_op:
         batch_op.create_index(
