@@ -7,6 +7,7 @@ import asyncio
 import sys
 import time
 from collections import Counter
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -99,31 +100,62 @@ async def _run(
                 flush()
 
 
-def _summary(records: list[dict[str, Any]], elapsed: float) -> None:
-    ok = [r["result"] for r in records if r["status"] == "ok"]
-    failed = [r for r in records if r["status"] != "ok"]
-    table = Table(title=f"{len(records)} leads in {elapsed:.1f}s", show_header=True)
-    table.add_column("action")
-    table.add_column("leads", justify="right")
-    for action, n in Counter(r["recommended_action"] for r in ok).most_common():
-        table.add_row(action, str(n))
-    table.add_row("[red]failed[/red]", str(len(failed)))
-    err.print(table)
-    tokens_in = sum(r["usage"]["input_tokens"] for r in ok)
-    tokens_out = sum(r["usage"]["output_tokens"] for r in ok)
-    priced = [r["cost_usd"] for r in ok if r["cost_usd"] is not None]
-    cost = f"${sum(priced):.6f}" + ("" if len(priced) == len(ok) else " (some models unpriced)")
-    served = Counter(f"{r['provider']}/{r['model']}" for r in ok)
-    by = ", ".join(f"{p} {n}" for p, n in served.items()) or "-"
-    err.print(f"tokens: {tokens_in} in, {tokens_out} out; cost: {cost}; served by: {by}")
-    if failed:
-        err.print(f"[red]{len(failed)} row(s) failed:[/red]")
-        for r in failed[:50]:
-            who = r["lead_id"] or r["lead_name"] or "no id or name"
-            e = r.get("error") or {"error": r["status"], "message": "no result"}
-            err.print(f"  row {r['row']} ({who}): {e['error']}: {e['message']}")
-        if len(failed) > 50:
-            err.print(f"  ... and {len(failed) - 50} more (see the output)")
+class _Tally:
+    """Counts for the summary, taken as records stream past (nothing is kept per row but
+    the first failures), so a 100,000-row job does not hold its output in memory."""
+
+    SHOWN = 50
+
+    def __init__(self) -> None:
+        self.rows = 0
+        self.actions: Counter[str] = Counter()
+        self.served: Counter[str] = Counter()
+        self.failed: list[dict[str, Any]] = []
+        self.failures = 0
+        self.tokens_in = self.tokens_out = 0
+        self.cost = 0.0
+        self.unpriced = 0
+
+    def count(self, records: Iterable[dict[str, Any]]) -> Iterator[dict[str, Any]]:
+        for record in records:
+            self.rows += 1
+            if record["status"] == "ok":
+                r = record["result"]
+                self.actions[r["recommended_action"]] += 1
+                self.served[f"{r['provider']}/{r['model']}"] += 1
+                self.tokens_in += r["usage"]["input_tokens"]
+                self.tokens_out += r["usage"]["output_tokens"]
+                if r["cost_usd"] is None:
+                    self.unpriced += 1
+                else:
+                    self.cost += r["cost_usd"]
+            else:
+                self.failures += 1
+                if len(self.failed) < self.SHOWN:
+                    self.failed.append(record)
+            yield record
+
+    def print(self, elapsed: float) -> None:
+        table = Table(title=f"{self.rows} leads in {elapsed:.1f}s", show_header=True)
+        table.add_column("action")
+        table.add_column("leads", justify="right")
+        for action, n in self.actions.most_common():
+            table.add_row(action, str(n))
+        table.add_row("[red]failed[/red]", str(self.failures))
+        err.print(table)
+        cost = f"${self.cost:.6f}" + (" (some models unpriced)" if self.unpriced else "")
+        by = ", ".join(f"{p} {n}" for p, n in self.served.items()) or "-"
+        err.print(
+            f"tokens: {self.tokens_in} in, {self.tokens_out} out; cost: {cost}; served by: {by}"
+        )
+        if self.failures:
+            err.print(f"[red]{self.failures} row(s) failed:[/red]")
+            for r in self.failed:
+                who = r["lead_id"] or r["lead_name"] or "no id or name"
+                e = r.get("error") or {"error": r["status"], "message": "no result"}
+                err.print(f"  row {r['row']} ({who}): {e['error']}: {e['message']}")
+            if self.failures > self.SHOWN:
+                err.print(f"  ... and {self.failures - self.SHOWN} more (see the output)")
 
 
 def _open(settings: Settings) -> Store:
@@ -220,19 +252,20 @@ def qualify(
     finally:
         qualifier.close()
     elapsed = time.perf_counter() - t0
-    records = [
+    tally = _Tally()
+    records = tally.count(
         job_record(row, leads[row - 1] if row <= len(leads) else None, status, payload)
         for row, status, payload in ledger.outcomes(job.id)
-    ]
-    store.close()
+    )
     if output:
         with output.open("w", encoding="utf-8", newline="") as fh:
-            write_records(fh, out_fmt, records, leads)
-        err.print(f"wrote {len(records)} results to {output}")
+            n = write_records(fh, out_fmt, records, leads)
+        err.print(f"wrote {n} results to {output}")
     else:
         write_records(sys.stdout, "jsonl", records, leads)
-    _summary(records, elapsed)
-    if any(r["status"] != "ok" for r in records):
+    store.close()
+    tally.print(elapsed)
+    if tally.failures:
         raise typer.Exit(1)
 
 
