@@ -36,7 +36,7 @@ class LeadService:
     async def keep(self, pairs: Sequence[tuple[LeadInput | None, Outcome]]) -> None:
         """Store outcomes and the calls made for them; stamp the ids on the results."""
         calls = self.qualifier.drain_calls()
-        if self.store is None:
+        if self.store is None or not (pairs or calls):
             return
         ids = await asyncio.to_thread(self.store.save, pairs, calls)
         for (_, outcome), (lead_ref, qid) in zip(pairs, ids, strict=True):
