@@ -22,7 +22,8 @@ def parse_each(raws: Sequence[Any]) -> list[LeadInput | LeadError]:
             out.append(LeadInput.parse(raw))
         except InvalidLeadError as exc:
             lead_id = raw.get("lead_id") if isinstance(raw, dict) else None
-            out.append(LeadError.from_exception(exc, lead_id if isinstance(lead_id, str) else None))
+            lead_id = lead_id.strip() or None if isinstance(lead_id, str) else None
+            out.append(LeadError.from_exception(exc, lead_id))
     return out
 
 

@@ -1,10 +1,15 @@
+import csv
+
 import pytest
 
-from leadq.chain.postprocess import ResultContext, finalize, partial_view
-from leadq.config import ScoreWeights
+from leadq.chain.postprocess import ResultContext, finalize, finalize_trusted, partial_view
+from leadq.config import ScoreWeights, Settings
 from leadq.errors import BadProviderAnswer
+from leadq.providers.rules import RulesBackend
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import Action, Flag, Usage
+from leadq.scoring import missing_critical_fields
+from tests.conftest import EXAMPLES
 
 CTX = ResultContext("cerebras", "gpt-oss-120b", "v1", ScoreWeights())
 LEAD = LeadInput.parse(
@@ -108,3 +113,51 @@ def test_partial_view_clamps_and_settles_when_it_can() -> None:
     assert view == {"fit_score": 1.0, "reasoning": "par"}
     full = partial_view(answer(), [], ScoreWeights()).fields
     assert full["recommended_action"] == "immediate_outreach" and "overall_score" in full
+
+
+def _typed(data: dict) -> dict:
+    """`answer()` with the types the rules engine hands `finalize_trusted`."""
+    return {**data, "recommended_action": Action(data["recommended_action"])}
+
+
+def _same(a, b) -> bool:
+    return a.model_dump(exclude={"latency_ms"}) == b.model_dump(exclude={"latency_ms"})
+
+
+@pytest.mark.parametrize(
+    ("over", "missing"),
+    [
+        ({}, []),
+        ({"fit_score": 10.5, "confidence": -1, "budget_score": 1.0000001}, []),
+        ({"fit_score": 0.1, "budget_score": 0.1, "urgency_score": 0.1}, []),
+        ({"recommended_action": "manual_review", "confidence": 0.2}, []),
+        ({}, ["industry", "company_size/annual_revenue"]),
+        (
+            {"key_insights": [f" i{n} " for n in range(30)], "risk_factors": ["", " ", "x" * 900]},
+            [],
+        ),
+        ({"reasoning": "  r  ", "suggested_messaging": "   ", "reasoning_for_action": " w "}, []),
+    ],
+)
+def test_trusted_path_applies_the_same_rules(over, missing) -> None:
+    data = answer(**over)
+    trusted = finalize_trusted(_typed(data), LEAD, list(missing), CTX, latency_ms=1.234)
+    checked = finalize(data, LEAD, list(missing), CTX, latency_ms=1.234)
+    assert trusted == checked
+    assert 0.0 <= trusted.overall_score <= 1.0 and 0.0 <= trusted.fit_score <= 1.0
+
+
+def test_trusted_path_still_refuses_scores_that_are_not_numbers() -> None:
+    with pytest.raises(BadProviderAnswer, match="fit_score"):
+        finalize_trusted(_typed(answer(fit_score=float("nan"))), LEAD, [], CTX)
+
+
+def test_rules_results_are_what_the_validating_path_gives() -> None:
+    backend = RulesBackend(Settings())
+    with EXAMPLES.open(encoding="utf-8") as fh:
+        rows = [row for row in csv.DictReader(fh) if row["lead_name"]]
+    for row in rows:
+        lead = LeadInput.parse(row)
+        missing = missing_critical_fields(lead.present())
+        checked = finalize(backend.engine.answer(lead), lead, missing, backend.ctx)
+        assert _same(backend.qualify_now(lead), checked)

@@ -1,10 +1,17 @@
+import csv
+import json
+from pathlib import Path
+
 import pytest
 
+from leadq import LeadQualifier
 from leadq.config import Settings
 from leadq.providers.rules import RulesBackend
 from leadq.rules.engine import seniority
 from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import Action, Flag
+from leadq.schemas.result import Action, Flag, QualificationResult
+from leadq.scoring import COMPONENTS, overall
+from tests.conftest import EXAMPLES
 
 
 @pytest.fixture
@@ -107,3 +114,38 @@ def test_custom_icp_file_changes_fit(tmp_path, strong_lead) -> None:
     custom = RulesBackend(Settings(icp_file=icp)).qualify_now(LeadInput.parse(strong_lead))
     default = RulesBackend(Settings()).qualify_now(LeadInput.parse(strong_lead))
     assert custom.fit_score < default.fit_score
+
+
+GOLDEN = Path(__file__).parent / "data" / "leads_csv_rules.json"
+
+
+def _example_rows() -> list[dict[str, str]]:
+    with EXAMPLES.open(encoding="utf-8") as fh:
+        return list(csv.DictReader(fh))
+
+
+def test_example_leads_give_the_recorded_results() -> None:
+    """examples/leads.csv through the public API gives exactly what the rules engine gave
+    before it was made faster (recorded in data/leads_csv_rules.json)."""
+    want = json.loads(GOLDEN.read_text(encoding="utf-8"))
+    qualifier = LeadQualifier(Settings(provider="rules"))
+    try:
+        got = [o.model_dump(mode="json") for o in qualifier.qualify_leads_batch(_example_rows())]
+    finally:
+        qualifier.close()
+    assert [{k: g[k] for k in w} for g, w in zip(got, want, strict=True)] == want
+
+
+def test_results_are_bounded_and_typed(rules) -> None:
+    for row in _example_rows():
+        if not row["lead_name"]:
+            continue
+        res = rules.qualify_now(LeadInput.parse(row))
+        again = QualificationResult.model_validate(res.model_dump())
+        assert again == res
+        scores = [getattr(res, f) for f in (*COMPONENTS, "overall_score", "confidence")]
+        assert all(type(s) is float and 0.0 <= s <= 1.0 for s in scores)
+        assert res.overall_score == overall(res.model_dump(), Settings().score_weights)
+        assert type(res.recommended_action) is Action
+        assert all(type(f) is Flag for f in res.flags)
+        assert len(res.positive_indicators) <= 8 and res.latency_ms >= 0

@@ -45,7 +45,7 @@ class ResultContext:
 
 
 def _cap_list(items: list[str]) -> tuple[list[str], bool]:
-    kept = [s.strip()[:MAX_ITEM_CHARS] for s in items if s and s.strip()]
+    kept = [t[:MAX_ITEM_CHARS] for s in items if (t := s.strip())]
     return kept[:MAX_ITEMS], len(kept) > MAX_ITEMS
 
 
@@ -68,34 +68,72 @@ def finalize(
         raise BadProviderAnswer(
             f"the model's answer does not fit the schema: {where}: {err['msg']}"
         ) from None
+    return _apply_rules(
+        vars(parsed),
+        lead,
+        missing,
+        ctx,
+        usage=usage,
+        latency_ms=latency_ms,
+        forced_review=forced_review,
+    )
+
+
+def finalize_trusted(
+    answer: dict[str, Any],
+    lead: LeadInput,
+    missing: list[str],
+    ctx: ResultContext,
+    *,
+    latency_ms: float = 0.0,
+) -> QualificationResult:
+    """`finalize` for an answer our own code built (the rules engine), which already has
+    `ModelAnswer`'s fields and types (`recommended_action` an `Action`), so it is not
+    validated against the schema again (2 µs a lead). The rules applied, and the validated
+    `QualificationResult` they build, are the same as `finalize`'s."""
+    return _apply_rules(answer, lead, missing, ctx, usage=None, latency_ms=latency_ms)
+
+
+def _apply_rules(
+    answer: dict[str, Any],
+    lead: LeadInput,
+    missing: list[str],
+    ctx: ResultContext,
+    *,
+    usage: Usage | None,
+    latency_ms: float,
+    forced_review: bool = False,
+) -> QualificationResult:
+    """Clamp, weigh, settle the action and cap an answer with `ModelAnswer`'s field types."""
     flags: list[Flag] = []
     scores: dict[str, float] = {}
     for name in SCORE_FIELDS:
         try:
-            scores[name], changed = clamp(getattr(parsed, name))
+            scores[name], changed = clamp(answer[name])
         except ValueError:
             raise BadProviderAnswer(f"the model's {name} is not a finite number") from None
         if changed and Flag.SCORE_CLAMPED not in flags:
             flags.append(Flag.SCORE_CLAMPED)
     overall_score = overall(scores, ctx.weights)
+    proposed: Action = answer["recommended_action"]
     action, action_flags = settle_action(
-        parsed.recommended_action,
+        proposed,
         overall_score,
         scores["confidence"],
         missing_critical=bool(missing),
         forced_review=forced_review,
     )
     flags.extend(action_flags)
-    why = parsed.reasoning_for_action.strip()[:MAX_TEXT_CHARS]
-    if action is not parsed.recommended_action:
+    why = answer["reasoning_for_action"].strip()[:MAX_TEXT_CHARS]
+    if action is not proposed:
         because = f"missing {', '.join(missing)}" if missing else f"overall score {overall_score}"
         why = (
             f"{why} [leadq: action set to {action.value} ({because}); "
-            f"the model proposed {parsed.recommended_action.value}]"
+            f"the model proposed {proposed.value}]"
         ).strip()
     lists: dict[str, list[str]] = {}
     for name in LIST_FIELDS:
-        lists[name], cut = _cap_list(getattr(parsed, name))
+        lists[name], cut = _cap_list(answer[name])
         if cut and Flag.LIST_TRUNCATED not in flags:
             flags.append(Flag.LIST_TRUNCATED)
     if missing:
@@ -104,11 +142,11 @@ def finalize(
     return QualificationResult(
         overall_score=overall_score,
         **{k: round(v, 3) for k, v in scores.items()},
-        reasoning=parsed.reasoning.strip()[:MAX_TEXT_CHARS],
+        reasoning=answer["reasoning"].strip()[:MAX_TEXT_CHARS],
         **lists,
         recommended_action=action,
         reasoning_for_action=why,
-        suggested_messaging=parsed.suggested_messaging.strip()[:MAX_TEXT_CHARS] or None,
+        suggested_messaging=answer["suggested_messaging"].strip()[:MAX_TEXT_CHARS] or None,
         lead_id=lead.lead_id,
         provider=ctx.provider,
         model=ctx.model,

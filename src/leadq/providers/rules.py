@@ -6,7 +6,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
-from leadq.chain.postprocess import ResultContext, finalize
+from leadq.chain.postprocess import ResultContext, finalize_trusted
 from leadq.config import Settings
 from leadq.rules.engine import VERSION, RulesEngine
 from leadq.rules.icp import load_icp
@@ -17,7 +17,7 @@ from leadq.scoring import missing_critical_fields
 
 class RulesBackend:
     """Qualifies leads locally and deterministically; results pass the same `finalize` rules
-    (bands, missing facts) as the LLM's."""
+    (bands, missing facts) as the LLM's, minus re-validating the engine's own answer."""
 
     is_local = True
     provider = "rules"
@@ -35,7 +35,7 @@ class RulesBackend:
     def qualify_now(self, lead: LeadInput) -> QualificationResult:
         t0 = time.perf_counter()
         answer = self.engine.answer(lead)
-        return finalize(
+        return finalize_trusted(
             answer,
             lead,
             missing_critical_fields(lead.present()),

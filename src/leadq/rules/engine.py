@@ -10,7 +10,14 @@ from typing import Any
 from leadq.config import ScoreWeights
 from leadq.rules.icp import ICP
 from leadq.rules.parsing import Span, parse_headcount, parse_money
-from leadq.rules.signals import BUDGET_SIGNALS, CJK_SENIORITY, SENIORITY, URGENCY_SIGNALS, Signal
+from leadq.rules.signals import (
+    BUDGET_SIGNALS,
+    CJK_SENIORITY,
+    SENIORITY,
+    SENIORITY_SCAN,
+    SIGNAL_SCAN,
+    SIGNALS,
+)
 from leadq.schemas.lead import LeadInput
 from leadq.scoring import band_action, overall
 
@@ -40,9 +47,10 @@ def seniority(title: str | None) -> tuple[str, float]:
     """The tier a job title reads as, and its authority score."""
     if not title:
         return "unknown", 0.2
-    for label, score, pattern in SENIORITY:
-        if pattern.search(title):
-            return label, score
+    tier = SENIORITY_SCAN.first(title)
+    if tier is not None:
+        label, score, _ = SENIORITY[tier]
+        return label, score
     for label, score, words in CJK_SENIORITY:
         if any(w in title for w in words):
             return label, score
@@ -81,13 +89,17 @@ class RulesEngine:
         self.icp = icp
         self.weights = weights
 
-    def _signals(self, text: str, signals: tuple[Signal, ...], notes: _Notes) -> float:
-        total = 0.0
-        for s in signals:
-            if s.pattern.search(text):
-                total += s.weight
-                (notes.positives if s.weight > 0 else notes.risks).append(s.says)
-        return total
+    def _signals(self, text: str, notes: _Notes) -> tuple[float, float]:
+        """What the signals in `text` add to budget and to urgency, in one scan for both."""
+        budget = urgency = 0.0
+        for i in SIGNAL_SCAN.indexes(text):
+            s = SIGNALS[i]
+            if i < len(BUDGET_SIGNALS):
+                budget += s.weight
+            else:
+                urgency += s.weight
+            (notes.positives if s.weight > 0 else notes.risks).append(s.says)
+        return budget, urgency
 
     def _fit(
         self, lead: LeadInput, employees: Span | None, revenue: Span | None, notes: _Notes
@@ -149,8 +161,9 @@ class RulesEngine:
         elif lead.company_size:
             notes.risks.append(f"Company size '{lead.company_size}' could not be read")
         budget = (sum(w * s for w, s in parts) / sum(w for w, _ in parts)) if parts else 0.3
-        budget += self._signals(text, BUDGET_SIGNALS, notes)
-        urgency = 0.2 + self._signals(text, URGENCY_SIGNALS, notes) if text else 0.15
+        budget_signals, urgency_signals = self._signals(text, notes)
+        budget += budget_signals
+        urgency = 0.2 + urgency_signals if text else 0.15
 
         scores = {
             "fit_score": _clip(fit),
@@ -194,7 +207,7 @@ class RulesEngine:
         return {
             **scores,
             "confidence": confidence,
-            "recommended_action": action.value,
+            "recommended_action": action,
             "reasoning": (
                 f"Rules engine: fit {scores['fit_score']:.2f}, "
                 f"budget {scores['budget_score']:.2f}, "

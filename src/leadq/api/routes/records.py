@@ -34,7 +34,7 @@ async def list_leads(
     q: Annotated[str | None, Query(max_length=200, description="Search name, company, id")] = None,
     sort: Sort = "-score",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> dict[str, Any]:
     """Stored leads with their latest score and action."""
     total, page = await asyncio.to_thread(
