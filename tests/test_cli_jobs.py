@@ -138,3 +138,12 @@ def test_jsonl_output_carries_stored_ids() -> None:
         isinstance(r["qualification_id"], int) and isinstance(r["lead_ref"], int) for r in ok
     )
     assert "input" not in json.dumps(ok[0]).split('"reasoning"')[0]
+
+
+def test_unreachable_database_is_a_clear_error_not_a_traceback() -> None:
+    env = {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    served = leadq("serve", "--port", "1", env=env)
+    assert served.returncode == 2 and "cannot start" in served.stderr
+    ran = leadq("qualify", str(EXAMPLES), "-q", env=env)
+    assert ran.returncode == 2 and "cannot open the database" in ran.stderr
+    assert "Traceback" not in served.stderr + ran.stderr

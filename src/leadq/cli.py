@@ -355,7 +355,11 @@ def serve(
             f"[yellow]warning:[/yellow] serving on {host} with no LEADQ_API_KEYS: "
             "anyone who can reach it can use it"
         )
-    app_ = create_app(settings)
+    try:
+        app_ = create_app(settings)
+    except Exception as exc:  # noqa: BLE001 - a clear message instead of a traceback
+        err.print(f"[red]error:[/red] cannot start: {exc}")
+        raise typer.Exit(2) from None
     err.print(
         f"leadq on http://{host}:{port} (provider: {settings.effective_provider}, "
         f"database: {app_.state.store.engine.dialect.name}); API docs at /docs"
