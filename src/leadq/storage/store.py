@@ -134,13 +134,9 @@ class Store:
         for lead, outcome in outcomes:
             key = lead_key(lead) if lead is not None else None
             keyed.append(key)
-            if (
-                lead is not None
-                and key is not None
-                and (isinstance(outcome, QualificationResult) or any(c.lead is lead for c in calls))
-            ):
+            if key is not None and lead is not None and isinstance(outcome, QualificationResult):
                 involved.setdefault(key, lead)
-        for call in calls:
+        for call in calls:  # a lead whose calls all failed still gets a row for its call log
             involved.setdefault(lead_key(call.lead), call.lead)
         refs = self._lead_refs(s, involved) if involved else {}
 
