@@ -14,12 +14,6 @@ from typing import Any, NoReturn
 import httpx
 from langchain_core.runnables import Runnable
 from langchain_openai import ChatOpenAI
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    retry_if_exception,
-    stop_after_attempt,
-)
 
 from leadq.chain.answer_schema import request_extras
 from leadq.chain.build import build_chain
@@ -130,21 +124,18 @@ class LLMBackend:
         base = self.settings.retry_base_delay
         return min(base * 2 ** (attempt - 1), max(base, 8.0)) + random.uniform(0, base)
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome else None
-        return self._delay(exc, state.attempt_number)
-
-    def _retrying(self, allowed: Any = None) -> AsyncRetrying:
-        def retryable(exc: BaseException) -> bool:
-            ok = isinstance(exc, LeadqError) and exc.retryable
-            return ok and (allowed is None or allowed())
-
-        return AsyncRetrying(
-            stop=stop_after_attempt(self.settings.max_retries + 1),
-            wait=self._wait,
-            retry=retry_if_exception(retryable),
-            reraise=True,
-        )
+    async def _pause_before_retry(self, err: LeadqError, attempt: int, end: float) -> None:
+        """Wait before retry number `attempt`, or raise when `err` may not be retried: it is
+        not retryable, the retries are used up, or the wait would pass the lead's deadline.
+        The one retry policy of both `qualify` and `stream`. No retry library: tenacity's
+        `with attempt:` catches BaseException, and with a `yield` inside it a cancelled
+        stream's provider connection stayed open."""
+        if not err.retryable or attempt > self.settings.max_retries:
+            raise err
+        delay = self._delay(err, attempt)
+        if time.perf_counter() + delay >= end:
+            raise self._deadline_error() from err
+        await asyncio.sleep(delay)
 
     def _reraise(self, exc: Exception) -> NoReturn:
         """Raise the typed error for a provider failure; anything else unchanged."""
@@ -202,33 +193,35 @@ class LLMBackend:
         )
 
     async def qualify(self, lead: LeadInput) -> QualificationResult:
-        """One validated result, retrying what may succeed on a second try."""
+        """One validated result, retrying what may succeed on a second try, all within
+        `LEADQ_LEAD_DEADLINE`."""
         chain, t0 = self._chain(), time.perf_counter()
-        try:
-            async with asyncio.timeout(self.settings.lead_deadline):
-                async for attempt in self._retrying():
-                    with attempt:
-                        started = time.perf_counter()
-                        try:
-                            result: QualificationResult = await chain.ainvoke(lead)
-                        except Exception as exc:
-                            try:
-                                self._reraise(exc)
-                            except BaseException as err:
-                                self._record(lead, started, error=err)
-                                raise
-                        self._record(lead, started, result)
-        except TimeoutError:
-            raise self._deadline_error() from None
-        result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
-        return result
+        end = t0 + self.settings.lead_deadline
+        attempt = 0
+        while True:
+            started = time.perf_counter()
+            try:
+                try:
+                    async with asyncio.timeout(max(0.0, end - started)):
+                        result: QualificationResult = await chain.ainvoke(lead)
+                except TimeoutError:
+                    raise self._deadline_error() from None
+                except Exception as exc:
+                    self._reraise(exc)
+            except Exception as err:
+                self._record(lead, started, error=err)
+                if not isinstance(err, LeadqError):  # not the provider's failure: as it is
+                    raise
+                attempt += 1
+                await self._pause_before_retry(err, attempt, end)
+                continue
+            self._record(lead, started, result)
+            result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+            return result
 
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
         """Partial results as tokens arrive, the validated result last. A failure before the
-        first partial is retried; after it, the error ends the stream.
-
-        A hand-written retry loop, not tenacity's: its `with attempt:` catches BaseException,
-        and holding a `yield` inside it kept a cancelled stream's connection open."""
+        first partial is retried; after it, the error ends the stream."""
         chain, t0 = self._chain(), time.perf_counter()
         end = t0 + self.settings.lead_deadline
         emitted, attempt = False, 0
@@ -253,13 +246,10 @@ class LLMBackend:
                     yield item
             except LeadqError as err:
                 self._record(lead, started, error=err)
-                attempt += 1
-                if emitted or not err.retryable or attempt > self.settings.max_retries:
+                if emitted:
                     raise
-                delay = self._delay(err, attempt)
-                if time.perf_counter() + delay >= end:
-                    raise self._deadline_error() from err
-                await asyncio.sleep(delay)
+                attempt += 1
+                await self._pause_before_retry(err, attempt, end)
             finally:
                 await items.aclose()  # type: ignore[attr-defined]
 
