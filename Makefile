@@ -4,6 +4,10 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 HOST ?= 127.0.0.1
 PORT ?= 8001
+CHROMIUM := /usr/bin/chromium
+# apt-get as root, else through sudo if there is one (else apt-get fails and says why).
+SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
+APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
 .PHONY: setup serve test lint clean
 
@@ -15,10 +19,15 @@ $(STAMP): pyproject.toml
 
 setup: $(STAMP)
 
+# Debian's Chromium for the web UI tests (Playwright's own browser download does not work
+# here); `apt-get update` only when the install fails without it.
+$(CHROMIUM):
+	$(APT) install -y chromium || { $(APT) update && $(APT) install -y chromium; }
+
 serve: $(STAMP)
 	$(VENV)/bin/leadq serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP)
+test: $(STAMP) $(CHROMIUM)
 	$(PY) -m pytest
 
 lint: $(STAMP)

@@ -1,0 +1,134 @@
+// Talking to the leadq API: JSON requests, Server-Sent Events read over fetch, and the API
+// key (asked for once on a 401, kept in sessionStorage, sent as X-API-Key; see api/deps.py).
+
+const KEY_STORE = "leadq.apiKey";
+
+// A failed request, with the API's error body (api/models.py ErrorResponse) unpacked.
+export class ApiError extends Error {
+  constructor(status, body) {
+    const err = (body && body.error) || {};
+    super(err.message || `the server answered HTTP ${status}`);
+    this.status = status;
+    this.code = err.code || `http_${status}`;
+    this.retryable = Boolean(err.retryable) || status === 0;
+    this.fields = err.fields || [];
+  }
+
+  // The shape of a per-lead error (schemas/result.py LeadError), for tables and cards.
+  asLeadError() {
+    return { error: this.code, message: this.message, retryable: this.retryable };
+  }
+}
+
+export function apiKey() {
+  return sessionStorage.getItem(KEY_STORE);
+}
+
+export function forgetKey() {
+  sessionStorage.removeItem(KEY_STORE);
+}
+
+let pendingAsk = null;
+
+// Show the key dialog; resolves to the key, or null when the person cancels. Concurrent 401s
+// share one dialog.
+function askKey(rejected) {
+  if (pendingAsk) return pendingAsk;
+  const dialog = document.getElementById("key-dialog");
+  const input = document.getElementById("key-input");
+  document.getElementById("key-message").textContent = rejected
+    ? "The server did not accept that key. Enter another."
+    : "This server asks for an API key.";
+  input.value = "";
+  pendingAsk = new Promise((resolve) => {
+    const cancel = document.getElementById("key-cancel");
+    const onCancel = () => dialog.close("cancel");
+    cancel.addEventListener("click", onCancel);
+    dialog.addEventListener("close", () => {
+      cancel.removeEventListener("click", onCancel);
+      pendingAsk = null;
+      const key = input.value.trim();
+      input.value = "";
+      resolve(dialog.returnValue === "ok" && key ? key : null);
+    }, { once: true });
+    dialog.returnValue = "";
+    dialog.showModal();
+    input.focus();
+  });
+  return pendingAsk;
+}
+
+// fetch() with the API key; on a 401 asks for a key and tries again.
+export async function request(path, { method = "GET", body, signal } = {}) {
+  for (;;) {
+    const sent = apiKey();
+    const headers = { Accept: "application/json, text/event-stream" };
+    if (sent) headers["X-API-Key"] = sent;
+    if (body !== undefined) headers["Content-Type"] = "application/json";
+    let response;
+    try {
+      response = await fetch(path, {
+        method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+      });
+    } catch (exc) {
+      if (exc.name === "AbortError") throw exc;
+      throw new ApiError(0, { error: { code: "network_error", message: "cannot reach the leadq server", retryable: true } });
+    }
+    if (response.status !== 401) return response;
+    await response.body?.cancel();
+    if (apiKey() !== sent) continue; // another request already got a new key
+    const key = await askKey(Boolean(sent));
+    if (key === null) {
+      throw new ApiError(401, { error: { code: "unauthorized", message: "this server needs an API key" } });
+    }
+    sessionStorage.setItem(KEY_STORE, key);
+  }
+}
+
+async function errorFrom(response) {
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // not JSON: the status says enough
+  }
+  return new ApiError(response.status, body);
+}
+
+export async function getJSON(path, options) {
+  const response = await request(path, options);
+  if (!response.ok) throw await errorFrom(response);
+  return response.json();
+}
+
+// POST `body` and yield each Server-Sent Event's parsed `data` as it arrives. The events
+// carry their name as `type` (api/sse.py), so `event:` lines are not needed.
+export async function* postEvents(path, body, signal) {
+  const response = await request(path, { method: "POST", body, signal });
+  if (!response.ok) throw await errorFrom(response);
+  const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
+  let buffer = "";
+  let data = [];
+  try {
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += value;
+      // A CR at the very end may be half of a CRLF: keep it for the next chunk.
+      const end = buffer.endsWith("\r") ? buffer.length - 1 : buffer.length;
+      const lines = buffer.slice(0, end).split(/\r\n|\r|\n/);
+      buffer = lines.pop() + buffer.slice(end);
+      for (const line of lines) {
+        if (line === "") {
+          if (data.length) yield JSON.parse(data.join("\n"));
+          data = [];
+        } else if (line.startsWith("data:")) {
+          data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+        }
+        // `event:`, `id:`, `retry:` and `: ping` comments carry nothing we need.
+      }
+    }
+  } finally {
+    reader.cancel().catch(() => {}); // the consumer stopped early, or the stream ended
+  }
+}
