@@ -1,0 +1,62 @@
+"""`GET /api/stats`: leads, spend, tokens, latency, action mix and error rate over a period."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Depends, Query
+from fastapi.exceptions import RequestValidationError
+
+from leadq.api.deps import StoreDep, require_api_key
+from leadq.api.models import ERROR_RESPONSES
+from leadq.storage.stats import period_stats
+
+router = APIRouter(
+    prefix="/api",
+    tags=["stats"],
+    dependencies=[Depends(require_api_key)],
+    responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 422)},
+)
+When = Annotated[
+    datetime | None,
+    Query(description="ISO 8601 date or datetime; without a zone it is UTC."),
+]
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def period(
+    since: datetime | None, until: datetime | None, default_span: timedelta | None
+) -> tuple[datetime, datetime]:
+    """`[since, until)` in UTC: until defaults to now, since to `default_span` before until
+    (or the beginning of time). 422 when since is not before until."""
+    try:
+        end = _utc(until) if until is not None else datetime.now(UTC)
+        if since is not None:
+            start = _utc(since)
+        elif default_span is not None:
+            start = end - default_span
+        else:
+            start = datetime(1970, 1, 1, tzinfo=UTC)
+    except OverflowError:  # year 1 or 9999 moved across a zone
+        raise _invalid("out of range") from None
+    if start >= end:
+        raise _invalid("must be before until")
+    return start, end
+
+
+def _invalid(message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", "since"), "msg": message, "type": "value"}])
+
+
+@router.get("/stats")
+async def stats(store: StoreDep, since: When = None, until: When = None) -> dict[str, Any]:
+    """Leads, cost, tokens, p50/p95 latency, action mix and provider error rate, in total and
+    per provider and model, over `[since, until)` (default: the last 24 hours)."""
+    start, end = period(since, until, timedelta(days=1))
+    data = await asyncio.to_thread(period_stats, store, start, end)
+    return {"status": "success", "data": data}

@@ -1,0 +1,1 @@
+"""Metrics, structured logs and request ids: where the money and the time go."""

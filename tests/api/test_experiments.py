@@ -1,0 +1,92 @@
+"""Prompt experiments end to end: two variants over the scripted LLM server, outcomes
+recorded through the API, and `GET /api/experiments` reporting them."""
+
+from __future__ import annotations
+
+from leadq.chain.prompt import load_prompt
+from leadq.chain.variants import parse_variants
+from leadq.schemas.lead import LeadInput
+from leadq.storage.identity import lead_key
+from tests.api.test_leads_llm import LEAD
+from tests.providers.conftest import answer, lead_in
+
+SPEC = "v1=0.5,v2=0.5"
+
+
+def leads(n: int) -> list[dict]:
+    return [{**LEAD, "lead_id": f"X-{i}", "lead_name": f"Person {i}"} for i in range(n)]
+
+
+def test_variants_outcomes_and_experiment_report(live_app, openai_server) -> None:
+    openai_server.handler = lambda body: answer(body)
+    app = live_app(
+        provider="cerebras",
+        cerebras_base_url=openai_server.url,
+        cerebras_api_key="csk-test",
+        max_retries=0,
+        prompt_variants=SPEC,
+    )
+    variants = parse_variants(SPEC, "v1")
+    batch = leads(16)
+    with app.client() as api:
+        results = api.post("/api/leads/qualify-batch", json=batch).json()["data"]
+        again = api.post("/api/leads/qualify", json=batch[0]).json()["data"]
+        refs = [r["lead_ref"] for r in results]
+        won = api.post(
+            f"/api/leads/{refs[0]}/outcome", json={"outcome": "won", "date": "2026-11-20"}
+        )
+        for ref in refs[1:6]:
+            api.post(f"/api/leads/{ref}/outcome", json={"outcome": "lost"})
+        unknown = api.post("/api/leads/987654/outcome", json={"outcome": "won"})
+        wrong = api.post(f"/api/leads/{refs[0]}/outcome", json={"outcome": "maybe"})
+        bad_date = api.post(f"/api/leads/{refs[0]}/outcome", json={"outcome": "won", "date": "x"})
+        report = api.get("/api/experiments").json()
+        erased = api.delete(f"/api/leads/{refs[0]}")
+        after = api.get("/api/experiments").json()
+
+    # Each lead got its variant's prompt, and its result records that variant.
+    expected = [variants.pick(lead_key(LeadInput.parse(x))) for x in batch]
+    assert [r["prompt_version"] for r in results] == expected
+    assert set(expected) == {"v1", "v2"}
+    assert again["prompt_version"] == expected[0]  # the same lead, the same variant
+    systems = {lead_in(b)["lead_name"]: b["messages"][0]["content"] for b in openai_server.requests}
+    for lead, version in zip(batch, expected, strict=True):
+        assert systems[lead["lead_name"]] == load_prompt(version).system
+
+    assert won.status_code == 200
+    saved = won.json()["data"]
+    assert (saved["outcome"], saved["date"], saved["prompt_version"]) == (
+        "won",
+        "2026-11-20",
+        expected[0],
+    )
+    assert saved["qualification_id"] == again["qualification_id"]  # the latest one
+    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
+    assert wrong.status_code == 422 and bad_date.status_code == 422
+
+    by = {v["variant"]: v for v in report["variants"]}
+    assert set(by) == {"v1", "v2"}
+    # The re-qualified lead counts twice, unless the result cache answered (nothing new stored).
+    stored_again = again["qualification_id"] != results[0]["qualification_id"]
+    n_v1 = expected.count("v1") + (expected[0] == "v1" and stored_again)
+    assert by["v1"]["qualifications"] == n_v1 and by["v1"]["leads"] == expected.count("v1")
+    assert by["v1"]["mean_scores"]["fit_score"] == 0.8  # the scripted answer's
+    assert by["v1"]["tokens_per_lead"] > 0 and by["v1"]["cost_per_lead_usd"] > 0
+    assert by["v2"]["tokens_per_lead"] < by["v1"]["tokens_per_lead"]  # v2 is the shorter prompt
+    decided = {v: expected[:6].count(v) for v in ("v1", "v2")}
+    for version in ("v1", "v2"):
+        conv = by[version]["conversion"]
+        assert conv["decided"] == decided[version]
+        assert conv["won"] == (version == expected[0])
+        low, high = conv["ci95"]
+        assert 0 <= low <= conv["rate"] <= high <= 1
+        assert set(conv["by_action"]) == {"immediate_outreach"}
+    (pair,) = report["comparisons"]
+    assert pair["variants"] == ["v1", "v2"] and pair["overall"]["test"] == "fisher_exact"
+    assert pair["overall"]["significant"] is False
+    assert report["configured"]["weights"] == {"v1": 0.5, "v2": 0.5}
+
+    # Erasing the lead that won takes its outcome with it.
+    assert erased.status_code == 200
+    after_by = {v["variant"]: v for v in after["variants"]}
+    assert after_by[expected[0]]["conversion"]["won"] == 0

@@ -1,0 +1,59 @@
+"""`GET /api/stats` over real HTTP, from what the qualify routes stored."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from tests.api.test_leads_llm import LEAD
+from tests.providers.conftest import answer
+from tests.support.openai_server import Reply
+
+
+def test_stats_over_a_period_per_provider(live_app, openai_server) -> None:
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
+    openai_server.queue(Reply(status=503, content="busy"))
+    openai_server.handler = lambda body: answer(body, usage=usage)
+    llm = live_app(
+        provider="cerebras",
+        cerebras_base_url=openai_server.url,
+        cerebras_api_key="csk-test",
+        max_retries=1,
+        retry_base_delay=0.01,
+    )
+    rules = live_app(provider="rules")  # the same database (data/leadq.db in the test's dir)
+    with llm.client() as api:
+        assert api.post("/api/leads/qualify", json=LEAD).status_code == 200
+    with rules.client() as api:
+        api.post("/api/leads/qualify-batch", json=[LEAD, {**LEAD, "lead_name": "B"}])
+        body = api.get("/api/stats").json()
+        later = datetime.now(UTC) + timedelta(hours=1)
+        window = {"since": later.isoformat(), "until": (later + timedelta(hours=1)).isoformat()}
+        empty = api.get("/api/stats", params=window)
+        bad = api.get("/api/stats", params={"since": "2026-01-02", "until": "2026-01-01"})
+        not_a_date = api.get("/api/stats", params={"since": "yesterday"})
+        year_0 = api.get("/api/stats", params={"since": "0001-01-01T00:00:00+05:00"})
+        everything = api.get("/api/stats", params={"since": "0001-01-01", "until": "9999-12-31"})
+    assert body["status"] == "success"
+    data = body["data"]
+    total = data["totals"]
+    assert total["leads"] == 3 and total["calls"] == 2 and total["failed_calls"] == 1
+    assert total["error_rate"] == 0.5
+    assert total["input_tokens"] == 1000 and total["output_tokens"] == 500
+    assert abs(total["cost_usd"] - (1000 * 0.35 + 500 * 0.75) / 1e6) < 1e-9
+    assert sum(total["actions"].values()) == 3
+    assert total["latency_ms"]["p50"] is not None and total["latency_ms"]["p95"] is not None
+    by = {g["provider"]: g for g in data["by_provider"]}
+    assert set(by) == {"cerebras", "rules"}
+    assert by["cerebras"]["leads"] == 1 and by["cerebras"]["model"] == "gpt-oss-120b"
+    assert by["cerebras"]["latency_ms"]["p95"] >= by["cerebras"]["call_latency_ms"]["p50"]
+    assert by["rules"]["leads"] == 2 and by["rules"]["calls"] == 0
+    assert by["rules"]["error_rate"] is None
+    # Default window: the last 24 hours, ending now.
+    since = datetime.fromisoformat(data["since"])
+    until = datetime.fromisoformat(data["until"])
+    assert timedelta(hours=23, minutes=59) < until - since <= timedelta(hours=24)
+    assert empty.json()["data"]["totals"]["leads"] == 0
+    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "query.since"
+    assert not_a_date.status_code == 422
+    assert year_0.status_code == 422 and "out of range" in year_0.json()["error"]["message"]
+    assert everything.json()["data"]["totals"]["leads"] == 3
