@@ -12,6 +12,7 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from leadq.config import Settings
+from leadq.providers.ratelimit import clear_shared_limiters
 
 pytest_plugins = ["tests.support.fixtures"]
 
@@ -61,6 +62,7 @@ def _isolated(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     for var in ENV_VARS:
         monkeypatch.delenv(var, raising=False)
     monkeypatch.chdir(tmp_path)
+    clear_shared_limiters()  # limits learned from one test's server must not pace the next
 
 
 @pytest.fixture

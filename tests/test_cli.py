@@ -124,3 +124,28 @@ def test_against_an_openai_compatible_server_one_outcome_per_row(openai_server) 
     assert "provider: openai, model: gpt-4o-mini" in proc.stderr
     # 20 valid rows: 18 answered once, 2 failing rows tried twice (one retry each).
     assert len(openai_server.requests) == 22
+
+
+def test_second_run_of_a_file_is_served_from_the_cache(openai_server, tmp_path: Path) -> None:
+    src = tmp_path / "leads.csv"
+    src.write_text(
+        "lead_id,lead_name,company_name,industry\n"
+        "C-1,Ann Lee,Acme,SaaS\n"
+        "C-2,Bo Chan,Beta,Fintech\n",
+        encoding="utf-8",
+    )
+    openai_server.handler = lambda body: answer(body)
+    env = {
+        "LEADQ_PROVIDER": "openai",
+        "OPENAI_BASE_URL": openai_server.url,
+        "OPENAI_API_KEY": "sk-test",
+        "LEADQ_MODEL": "test-model",
+    }
+    first = leadq("qualify", str(src), "-q", env=env)
+    again = leadq("qualify", str(src), "-q", "--new", env=env)
+    assert first.returncode == again.returncode == 0, again.stderr
+    assert len(openai_server.requests) == 2  # the second job made no call
+    ids = [r["result"]["qualification_id"] for r in records(first.stdout)]
+    assert [r["result"]["qualification_id"] for r in records(again.stdout)] == ids
+    fresh = leadq("qualify", str(src), "-q", "--new", "--no-cache", env=env)
+    assert fresh.returncode == 0 and len(openai_server.requests) == 4

@@ -27,13 +27,16 @@ def test_secrets_never_in_repr(monkeypatch) -> None:
     monkeypatch.setenv("CEREBRAS_API_KEY", "csk-supersecret")
     settings = Settings()
     backend = make_backend(settings)
+    llm = backend.routes[0].backend  # behind the router (breaker, fallbacks)
     qualifier = leadq.LeadQualifier(settings)
     for text in (
         repr(settings),
         str(settings),
         repr(backend),
+        repr(llm),
         repr(qualifier),
-        repr(backend._chat_model(None)),
+        repr(llm._chat_model(None)),
+        str(backend.describe()),
     ):
         assert "csk-supersecret" not in text
 

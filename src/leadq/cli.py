@@ -16,6 +16,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
+from leadq.cli_outcomes import outcomes
 from leadq.config import Settings
 from leadq.errors import LeadqError
 from leadq.leadfiles import (
@@ -26,10 +27,13 @@ from leadq.leadfiles import (
     row_error,
     write_records,
 )
+from leadq.observability.events import record_outcomes
+from leadq.observability.logs import configure_logging
 from leadq.qualifier import LeadQualifier
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import LeadError, Outcome
-from leadq.service import parse_each
+from leadq.service import LeadService, parse_each, seed_budget
+from leadq.storage.cache import ResultCache
 from leadq.storage.jobs import JobLedger, file_hash
 from leadq.storage.store import Store
 
@@ -37,6 +41,17 @@ app = typer.Typer(
     help="leadq: qualify B2B sales leads.", no_args_is_help=True, pretty_exceptions_enable=False
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+
+
+@app.callback(help="leadq: qualify B2B sales leads.")
+def _start() -> None:
+    """Log in LEADQ_LOG_FORMAT at LEADQ_LOG_LEVEL; by default only errors, as the terminal
+    shows progress and a summary (LEADQ_LOG_LEVEL=INFO adds an event per lead and call)."""
+    try:
+        configure_logging(Settings(), default_level="ERROR")
+    except ValueError:  # a bad setting: the command itself reports it
+        pass
+
 app.add_typer(db_app, name="db")
 # Piped output is not cut at 80 columns: messages and tables stay whole and greppable.
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
@@ -54,9 +69,11 @@ async def _run(
     concurrency: int | None,
     quiet: bool,
     done_before: int,
+    cache: ResultCache | None = None,
 ) -> None:
     """Qualify the pending `rows`, storing each outcome (or chunk of outcomes) as it comes,
-    so a crash or Ctrl-C loses at most what was in flight."""
+    so a crash or Ctrl-C loses at most what was in flight. Rows whose identical lead is in
+    the result cache point at that stored result and make no provider call."""
     parsed: list[LeadInput | LeadError] = []
     for row in rows:
         raw = leads[row - 1]
@@ -66,6 +83,11 @@ async def _run(
         [(row, None, p) for row, p in zip(rows, parsed, strict=True) if isinstance(p, LeadError)],
     )
     valid = [(row, p) for row, p in zip(rows, parsed, strict=True) if isinstance(p, LeadInput)]
+    hits = await LeadService(qualifier, None, cache).cached([p for _, p in valid])
+    ledger.finish_rows(
+        job_id, [(row, p, hit) for (row, p), hit in zip(valid, hits, strict=True) if hit]
+    )
+    valid = [v for v, hit in zip(valid, hits, strict=True) if hit is None]
     flush_every = LOCAL_FLUSH if qualifier.backend.is_local else 1
     buffer: list[tuple[int, LeadInput | None, Outcome]] = []
     last = time.monotonic()
@@ -73,6 +95,7 @@ async def _run(
     def flush() -> None:
         nonlocal last
         ledger.finish_rows(job_id, buffer, qualifier.drain_calls())
+        record_outcomes([(lead, o) for _, lead, o in buffer], qualifier.settings.log_pii)
         buffer.clear()
         last = time.monotonic()
 
@@ -199,6 +222,12 @@ def qualify(
         bool, typer.Option("--new", help="Start a new job even if this file was qualified before.")
     ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
+    no_cache: Annotated[
+        bool,
+        typer.Option(
+            "--no-cache", help="Call the provider even for leads qualified within LEADQ_CACHE_TTL."
+        ),
+    ] = False,
 ) -> None:
     """Qualify every lead in FILE as a stored, resumable job; exit 1 if any row failed (all
     others are still written)."""
@@ -211,6 +240,7 @@ def qualify(
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     store = _open(settings)
+    seed_budget(qualifier, store)
     ledger = JobLedger(store)
     try:
         job, resumed = ledger.open(
@@ -233,6 +263,7 @@ def qualify(
             f"job {job.id}: {job.total} rows (if interrupted, run the same command "
             f"again or add --resume {job.id})"
         )
+    cache = None if no_cache else ResultCache(store, settings.cache_ttl, settings.redis_url)
     t0 = time.perf_counter()
     try:
         if pending:
@@ -246,6 +277,7 @@ def qualify(
                     concurrency,
                     quiet,
                     job.total - len(pending),
+                    cache,
                 )
             )
         ledger.close_job(job.id)
@@ -349,6 +381,7 @@ def serve(
     from leadq.api.app import create_app
 
     settings = Settings()
+    configure_logging(settings, default_level="INFO")  # uvicorn's records too, one format
     host, port = host or settings.host, port or settings.port
     if not settings.api_key_list and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(
@@ -364,7 +397,7 @@ def serve(
         f"leadq on http://{host}:{port} (provider: {settings.effective_provider}, "
         f"database: {app_.state.store.engine.dialect.name}); API docs at /docs"
     )
-    uvicorn.run(app_, host=host, port=port, log_level="info")
+    uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)  # http.request
 
 
 @app.command()
@@ -374,6 +407,8 @@ def version() -> None:
 
     typer.echo(__version__)
 
+
+app.command("outcomes")(outcomes)
 
 if __name__ == "__main__":  # pragma: no cover
     app()

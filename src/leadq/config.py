@@ -9,9 +9,12 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadq.chain.variants import Variants, parse_variants
+
 ProviderName = Literal["cerebras", "openai", "rules"]
 StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
 ReasoningEffort = Literal["low", "medium", "high"]
+LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 
 
 class ScoreWeights(BaseSettings):
@@ -47,6 +50,17 @@ class Settings(BaseSettings):
         None, validation_alias=_env("LEADQ_STRUCTURED_OUTPUT")
     )
     prompt_version: str = Field("v1", validation_alias=_env("LEADQ_PROMPT_VERSION"))
+    prompt_variants: str | None = Field(
+        None,
+        validation_alias=_env("LEADQ_PROMPT_VARIANTS"),
+        description="Prompt experiment, e.g. `v1=0.7,v2=0.3`; default: LEADQ_PROMPT_VERSION only",
+    )
+    experiment_salt: str = Field(
+        "prompt-ab",
+        min_length=1,
+        validation_alias=_env("LEADQ_EXPERIMENT_SALT"),
+        description="Names the experiment: a new salt reassigns every lead to a variant",
+    )
 
     # Provider endpoints and keys.
     cerebras_api_key: SecretStr | None = Field(None, validation_alias=_env("CEREBRAS_API_KEY"))
@@ -70,12 +84,52 @@ class Settings(BaseSettings):
     temperature: float = Field(0.0, ge=0, le=2, validation_alias=_env("LEADQ_TEMPERATURE"))
     max_concurrency: int = Field(16, ge=1, le=1024, validation_alias=_env("LEADQ_MAX_CONCURRENCY"))
 
+    # Resilience: rate limits, breaker, fallbacks, escalation, cache, spend.
+    rpm: float | None = Field(None, gt=0, validation_alias=_env("LEADQ_RPM"))
+    tpm: float | None = Field(None, gt=0, validation_alias=_env("LEADQ_TPM"))
+    breaker_threshold: int = Field(
+        5, ge=1, le=1000, validation_alias=_env("LEADQ_BREAKER_THRESHOLD")
+    )
+    breaker_cooldown: float = Field(
+        30.0, gt=0, le=3600, validation_alias=_env("LEADQ_BREAKER_COOLDOWN")
+    )
+    fallbacks: str = Field("", validation_alias=_env("LEADQ_FALLBACKS"))
+    escalate_below: float | None = Field(
+        None, ge=0, le=1, validation_alias=_env("LEADQ_ESCALATE_BELOW")
+    )
+    escalate_to: str | None = Field(None, validation_alias=_env("LEADQ_ESCALATE_TO"))
+    cache_ttl: float = Field(86400.0, ge=0, validation_alias=_env("LEADQ_CACHE_TTL"))
+    redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    daily_budget_usd: float | None = Field(
+        None, gt=0, validation_alias=_env("LEADQ_DAILY_BUDGET_USD")
+    )
+
     # Scoring.
     score_weights: ScoreWeights = Field(
         default_factory=ScoreWeights, validation_alias=_env("LEADQ_SCORE_WEIGHTS")
     )
     icp_file: Path | None = Field(None, validation_alias=_env("LEADQ_ICP_FILE"))
     prices_file: Path | None = Field(None, validation_alias=_env("LEADQ_PRICES_FILE"))
+
+    # Observability.
+    log_level: LogLevel | None = Field(
+        None,
+        validation_alias=_env("LEADQ_LOG_LEVEL"),
+        description="Log level; default INFO for `leadq serve`, WARNING for the other commands",
+    )
+    log_format: Literal["json", "text"] = Field(
+        "json", validation_alias=_env("LEADQ_LOG_FORMAT"), description="JSON lines, or text"
+    )
+    log_pii: bool = Field(
+        False,
+        validation_alias=_env("LEADQ_LOG_PII"),
+        description="Put lead names, emails and free text in log events (never keys)",
+    )
+    metrics_public: bool = Field(
+        True,
+        validation_alias=_env("LEADQ_METRICS_PUBLIC"),
+        description="Serve /metrics without X-API-Key (for a Prometheus scraper)",
+    )
 
     # Storage.
     database_url: str | None = Field(
@@ -94,6 +148,21 @@ class Settings(BaseSettings):
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _level_upper(cls, value: object) -> object:
+        return value.strip().upper() or None if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _variants_exist(self) -> Settings:
+        self.variants  # noqa: B018 - raises ValueError naming LEADQ_PROMPT_VARIANTS
+        return self
+
+    @property
+    def variants(self) -> Variants:
+        """The prompt versions in use and their weights (`LEADQ_PROMPT_VARIANTS`)."""
+        return parse_variants(self.prompt_variants, self.prompt_version, self.experiment_salt)
 
     @property
     def api_key_list(self) -> list[str]:

@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
 from leadq.config import Settings, get_settings
+from leadq.observability.events import observed
 from leadq.portal import Portal
 from leadq.providers.factory import Backend, make_backend
 from leadq.schemas.lead import LeadInput
@@ -32,7 +33,7 @@ class LeadQualifier:
         self._portal = Portal()
         self.calls: list[CallAttempt] = []  # provider call attempts not yet stored
         if hasattr(self.backend, "on_call"):
-            self.backend.on_call = self.calls.append
+            self.backend.on_call = observed(self.calls.append)  # metrics and log, then kept
 
     def drain_calls(self) -> list[CallAttempt]:
         """The call attempts recorded since the last drain (for the call log)."""

@@ -16,6 +16,7 @@ import uvicorn
 
 from leadq.api.app import create_app
 from leadq.config import Settings
+from tests.providers.conftest import answer
 
 
 class LiveApp:
@@ -70,3 +71,24 @@ def live_app() -> Iterator[Callable[..., LiveApp]]:
     yield start
     for app in started:
         app.stop()
+
+
+@pytest.fixture
+def llm_app(live_app, openai_server):
+    """`llm_app(**settings)`: a live app on the Cerebras provider pointed at the scripted
+    server, answering GOOD."""
+    openai_server.handler = lambda body: answer(body)
+
+    def start(**settings):
+        return live_app(
+            **{
+                "provider": "cerebras",
+                "cerebras_base_url": openai_server.url,
+                "cerebras_api_key": "csk-test",
+                "max_retries": 0,
+                "retry_base_delay": 0.01,
+                **settings,
+            }
+        )
+
+    return start

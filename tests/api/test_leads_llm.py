@@ -22,25 +22,6 @@ LEAD = {
 }
 
 
-@pytest.fixture
-def llm_app(live_app, openai_server):
-    openai_server.handler = lambda body: answer(body)
-
-    def start(**settings):
-        return live_app(
-            **{
-                "provider": "cerebras",
-                "cerebras_base_url": openai_server.url,
-                "cerebras_api_key": "csk-test",
-                "max_retries": 0,
-                "retry_base_delay": 0.01,
-                **settings,
-            }
-        )
-
-    return start
-
-
 def test_qualify_over_llm(llm_app) -> None:
     with llm_app().client() as api:
         body = api.post("/api/leads/qualify", json=LEAD).json()

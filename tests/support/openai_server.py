@@ -18,6 +18,7 @@ thread's event loop: keep them quick (they may also be `async def`).
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import inspect
 import json
 import logging
@@ -32,7 +33,7 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["Reply", "ScriptedServer", "chat_reply_json", "default_handler"]
+__all__ = ["RateLimit", "Reply", "ScriptedServer", "chat_reply_json", "default_handler"]
 
 
 @dataclass
@@ -50,6 +51,20 @@ class Reply:
     chunk_delay: float = 0.0  # streaming: seconds between chunks
     chunk_chars: int = 12  # streaming: characters of content / tool arguments per chunk
     cut_after: int | None = None  # abort the connection after this many content chunks
+    limit_headers: dict[str, str] | None = None  # set by the server's `rate_limit`
+
+
+@dataclass(frozen=True)
+class RateLimit:
+    """A provider-side limit: at most `requests` (and `tokens`, counted as the provider does:
+    prompt tokens + `max_completion_tokens`) per fixed window of `window` seconds, which
+    starts with the first request after the previous one ended. Beyond it: 429 with
+    `x-ratelimit-*-{unit}` headers giving the seconds until the window resets."""
+
+    requests: int
+    window: float = 60.0
+    unit: str = "minute"  # the header suffix, e.g. x-ratelimit-limit-requests-minute
+    tokens: int | None = None
 
 
 def chat_reply_json(data: dict[str, Any], **kw: Any) -> Reply:
@@ -61,9 +76,10 @@ def default_handler(body: dict[str, Any]) -> Reply:
     return Reply(content='{"ok": true}')
 
 
-# Large limits so they never bite; a short reset so a client that honours the reset header
-# on a scripted 429 without headers of its own does not stall the test suite.
-RATE_LIMITS = {"requests-minute": 100_000, "tokens-minute": 10_000_000}
+# Limits so large they never bite, though leadq's limiter paces by what it reads here (10M
+# tokens a minute would: about 80 requests a second). A short reset, so that a client that
+# honours it on a scripted 429 without headers of its own does not stall the test suite.
+RATE_LIMITS = {"requests-minute": 10_000_000, "tokens-minute": 100_000_000_000}
 RATE_LIMIT_RESET = "0.2"
 
 ERROR_BODIES: dict[int, dict[str, Any]] = {
@@ -186,6 +202,9 @@ class ScriptedServer:
         self._generation = 0  # bumped by reset(): late finishers of old requests don't count
         self._tokens = 0
         self.in_flight = self.completed = self.cancelled = self.cut = 0
+        self.rate_limit: RateLimit | None = None  # None: the large default limits
+        self.rejected = 0  # requests answered 429 by `rate_limit`
+        self._window = (0.0, 0, 0)  # (start, requests, tokens) of the current window
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -207,6 +226,7 @@ class ScriptedServer:
             self.handler = default_handler
             self._tokens = 0
             self.in_flight = self.completed = self.cancelled = self.cut = 0
+            self.rate_limit, self.rejected, self._window = None, 0, (0.0, 0, 0)
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -269,14 +289,52 @@ class ScriptedServer:
                 for name, delta in deltas.items():
                     setattr(self, name, getattr(self, name) + delta)
 
+    def _admit(self, body: dict[str, Any]) -> dict[str, str] | None:
+        """Count a request against `rate_limit`: its rate-limit headers, or None when it
+        must be refused (then they hold the marker `x-scripted-over-limit`)."""
+        limit = self.rate_limit
+        if limit is None:
+            return None
+        cost = len(json.dumps(body.get("messages", []))) // 4 + int(
+            body.get("max_completion_tokens") or body.get("max_tokens") or 0
+        )
+        with self._lock:
+            now = time.monotonic()
+            start, used, tokens = self._window
+            if now - start >= limit.window:
+                start, used, tokens = now, 0, 0
+            over = used >= limit.requests or (
+                limit.tokens is not None and tokens + cost > limit.tokens
+            )
+            if over:
+                self.rejected += 1
+            else:
+                used, tokens = used + 1, tokens + cost
+            self._window = (start, used, tokens)
+            reset = f"{max(0.0, start + limit.window - now):.3f}"
+        headers = {
+            f"x-ratelimit-limit-requests-{limit.unit}": str(limit.requests),
+            f"x-ratelimit-remaining-requests-{limit.unit}": str(max(0, limit.requests - used)),
+            f"x-ratelimit-reset-requests-{limit.unit}": reset,
+        }
+        if limit.tokens is not None:
+            headers[f"x-ratelimit-limit-tokens-{limit.unit}"] = str(limit.tokens)
+            left = max(0, limit.tokens - tokens)
+            headers[f"x-ratelimit-remaining-tokens-{limit.unit}"] = str(left)
+            headers[f"x-ratelimit-reset-tokens-{limit.unit}"] = reset
+        return {**headers, "x-scripted-over-limit": "1"} if over else headers
+
     def _headers(self, reply: Reply, content_type: str) -> list[tuple[bytes, bytes]]:
         with self._lock:
             used = {"requests-minute": len(self.requests), "tokens-minute": self._tokens}
         headers = {"content-type": content_type, "x-request-id": uuid.uuid4().hex}
-        for window, limit in RATE_LIMITS.items():
-            headers[f"x-ratelimit-limit-{window}"] = str(limit)
-            headers[f"x-ratelimit-remaining-{window}"] = str(max(0, limit - used[window]))
-            headers[f"x-ratelimit-reset-{window}"] = RATE_LIMIT_RESET
+        if reply.limit_headers is not None:
+            headers.update(reply.limit_headers)
+        else:
+            for window, limit in RATE_LIMITS.items():
+                headers[f"x-ratelimit-limit-{window}"] = str(limit)
+                headers[f"x-ratelimit-remaining-{window}"] = str(max(0, limit - used[window]))
+                headers[f"x-ratelimit-reset-{window}"] = RATE_LIMIT_RESET
         headers.update({k.lower(): str(v) for k, v in reply.headers.items()})
         return [(k.encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
 
@@ -335,12 +393,14 @@ class ScriptedServer:
             )
             return
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+        limit_headers = self._admit(body)
+        over_limit = bool(limit_headers and limit_headers.pop("x-scripted-over-limit", None))
         with self._lock:
             generation = self._generation
             self.requests.append(body)
             self.request_headers.append(headers)
             self.in_flight += 1
-            reply = self._queue.popleft() if self._queue else None
+            reply = self._queue.popleft() if self._queue and not over_limit else None
             handler = self.handler
 
         gone = asyncio.Event()
@@ -381,7 +441,9 @@ class ScriptedServer:
             await send(message)
 
         try:
-            if reply is None:
+            if over_limit:
+                reply = Reply(status=429, limit_headers=limit_headers)
+            elif reply is None:
                 try:
                     result = handler(body)
                     reply = await result if inspect.isawaitable(result) else result
@@ -394,6 +456,8 @@ class ScriptedServer:
                         status=500,
                         body={**error_body(500), "message": f"scripted handler failed: {exc!r}"},
                     )
+            if limit_headers is not None and reply.limit_headers is None:
+                reply = dataclasses.replace(reply, limit_headers=limit_headers)
             await pause(reply.delay)
             if reply.status != 200 or reply.body is not None:
                 await self._send_body(tracked_send, reply)

@@ -10,10 +10,13 @@ from fastapi import FastAPI
 from leadq import __version__
 from leadq.api.errors import install_error_handlers
 from leadq.api.limits import BodyLimit
-from leadq.api.routes import health, leads, records
+from leadq.api.routes import experiments, health, leads, metrics, outcomes, records, stats, web
 from leadq.config import Settings
 from leadq.errors import LeadqError
+from leadq.observability.requests import RequestContext
 from leadq.qualifier import LeadQualifier
+from leadq.service import seed_budget
+from leadq.storage.cache import ResultCache
 from leadq.storage.store import Store
 
 DESCRIPTION = """Qualify B2B sales leads with an LLM (Cerebras or any OpenAI-compatible
@@ -40,14 +43,21 @@ def create_app(
     app = FastAPI(title="leadq", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store or Store.open(settings)  # migrates to the latest schema
+    app.state.cache = ResultCache(app.state.store, settings.cache_ttl, settings.redis_url)
     app.state.qualifier, app.state.qualifier_error = None, None
     try:
         app.state.qualifier = qualifier or LeadQualifier(settings)
     except LeadqError as exc:
         app.state.qualifier_error = exc
+    if app.state.qualifier is not None:
+        seed_budget(app.state.qualifier, app.state.store)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(RequestContext)  # outermost: a 413 carries the request id too
     install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(records.router)
+    app.include_router(web.router)  # the UI at /, outside the OpenAPI schema
+    for observing in (outcomes, stats, experiments, metrics):
+        app.include_router(observing.router)
     return app

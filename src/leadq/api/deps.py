@@ -5,7 +5,7 @@ from __future__ import annotations
 import hmac
 from typing import Annotated
 
-from fastapi import Depends, Request, Security
+from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from leadq.config import Settings
@@ -42,8 +42,22 @@ def get_qualifier_dep(request: Request) -> LeadQualifier:
 QualifierDep = Annotated[LeadQualifier, Depends(get_qualifier_dep)]
 
 
-def get_service_dep(request: Request, qualifier: QualifierDep) -> LeadService:
-    return LeadService(qualifier, request.app.state.store)
+def use_cache_dep(
+    request: Request,
+    cache: Annotated[
+        bool,
+        Query(description="false: qualify again even if an identical lead was cached"),
+    ] = True,
+) -> bool:
+    """The result cache is used unless `?cache=false` or `Cache-Control: no-cache`."""
+    return cache and "no-cache" not in request.headers.get("cache-control", "").lower()
+
+
+def get_service_dep(
+    request: Request, qualifier: QualifierDep, use_cache: Annotated[bool, Depends(use_cache_dep)]
+) -> LeadService:
+    cache = request.app.state.cache if use_cache else None
+    return LeadService(qualifier, request.app.state.store, cache)
 
 
 ServiceDep = Annotated[LeadService, Depends(get_service_dep)]

@@ -25,7 +25,6 @@ class ProviderInfo:
     reasoning_model_prefixes: tuple[str, ...]
     default_reasoning_effort: str | None
     schema_max_chars: int
-    ratelimit_windows: tuple[str, ...] = ()
 
     def is_reasoning_model(self, model: str) -> bool:
         return model.startswith(self.reasoning_model_prefixes)
@@ -50,7 +49,6 @@ def providers() -> dict[str, ProviderInfo]:
             reasoning_model_prefixes=tuple(raw.get("reasoning_model_prefixes", ())),
             default_reasoning_effort=raw.get("default_reasoning_effort"),
             schema_max_chars=int(raw.get("schema_max_chars", 100000)),
-            ratelimit_windows=tuple(raw.get("ratelimit_windows", ())),
         )
     return out
 

@@ -3,8 +3,6 @@ caller can tell a wrong key (fix the config) from a 429 (wait) from a bad answer
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-
 import httpx
 import openai
 
@@ -17,31 +15,7 @@ from leadq.errors import (
     RateLimited,
 )
 from leadq.providers.catalog import ProviderInfo
-
-
-def _float(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def retry_after(headers: Mapping[str, str], windows: tuple[str, ...]) -> float | None:
-    """Seconds until the exhausted limit resets: the reset of each window whose remaining
-    count is 0 (the longest of them), else `retry-after`, else the soonest reset given."""
-    exhausted, resets = [], []
-    for window in windows:
-        reset = _float(headers.get(f"x-ratelimit-reset-{window}"))
-        if reset is None:
-            continue
-        resets.append(reset)
-        if _float(headers.get(f"x-ratelimit-remaining-{window}")) == 0:
-            exhausted.append(reset)
-    if exhausted:
-        return max(exhausted)
-    if (after := _float(headers.get("retry-after"))) is not None:
-        return after
-    return min(resets) if resets else None
+from leadq.providers.ratelimit import retry_after
 
 
 def _message(exc: openai.APIStatusError) -> str:
@@ -59,7 +33,7 @@ def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -
     if isinstance(exc, (openai.APITimeoutError, httpx.TimeoutException, TimeoutError)):
         return ProviderTimeout(f"{name} did not answer within LEADQ_TIMEOUT", provider=name)
     if isinstance(exc, openai.RateLimitError):
-        wait = retry_after(exc.response.headers, info.ratelimit_windows)
+        wait = retry_after(exc.response.headers)
         return RateLimited(f"{name} rate limit: {_message(exc)}", retry_after=wait, provider=name)
     if isinstance(exc, openai.AuthenticationError):
         return ProviderRejected(

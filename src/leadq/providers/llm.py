@@ -5,10 +5,13 @@ loop (a client bound to a closed loop fails: FINDINGS 9)."""
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import random
 import time
 import weakref
+from collections import Counter
 from collections.abc import AsyncIterator, Callable
+from dataclasses import replace
 from typing import Any, NoReturn
 
 import httpx
@@ -19,14 +22,27 @@ from leadq.chain.answer_schema import request_extras
 from leadq.chain.build import build_chain
 from leadq.chain.postprocess import ResultContext
 from leadq.config import Settings
-from leadq.errors import LeadqError, ProviderNotConfigured, ProviderTimeout, RateLimited
+from leadq.errors import (
+    BadProviderAnswer,
+    LeadqError,
+    ProviderNotConfigured,
+    ProviderTimeout,
+    RateLimited,
+)
+from leadq.observability.metrics import count_retry, observe_rate_wait
 from leadq.providers.catalog import ProviderInfo
 from leadq.providers.failures import classify
+from leadq.providers.ratelimit import RateLimiter, shared_limiter
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import PartialResult, QualificationResult
 from leadq.storage.calls import CallAttempt
+from leadq.storage.identity import lead_key
 
 MAX_RATE_LIMIT_WAIT = 60.0
+# 429s with a reset time are waited out (the limiter holds every caller until then) and do
+# not use up LEADQ_MAX_RETRIES; this bounds them, with the lead's deadline.
+RATE_LIMIT_RETRIES = 8
+CHARS_PER_TOKEN = 4  # for the limiter's estimate of a request's prompt tokens
 
 
 class LLMBackend:
@@ -51,6 +67,10 @@ class LLMBackend:
                 "LEADQ_PROVIDER=rules to run offline on the built-in rules engine"
             )
         self._key = key
+        key_id = hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16] if key else ""
+        self.limiter: RateLimiter = shared_limiter(  # providers limit per key and model
+            f"{self.base_url}#{self.model}", key_id, settings.rpm, settings.tpm
+        )
         self.reasoning_effort = settings.reasoning_effort or (
             info.default_reasoning_effort if info.is_reasoning_model(self.model) else None
         )
@@ -61,10 +81,11 @@ class LLMBackend:
             settings.score_weights,
             settings.prices_file,
         )
+        self.variants = settings.variants  # prompt versions, one picked per lead
         self._extras = request_extras(self.method)
-        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Runnable] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._per_loop: weakref.WeakKeyDictionary[
+            asyncio.AbstractEventLoop, dict[str, Runnable]
+        ] = weakref.WeakKeyDictionary()
         self._clients: list[httpx.AsyncClient] = []
         self.on_call: Callable[[CallAttempt], None] | None = None  # the call log's sink
         build_chain(self._chat_model(None), self.method, self.ctx)  # fail fast on bad config
@@ -81,7 +102,13 @@ class LLMBackend:
             "configured": True,
             "structured_output": self.method,
             "base_url": self.base_url,
+            "rate_limit": self.limiter.describe(),
         }
+
+    def cache_scope(self, lead: LeadInput) -> tuple[str, str, str]:
+        """What a cached result must match besides the input: provider, model and the lead's
+        prompt variant."""
+        return self.provider, self.model, self.variants.pick(lead_key(lead))
 
     def _chat_model(self, client: httpx.AsyncClient | None) -> ChatOpenAI:
         kwargs: dict[str, Any] = {}
@@ -102,19 +129,37 @@ class LLMBackend:
             **kwargs,
         )
 
-    def _chain(self) -> Runnable:
+    def _chain(self, lead: LeadInput) -> Runnable:
+        """The chain of the lead's prompt variant, on this loop's HTTP client."""
         loop = asyncio.get_running_loop()
-        chain = self._per_loop.get(loop)
-        if chain is None:
+        chains = self._per_loop.get(loop)
+        if chains is None:
             conns = max(self.settings.max_concurrency * 2, 20)
             client = httpx.AsyncClient(
                 timeout=self.settings.timeout,
                 limits=httpx.Limits(max_connections=conns, max_keepalive_connections=conns),
+                event_hooks={"request": [self._before_send], "response": [self._on_answer]},
             )
             self._clients.append(client)
-            chain = build_chain(self._chat_model(client), self.method, self.ctx)
-            self._per_loop[loop] = chain
-        return chain
+            model = self._chat_model(client)
+            chains = {
+                v: build_chain(model, self.method, replace(self.ctx, prompt_version=v))
+                for v in self.variants.versions
+            }
+            self._per_loop[loop] = chains
+        return chains[self.variants.pick(lead_key(lead))]
+
+    async def _before_send(self, request: httpx.Request) -> None:
+        """Wait for the limiter's slot: prompt tokens (estimated from the body) plus the
+        completion budget, as the provider counts them."""
+        tokens = len(request.content) // CHARS_PER_TOKEN + self.settings.max_completion_tokens
+        waited = await self.limiter.acquire(tokens)
+        if waited > 0:
+            observe_rate_wait(self.provider, waited)
+
+    async def _on_answer(self, response: httpx.Response) -> None:
+        """Learn the provider's limits from every answer's headers, 429s included."""
+        self.limiter.observe(response.headers, response.status_code)
 
     def _delay(self, exc: BaseException | None, attempt: int) -> float:
         """Seconds before retry number `attempt`: the provider's reset time for a 429, else
@@ -124,17 +169,29 @@ class LLMBackend:
         base = self.settings.retry_base_delay
         return min(base * 2 ** (attempt - 1), max(base, 8.0)) + random.uniform(0, base)
 
-    async def _pause_before_retry(self, err: LeadqError, attempt: int, end: float) -> None:
-        """Wait before retry number `attempt`, or raise when `err` may not be retried: it is
-        not retryable, the retries are used up, or the wait would pass the lead's deadline.
+    def _retry_limit(self, err: LeadqError) -> int:
+        """How many retries `err`'s kind gets: 429s with a reset are waited out; an unusable
+        answer is asked again once (the repair attempt); the rest get LEADQ_MAX_RETRIES."""
+        if isinstance(err, RateLimited):
+            return RATE_LIMIT_RETRIES
+        if isinstance(err, BadProviderAnswer):
+            return min(1, self.settings.max_retries)
+        return self.settings.max_retries
+
+    async def _pause_before_retry(self, err: LeadqError, tries: Counter[str], end: float) -> None:
+        """Wait before the next try, or raise when `err` may not be retried: it is not
+        retryable, its kind's retries are used up, or the wait would pass the lead's deadline.
         The one retry policy of both `qualify` and `stream`. No retry library: tenacity's
         `with attempt:` catches BaseException, and with a `yield` inside it a cancelled
         stream's provider connection stayed open."""
-        if not err.retryable or attempt > self.settings.max_retries:
+        kind = type(err).__name__
+        tries[kind] += 1
+        if not err.retryable or tries[kind] > self._retry_limit(err):
             raise err
-        delay = self._delay(err, attempt)
+        delay = self._delay(err, tries[kind])
         if time.perf_counter() + delay >= end:
             raise self._deadline_error() from err
+        count_retry(self.provider, err.code)
         await asyncio.sleep(delay)
 
     def _reraise(self, exc: Exception) -> NoReturn:
@@ -195,9 +252,9 @@ class LLMBackend:
     async def qualify(self, lead: LeadInput) -> QualificationResult:
         """One validated result, retrying what may succeed on a second try, all within
         `LEADQ_LEAD_DEADLINE`."""
-        chain, t0 = self._chain(), time.perf_counter()
+        chain, t0 = self._chain(lead), time.perf_counter()
         end = t0 + self.settings.lead_deadline
-        attempt = 0
+        tries: Counter[str] = Counter()
         while True:
             started = time.perf_counter()
             try:
@@ -212,8 +269,7 @@ class LLMBackend:
                 self._record(lead, started, error=err)
                 if not isinstance(err, LeadqError):  # not the provider's failure: as it is
                     raise
-                attempt += 1
-                await self._pause_before_retry(err, attempt, end)
+                await self._pause_before_retry(err, tries, end)
                 continue
             self._record(lead, started, result)
             result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
@@ -222,9 +278,9 @@ class LLMBackend:
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
         """Partial results as tokens arrive, the validated result last. A failure before the
         first partial is retried; after it, the error ends the stream."""
-        chain, t0 = self._chain(), time.perf_counter()
+        chain, t0 = self._chain(lead), time.perf_counter()
         end = t0 + self.settings.lead_deadline
-        emitted, attempt = False, 0
+        emitted, tries = False, Counter[str]()
         while True:
             items = chain.astream(lead).__aiter__()
             started = time.perf_counter()
@@ -248,8 +304,7 @@ class LLMBackend:
                 self._record(lead, started, error=err)
                 if emitted:
                     raise
-                attempt += 1
-                await self._pause_before_retry(err, attempt, end)
+                await self._pause_before_retry(err, tries, end)
             finally:
                 await items.aclose()  # type: ignore[attr-defined]
 

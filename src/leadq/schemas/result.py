@@ -28,6 +28,10 @@ class Flag(StrEnum):
     MISSING_CRITICAL_INFO = "missing_critical_info"
     SUSPECTED_INJECTION = "suspected_injection"
     LIST_TRUNCATED = "list_truncated"
+    FALLBACK_USED = "fallback_used"  # the first provider failed or its breaker was open
+    ESCALATED = "escalated"  # low confidence: a stronger model answered (see escalated_from)
+    ESCALATION_FAILED = "escalation_failed"  # low confidence, and the stronger model failed
+    BUDGET_EXCEEDED = "budget_exceeded"  # today's LLM spend reached LEADQ_DAILY_BUDGET_USD
 
 
 class Usage(BaseModel):
@@ -71,6 +75,11 @@ class QualificationResult(BaseModel):
     )
     cached: bool = False
     flags: list[Flag] = Field(default_factory=list)
+    escalated_from: dict[str, Any] | None = Field(
+        None,
+        description="The first answer when a low-confidence result was escalated to a "
+        "stronger model: provider, model, scores, action, confidence, usage and cost.",
+    )
     qualification_id: int | None = Field(None, description="Stored qualification's id.")
     lead_ref: int | None = Field(None, description="Stored lead's id (GET /api/leads/{id}).")
 

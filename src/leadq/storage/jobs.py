@@ -9,7 +9,7 @@ import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any, TypeGuard, cast
 
 from sqlalchemy import Table, bindparam, insert, select, update
 
@@ -121,9 +121,12 @@ class JobLedger:
                     )
                 )
             todo = [e for e in entries if e[0] in still]
-            ids = self.store.save_in(s, [(lead, out) for _, lead, out in todo], calls)
+            fresh = [(lead, out) for _, lead, out in todo if not _stored(out)]
+            ids = iter(self.store.save_in(s, fresh, calls))
             params = []
-            for (row, _, outcome), (_, qid) in zip(todo, ids, strict=True):
+            for row, _, outcome in todo:
+                # A cache hit points at the stored result it came from; it is not stored again.
+                qid = outcome.qualification_id if _stored(outcome) else next(ids)[1]
                 ok = isinstance(outcome, QualificationResult)
                 params.append(
                     {
@@ -167,3 +170,12 @@ class JobLedger:
                     yield row, status, {**result, "qualification_id": qid, "lead_ref": lead_ref}
                 else:
                     yield row, status, error
+
+
+def _stored(outcome: Outcome) -> TypeGuard[QualificationResult]:
+    """A cached result: already a stored qualification."""
+    return (
+        isinstance(outcome, QualificationResult)
+        and outcome.cached
+        and outcome.qualification_id is not None
+    )

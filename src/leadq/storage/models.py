@@ -3,12 +3,13 @@ attempt is logged; batch jobs have one item per input row."""
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import (
     JSON,
     Boolean,
+    Date,
     DateTime,
     Float,
     ForeignKey,
@@ -101,6 +102,22 @@ class ProviderCall(Base):
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float)
     error_class: Mapped[str | None] = mapped_column(String(120))
+
+
+class LeadOutcome(Base):
+    """What happened to a lead (won, lost, no_response, disqualified) and when; linked to the
+    qualification that was the lead's latest when it was recorded (its variant and action)."""
+
+    __tablename__ = "outcomes"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    lead_ref: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
+    qualification_id: Mapped[int | None] = mapped_column(
+        ForeignKey("qualifications.id", ondelete="SET NULL"), index=True
+    )
+    outcome: Mapped[str] = mapped_column(String(20))
+    outcome_date: Mapped[date] = mapped_column(Date)
+    recorded_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
 class Job(Base):

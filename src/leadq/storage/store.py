@@ -18,7 +18,7 @@ from leadq.schemas.result import Outcome, QualificationResult
 from leadq.storage.calls import CallAttempt
 from leadq.storage.db import make_engine, upgrade
 from leadq.storage.identity import input_hash, lead_key
-from leadq.storage.models import JobItem, Lead, ProviderCall, Qualification
+from leadq.storage.models import JobItem, Lead, LeadOutcome, ProviderCall, Qualification
 
 CHUNK = 500  # rows per IN (...) lookup
 SORTS = {"score": Lead.latest_score, "updated": Lead.updated_at, "name": Lead.lead_name}
@@ -340,11 +340,23 @@ class Store:
                     return ref
         return None
 
+    def spend_since(self, since: datetime) -> float:
+        """USD spent on provider calls since `since` (the daily budget guard's reading)."""
+        if since.tzinfo is not None:  # SQLite keeps UTC times without a zone: compare in UTC
+            since = since.astimezone(UTC)
+        with self.session() as s:
+            total = s.scalar(
+                select(func.coalesce(func.sum(ProviderCall.cost_usd), 0.0)).where(
+                    ProviderCall.created_at >= since
+                )
+            )
+        return float(total or 0.0)
+
     # ---- erasing ----------------------------------------------------------------------------
 
     def erase_lead(self, ref: int) -> bool:
-        """Remove the lead, its qualifications, its call log rows, and its job results (a
-        GDPR erasure must leave nothing behind). Returns whether the lead existed."""
+        """Remove the lead, its qualifications, its call log rows, its outcomes and its job
+        results (a GDPR erasure must leave nothing behind). Returns whether the lead existed."""
         with self.session.begin() as s:
             if s.get(Lead, ref) is None:
                 return False
@@ -355,6 +367,7 @@ class Store:
                 .values(status="erased", qualification_id=None, error=None)
             )
             s.execute(delete(ProviderCall).where(ProviderCall.lead_ref == ref))
+            s.execute(delete(LeadOutcome).where(LeadOutcome.lead_ref == ref))
             s.execute(delete(Qualification).where(Qualification.lead_ref == ref))
             s.execute(delete(Lead).where(Lead.id == ref))
         return True

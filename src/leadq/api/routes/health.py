@@ -1,4 +1,4 @@
-"""Service health: provider, model, whether it is configured."""
+"""Service health: provider, model, whether it is configured, breakers, limits, budget."""
 
 from __future__ import annotations
 
@@ -9,6 +9,16 @@ from fastapi import APIRouter, Request
 from leadq import __version__
 from leadq.api.models import HealthResponse
 
+# What health shows of the backend: never its URL or key. A breaker that is not closed makes
+# the status "degraded" (leads still get answers from fallbacks, or clear errors).
+HEALTH_DETAILS = (
+    "structured_output",
+    "breakers",
+    "fallbacks",
+    "escalation",
+    "budget",
+    "rate_limit",
+)
 router = APIRouter(prefix="/api/leads", tags=["health"])
 
 
@@ -29,12 +39,13 @@ async def health(request: Request) -> HealthResponse:
             database=database,
         )
     backend = qualifier.describe()
+    breaker_open = any(b["state"] != "closed" for b in backend.get("breakers", {}).values())
     return HealthResponse(
-        status="healthy" if database["ok"] else "degraded",
+        status="healthy" if database["ok"] and not breaker_open else "degraded",
         database=database,
         version=__version__,
         provider=backend["provider"],
         model=backend["model"],
         configured=backend["configured"],
-        backend={k: v for k, v in backend.items() if k == "structured_output"},
+        backend={k: v for k, v in backend.items() if k in HEALTH_DETAILS},
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Path, Query
+from fastapi import APIRouter, Depends, Path, Query, Request
 
 from leadq.api.deps import StoreDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, ErrorResponse
@@ -59,10 +59,11 @@ async def get_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
 
 
 @router.delete("/leads/{lead_ref}", responses=_404)
-async def erase_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
-    """Erase a lead: its record, qualifications, call log rows and job results."""
+async def erase_lead(lead_ref: RecordId, store: StoreDep, request: Request) -> dict[str, Any]:
+    """Erase a lead: its record, qualifications, call log rows, job results and cache."""
     if not await asyncio.to_thread(store.erase_lead, lead_ref):
         raise NotFound(f"no stored lead with id {lead_ref}")
+    await asyncio.to_thread(request.app.state.cache.forget_lead, lead_ref)
     return {"status": "success", "erased": lead_ref}
 
 
