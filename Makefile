@@ -24,11 +24,20 @@ setup: $(STAMP)
 $(CHROMIUM):
 	$(APT) install -y chromium || { $(APT) update && $(APT) install -y chromium; }
 
+# promtool, to check deploy/prometheus-alerts.yml: taken out of Debian's prometheus package
+# into the venv (installing the package would also install and start a Prometheus server).
+PROMTOOL := $(VENV)/bin/promtool
+$(PROMTOOL): | $(STAMP)
+	rm -rf $(VENV)/.promtool && mkdir -p $(VENV)/.promtool
+	cd $(VENV)/.promtool && apt-get download prometheus 2>/dev/null
+	dpkg-deb --fsys-tarfile $(VENV)/.promtool/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.tmp
+	chmod +x $@.tmp && mv $@.tmp $@ && rm -rf $(VENV)/.promtool
+
 serve: $(STAMP)
 	$(VENV)/bin/leadq serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(CHROMIUM)
-	$(PY) -m pytest
+test: $(STAMP) $(CHROMIUM) $(PROMTOOL)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests
