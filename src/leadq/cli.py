@@ -35,6 +35,8 @@ from leadq.schemas.result import LeadError, Outcome
 from leadq.service import LeadService, parse_each, seed_budget
 from leadq.storage.cache import ResultCache
 from leadq.storage.jobs import JobLedger, file_hash
+from leadq.storage.retention import cutoff_for, purge
+from leadq.storage.retention import describe as describe_purge
 from leadq.storage.store import Store
 
 app = typer.Typer(
@@ -233,7 +235,9 @@ def qualify(
     others are still written)."""
     settings = Settings()
     try:
-        leads, warnings = read_leads(file, input_format)
+        leads, warnings = read_leads(
+            file, input_format, max_bytes=settings.max_file_bytes, max_rows=settings.max_rows
+        )
         out_fmt = file_format(output) if output else "jsonl"
         qualifier = LeadQualifier(settings)
     except (LeadFileError, LeadqError, ValueError) as exc:
@@ -366,6 +370,29 @@ def db_upgrade() -> None:
     store = _open(settings)
     store.close()
     err.print(f"database at {store.engine.url.render_as_string(hide_password=True)} is up to date")
+
+
+@db_app.command("purge")
+def db_purge(
+    days: Annotated[
+        float | None,
+        typer.Option(min=0, help="Purge what is older than this (default LEADQ_RETENTION_DAYS)."),
+    ] = None,
+) -> None:
+    """Delete qualifications and provider calls older than the retention period, and the
+    leads left with nothing (see the README's Security section)."""
+    settings = Settings()
+    days = settings.retention_days if days is None else days
+    if days is None:
+        err.print("[red]error:[/red] set LEADQ_RETENTION_DAYS or pass --days")
+        raise typer.Exit(2)
+    store = _open(settings)
+    try:
+        purged = purge(store, cutoff_for(days))
+    finally:
+        store.close()
+    for line in describe_purge(purged):
+        err.print(line)
 
 
 @app.command()

@@ -136,6 +136,19 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("DATABASE_URL", "LEADQ_DATABASE_URL", "database_url")
     )
     data_dir: Path = Field(Path("data"), validation_alias=_env("LEADQ_DATA_DIR"))
+    retention_days: float | None = Field(
+        None,
+        gt=0,
+        validation_alias=_env("LEADQ_RETENTION_DAYS"),
+        description="Purge qualifications and provider calls older than this many days "
+        "(`leadq db purge`, and on a schedule in `leadq serve`); unset: keep forever",
+    )
+    purge_every_hours: float = Field(
+        24.0,
+        gt=0,
+        validation_alias=_env("LEADQ_PURGE_EVERY_HOURS"),
+        description="How often `leadq serve` purges, when LEADQ_RETENTION_DAYS is set",
+    )
 
     # HTTP service.
     api_keys: SecretStr | None = Field(None, validation_alias=_env("LEADQ_API_KEYS"))
@@ -143,6 +156,20 @@ class Settings(BaseSettings):
     port: int = Field(8001, ge=1, le=65535, validation_alias=_env("LEADQ_PORT"))
     max_body_bytes: int = Field(1_000_000, ge=1024, validation_alias=_env("LEADQ_MAX_BODY_BYTES"))
     max_batch: int = Field(1000, ge=1, validation_alias=_env("LEADQ_MAX_BATCH"))
+
+    # CLI input files.
+    max_file_bytes: int = Field(
+        200 * 1024 * 1024,
+        ge=1024,
+        validation_alias=_env("LEADQ_MAX_FILE_BYTES"),
+        description="Larger input files are refused (exit 2)",
+    )
+    max_rows: int = Field(
+        1_000_000,
+        ge=1,
+        validation_alias=_env("LEADQ_MAX_ROWS"),
+        description="Files with more rows are refused (exit 2)",
+    )
 
     @field_validator("cerebras_api_key", "openai_api_key", "api_keys", mode="before")
     @classmethod

@@ -11,8 +11,9 @@ from typing import IO, Any
 from leadq.schemas.lead import LEAD_FIELDS
 from leadq.schemas.result import LeadError
 
-MAX_FILE_BYTES = 200 * 1024 * 1024
-MAX_ROW_CHARS = 64 * 1024
+MAX_FILE_BYTES = 200 * 1024 * 1024  # defaults of LEADQ_MAX_FILE_BYTES and LEADQ_MAX_ROWS
+MAX_ROWS = 1_000_000
+MAX_ROW_CHARS = 64 * 1024  # a longer row is that row's error, not the file's
 
 
 class LeadFileError(ValueError):
@@ -29,12 +30,23 @@ def file_format(path: Path, explicit: str | None = None) -> str:
     return fmt
 
 
-def read_leads(path: Path, fmt: str | None = None) -> tuple[list[Any], list[str]]:
-    """Rows as dicts (or a marker string for an unreadable row), and warnings about the file.
-    Unknown columns are dropped with a warning, so one extra column does not fail every row."""
-    if path.stat().st_size > MAX_FILE_BYTES:
-        raise LeadFileError(f"{path}: larger than {MAX_FILE_BYTES // 2**20} MB")
+def read_leads(
+    path: Path,
+    fmt: str | None = None,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_rows: int = MAX_ROWS,
+) -> tuple[list[Any], list[str]]:
+    """Rows as dicts (or a marker string for an unreadable or over-long row), and warnings
+    about the file. Unknown columns are dropped with a warning, so one extra column does not
+    fail every row. A file over `max_bytes` or `max_rows` is refused as a whole."""
+    size = path.stat().st_size
+    if size > max_bytes:
+        raise LeadFileError(
+            f"{path}: {size} bytes is larger than the limit of {max_bytes} (LEADQ_MAX_FILE_BYTES)"
+        )
     fmt = file_format(path, fmt)
+    too_many = f"{path}: more than {max_rows} rows (LEADQ_MAX_ROWS)"
     known, warnings = set(LEAD_FIELDS), []
     rows: list[Any] = []
     with path.open(encoding="utf-8-sig", newline="") as fh:
@@ -46,18 +58,30 @@ def read_leads(path: Path, fmt: str | None = None) -> tuple[list[Any], list[str]
             extra = [h for h in header if h not in known]
             if extra:
                 warnings.append(f"ignored unknown columns: {', '.join(extra)}")
-            for raw in reader:
-                rows.append({k: v for k, v in raw.items() if k in known and v is not None})
+            limit = csv.field_size_limit(min(max(max_bytes, csv.field_size_limit()), 2**31 - 1))
+            try:  # the file's size bounds a field; an over-long row is reported as that row
+                for n, raw in enumerate(reader, 1):
+                    if len(rows) >= max_rows:
+                        raise LeadFileError(too_many)
+                    row = {k: v for k, v in raw.items() if k in known and v is not None}
+                    if sum(map(len, row.values())) > MAX_ROW_CHARS:
+                        rows.append(f"row {n} is longer than {MAX_ROW_CHARS} characters")
+                    else:
+                        rows.append(row)
+            finally:
+                csv.field_size_limit(limit)
         else:
             for n, line in enumerate(fh, 1):
                 if not line.strip():
                     continue
+                if len(rows) >= max_rows:
+                    raise LeadFileError(too_many)
                 if len(line) > MAX_ROW_CHARS:
                     rows.append(f"line {n} is longer than {MAX_ROW_CHARS} characters")
                     continue
                 try:
                     obj = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: nested too deeply
                     rows.append(f"line {n} is not valid JSON")
                     continue
                 if isinstance(obj, dict):

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
 
@@ -17,6 +18,7 @@ from leadq.observability.requests import RequestContext
 from leadq.qualifier import LeadQualifier
 from leadq.service import seed_budget
 from leadq.storage.cache import ResultCache
+from leadq.storage.retention import run_purges
 from leadq.storage.store import Store
 
 DESCRIPTION = """Qualify B2B sales leads with an LLM (Cerebras or any OpenAI-compatible
@@ -35,7 +37,16 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        purges = None
+        if settings.retention_days is not None:  # at start, then every LEADQ_PURGE_EVERY_HOURS
+            purges = asyncio.create_task(
+                run_purges(app.state.store, settings.retention_days, settings.purge_every_hours)
+            )
         yield
+        if purges is not None:
+            purges.cancel()
+            with suppress(asyncio.CancelledError):
+                await purges
         if app.state.qualifier is not None:
             await app.state.qualifier.backend.aclose()
         app.state.store.close()

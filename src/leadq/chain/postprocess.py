@@ -2,7 +2,9 @@
 
 Scores are clamped to [0, 1] (flagged), `overall_score` is the configured weighted mean,
 the action follows the documented bands (flagged when changed), missing critical facts force
-manual_review, lists and texts are capped, and cost comes from usage times the price table."""
+manual_review, a suspected prompt injection forces manual_review and caps the scores (see
+`security/guard.py`), lists and texts are capped, and cost comes from usage times the price
+table."""
 
 from __future__ import annotations
 
@@ -23,6 +25,8 @@ from leadq.providers.catalog import cost_of
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import Action, Flag, PartialResult, QualificationResult, Usage
 from leadq.scoring import COMPONENTS, clamp, overall, settle_action
+from leadq.security.guard import ceiling, contain
+from leadq.security.injection import screen
 
 SCORE_FIELDS = (*COMPONENTS, "confidence")
 LIST_FIELDS = ("key_insights", "risk_factors", "positive_indicators", "follow_up_questions")
@@ -42,6 +46,7 @@ class ResultContext:
     prompt_version: str
     weights: ScoreWeights
     prices_file: Path | None = None
+    icp_file: Path | None = None  # the rules engine's profile, for the injection ceiling
 
 
 def _cap_list(items: list[str]) -> tuple[list[str], bool]:
@@ -114,6 +119,9 @@ def _apply_rules(
             raise BadProviderAnswer(f"the model's {name} is not a finite number") from None
         if changed and Flag.SCORE_CLAMPED not in flags:
             flags.append(Flag.SCORE_CLAMPED)
+    suspect = contain(lead, scores, ctx.icp_file, ctx.weights)  # caps the scores if suspect
+    if suspect is not None:
+        flags.append(Flag.SUSPECTED_INJECTION)
     overall_score = overall(scores, ctx.weights)
     proposed: Action = answer["recommended_action"]
     action, action_flags = settle_action(
@@ -121,12 +129,15 @@ def _apply_rules(
         overall_score,
         scores["confidence"],
         missing_critical=bool(missing),
-        forced_review=forced_review,
+        forced_review=forced_review or suspect is not None,
     )
     flags.extend(action_flags)
     why = answer["reasoning_for_action"].strip()[:MAX_TEXT_CHARS]
     if action is not proposed:
         because = f"missing {', '.join(missing)}" if missing else f"overall score {overall_score}"
+        if suspect is not None:
+            injected = f"suspected prompt injection in {', '.join(suspect.fields)}"
+            because = f"{because}; {injected}" if missing else injected
         why = (
             f"{why} [leadq: action set to {action.value} ({because}); "
             f"the model proposed {proposed.value}]"
@@ -138,6 +149,12 @@ def _apply_rules(
             flags.append(Flag.LIST_TRUNCATED)
     if missing:
         lists["risk_factors"].insert(0, f"Missing critical information: {', '.join(missing)}")
+    if suspect is not None:
+        lists["risk_factors"].insert(
+            0,
+            f"{suspect.reason()}. Scores are capped at the rules engine's for the lead without "
+            "that text; a person should review it.",
+        )
     usage = usage or Usage()
     return QualificationResult(
         overall_score=overall_score,
@@ -158,16 +175,23 @@ def _apply_rules(
     )
 
 
-def partial_view(data: dict[str, Any], missing: list[str], weights: ScoreWeights) -> PartialResult:
+def partial_view(
+    data: dict[str, Any],
+    missing: list[str],
+    weights: ScoreWeights,
+    caps: dict[str, float] | None = None,
+) -> PartialResult:
     """What a stream shows before the answer is complete: known fields, scores clamped, and
-    the overall score and action as soon as the scores they depend on are in."""
+    the overall score and action as soon as the scores they depend on are in. `caps` (for a
+    suspected injection) limits the component scores and makes the action manual_review."""
     fields: dict[str, Any] = {}
     for key, value in data.items():
         if key not in ANSWER_FIELDS or key == "recommended_action":
             continue
         if key in SCORE_FIELDS:
             if isinstance(value, (int, float)) and math.isfinite(value):
-                fields[key] = round(clamp(float(value))[0], 3)
+                score = clamp(float(value))[0]
+                fields[key] = round(min(score, caps.get(key, 1.0)) if caps else score, 3)
         else:
             fields[key] = value
     if all(c in fields for c in COMPONENTS):
@@ -183,6 +207,7 @@ def partial_view(data: dict[str, Any], missing: list[str], weights: ScoreWeights
                 fields["overall_score"],
                 fields["confidence"],
                 missing_critical=bool(missing),
+                forced_review=caps is not None,
             )[0].value
     return PartialResult(fields=fields)
 
@@ -220,7 +245,13 @@ class Postprocess(Runnable[dict[str, Any], Any]):
             return None
         if draft.done:
             return self._final(state)
-        return partial_view(draft.data, state["missing"], self.ctx.weights)
+        if "caps" not in state:  # once per stream: None for a clean lead
+            lead, ctx = state["lead"], self.ctx
+            finding = screen(lead)
+            state["caps"] = (
+                None if finding is None else ceiling(lead, finding, ctx.icp_file, ctx.weights)
+            )
+        return partial_view(draft.data, state["missing"], self.ctx.weights, state["caps"])
 
     def transform(
         self, input: Iterator[dict[str, Any]], config: RunnableConfig | None = None, **kw: Any

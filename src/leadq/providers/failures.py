@@ -16,12 +16,13 @@ from leadq.errors import (
 )
 from leadq.providers.catalog import ProviderInfo
 from leadq.providers.ratelimit import retry_after
+from leadq.security.redact import redact
 
 
 def _message(exc: openai.APIStatusError) -> str:
     body = exc.body if isinstance(exc.body, dict) else {}
     text = body.get("message") or (body.get("error") or {}).get("message") or exc.message
-    return str(text)[:300]
+    return redact(str(text))[:300]  # a provider may quote the key it was sent
 
 
 def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -> LeadqError | None:

@@ -80,6 +80,7 @@ class LLMBackend:
             settings.prompt_version,
             settings.score_weights,
             settings.prices_file,
+            icp_file=settings.icp_file,  # the injection ceiling uses the same profile
         )
         self.variants = settings.variants  # prompt versions, one picked per lead
         self._extras = request_extras(self.method)

@@ -26,7 +26,12 @@ class RulesBackend:
     def __init__(self, settings: Settings) -> None:
         self.engine = RulesEngine(load_icp(settings.icp_file), settings.score_weights)
         self.ctx = ResultContext(
-            "rules", VERSION, "rules", settings.score_weights, settings.prices_file
+            "rules",
+            VERSION,
+            "rules",
+            settings.score_weights,
+            settings.prices_file,
+            icp_file=settings.icp_file,
         )
 
     def describe(self) -> dict[str, Any]:

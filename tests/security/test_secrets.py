@@ -1,0 +1,186 @@
+"""Keys (provider keys and the service's own API keys) never show: not in logs, error
+messages, `repr()`, the OpenAPI document or the output of `leadq serve` and `leadq qualify`,
+even when the provider echoes the key back in an error body."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from leadq.config import Settings
+from leadq.providers.llm import LLMBackend
+from leadq.schemas.result import LeadError
+from leadq.security.redact import redact
+from tests.providers.conftest import answer
+from tests.support.openai_server import Reply
+from tests.test_cli import leadq
+
+CEREBRAS = "csk-SECRETcerebras7f3a9c01b7de44aa"
+OPENAI = "sk-SECRETopenai58e2d6c90f1b3377"
+SERVICE = "leadq-SECRETservice6d0e8b4c2a91"
+KEYS = (CEREBRAS, OPENAI, SERVICE)
+LEAD = {"lead_name": "Ana Lima", "company_name": "Lima Corp", "industry": "SaaS"}
+
+
+def assert_no_key(text: str) -> None:
+    for key in KEYS:
+        assert key not in text, f"{key[:12]}... leaked"
+        assert key[-16:] not in text, f"the tail of {key[:12]}... leaked"
+
+
+def llm_backends(qualifier) -> list[LLMBackend]:
+    """The LLM backends behind a qualifier (routed or not)."""
+    backend = qualifier.backend
+    found = [r.backend for r in getattr(backend, "routes", [])] or [backend]
+    return [b for b in found if isinstance(b, LLMBackend)]
+
+
+def test_repr_of_settings_qualifier_backend_and_chat_model(llm) -> None:
+    settings = Settings(cerebras_api_key=CEREBRAS, openai_api_key=OPENAI, api_keys=SERVICE)
+    assert_no_key(repr(settings) + str(settings) + settings.model_dump_json())
+    assert_no_key(repr(settings.model_dump()))
+    qualifier = llm(openai_api_key=OPENAI)
+    backends = llm_backends(qualifier)
+    assert backends
+    assert_no_key(repr(qualifier) + repr(qualifier.backend) + str(qualifier.describe()))
+    for backend in backends:
+        assert_no_key(repr(backend) + repr(backend._chat_model(None)) + str(backend.describe()))
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500])
+def test_provider_errors_echoing_the_key_do_not_repeat_it(
+    llm, openai_server, caplog, status: int
+) -> None:
+    """Some providers quote the key they were sent in their error body (OpenAI: "Incorrect
+    API key provided: sk-..."); leadq's error message and logs must not pass it on."""
+    echo = {"error": {"message": f"Incorrect API key provided: {OPENAI}", "code": "bad_key"}}
+    openai_server.handler = lambda body: Reply(status=status, body=echo)
+    caplog.set_level(logging.DEBUG)
+    qualifier = llm(openai_api_key=OPENAI, max_retries=0, fallbacks="")
+    [outcome] = qualifier.qualify_leads_batch([LEAD])
+    assert isinstance(outcome, LeadError)
+    assert_no_key(outcome.model_dump_json())
+    assert_no_key("\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records))
+
+
+def test_debug_logs_of_a_call_hold_no_key(llm, openai_server, caplog) -> None:
+    openai_server.handler = lambda body: answer(body)
+    caplog.set_level(logging.DEBUG)
+    result = llm(openai_api_key=OPENAI).qualify_lead(LEAD)
+    assert result.provider == "openai"
+    auth = openai_server.request_headers[-1].get("authorization", "")
+    assert auth == f"Bearer {OPENAI}"  # the key was really sent (so the test can fail)
+    assert_no_key("\n".join(r.getMessage() for r in caplog.records))
+
+
+def test_openapi_document_and_health_hold_no_key(live_app, openai_server, tmp_path) -> None:
+    app = live_app(
+        provider="openai",
+        openai_base_url=openai_server.url,
+        openai_api_key=OPENAI,
+        cerebras_api_key=CEREBRAS,
+        api_keys=SERVICE,
+        database_url=f"sqlite:///{tmp_path / 'keys.db'}",
+    )
+    with app.client() as client:
+        document = client.get("/openapi.json")
+        health = client.get("/api/leads/health")
+        denied = client.post("/api/leads/qualify", json=LEAD, headers={"X-API-Key": "wrong"})
+    assert document.status_code == health.status_code == 200 and denied.status_code == 401
+    assert_no_key(document.text + health.text + denied.text)
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def test_serve_output_holds_no_key(openai_server, tmp_path: Path) -> None:
+    """`leadq serve` at DEBUG, with every key set, through calls that log the most: a
+    qualification, a wrong X-API-Key, and the provider refusing the key."""
+    openai_server.handler = lambda body: answer(body)
+    port = _free_port()
+    env = {
+        **os.environ,
+        "LEADQ_PROVIDER": "openai",
+        "OPENAI_BASE_URL": openai_server.url,
+        "OPENAI_API_KEY": OPENAI,
+        "CEREBRAS_API_KEY": CEREBRAS,
+        "LEADQ_API_KEYS": SERVICE,
+        "LEADQ_LOG_LEVEL": "DEBUG",
+        "LEADQ_MAX_RETRIES": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path / 'serve.db'}",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "leadq", "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                httpx.get(f"{base}/api/leads/health", timeout=1)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+                time.sleep(0.1)
+        with httpx.Client(base_url=base, timeout=30) as client:
+            ok = client.post("/api/leads/qualify", json=LEAD, headers={"X-API-Key": SERVICE})
+            assert ok.status_code == 200, ok.text
+            assert client.post("/api/leads/qualify", json=LEAD).status_code == 401
+            echo = {"error": {"message": f"Incorrect API key provided: {OPENAI}"}}
+            openai_server.handler = lambda body: Reply(status=401, body=echo)
+            refused = client.post(
+                "/api/leads/qualify",
+                json={**LEAD, "lead_name": "Bo"},
+                headers={"X-API-Key": SERVICE},
+            )
+            assert refused.status_code == 502, refused.text
+            assert_no_key(ok.text + refused.text)
+    finally:
+        proc.terminate()
+        output, _ = proc.communicate(timeout=30)
+    assert "POST" in output or "http.request" in output, output[-2000:]  # it did log requests
+    assert_no_key(output)
+
+
+def test_cli_output_holds_no_key(openai_server, tmp_path: Path) -> None:
+    echo = {"error": {"message": f"Incorrect API key provided: {OPENAI}"}}
+    openai_server.handler = lambda body: Reply(status=401, body=echo)
+    leads = tmp_path / "leads.jsonl"
+    leads.write_text('{"lead_name": "Ana", "company_name": "Lima Corp"}\n')
+    proc = leadq(
+        "qualify",
+        str(leads),
+        "-q",
+        env={
+            "LEADQ_PROVIDER": "openai",
+            "OPENAI_BASE_URL": openai_server.url,
+            "OPENAI_API_KEY": OPENAI,
+            "LEADQ_MAX_RETRIES": "0",
+            "LEADQ_LOG_LEVEL": "DEBUG",
+        },
+    )
+    assert proc.returncode == 1 and "provider_rejected" in proc.stdout
+    assert_no_key(proc.stdout + proc.stderr)
+
+
+def test_redact_hides_key_shaped_text_and_keeps_the_rest() -> None:
+    text = f"Incorrect API key provided: {OPENAI}. Model gpt-4o-mini not found (req 12ab)."
+    assert redact(text) == (
+        "Incorrect API key provided: [redacted]. Model gpt-4o-mini not found (req 12ab)."
+    )
+    assert redact(f"key {CEREBRAS[:10]}") == "key [redacted]"
