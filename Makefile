@@ -9,7 +9,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: setup serve test lint clean
+.PHONY: setup serve test lint bench clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
@@ -40,8 +40,12 @@ test: $(STAMP) $(CHROMIUM) $(PROMTOOL)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
 
 lint: $(STAMP)
-	$(VENV)/bin/ruff check src tests
+	$(VENV)/bin/ruff check src tests bench
 	$(VENV)/bin/mypy
+
+# leadq beside the seed guide's design, one table (bench/README.md); BENCH_ARGS=--smoke etc.
+bench: $(STAMP)
+	$(PY) -m bench.run $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

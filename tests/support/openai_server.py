@@ -233,6 +233,11 @@ class ScriptedServer:
     def start(self) -> ScriptedServer:
         sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        # asyncio turns Nagle off only for sockets it created with IPPROTO_TCP; without this,
+        # an answer's headers and body go out as two segments and the second waits for the
+        # client's delayed ACK: 44 ms more per request on a kept-alive connection. Linux
+        # passes the option on to accepted connections.
+        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         sock.bind((self.host, 0))
         self.port = sock.getsockname()[1]
         self.url = f"http://{self.host}:{self.port}/v1"

@@ -6,6 +6,8 @@ import json
 import time
 from typing import Any
 
+from langchain_core.runnables import Runnable, RunnableConfig
+
 from leadq.schemas.lead import LeadInput
 from leadq.scoring import missing_critical_fields
 
@@ -28,6 +30,16 @@ def preprocess(data: Any) -> dict[str, Any]:
     }
 
 
-async def apreprocess(data: Any) -> dict[str, Any]:
-    """Async twin, so that `ainvoke` does not hop to a thread pool for a few microseconds."""
-    return preprocess(data)
+class Preprocess(Runnable[Any, dict[str, Any]]):
+    """`preprocess` as a chain step. A `RunnableLambda` would inspect the function's signature
+    on every call: 200 µs a lead, for a step that takes 11 µs."""
+
+    name = "preprocess"
+
+    def invoke(self, input: Any, config: RunnableConfig | None = None, **kw: Any) -> dict[str, Any]:
+        return preprocess(input)
+
+    async def ainvoke(
+        self, input: Any, config: RunnableConfig | None = None, **kw: Any
+    ) -> dict[str, Any]:
+        return preprocess(input)

@@ -6,9 +6,12 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
+from typing import Any
 
 from langchain_core.messages import SystemMessage
+from langchain_core.prompt_values import PromptValue
 from langchain_core.prompts import ChatPromptTemplate
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from leadq.chain.answer_schema import ANSWER_SCHEMA_TEXT
 
@@ -41,3 +44,24 @@ def build_prompt(spec: PromptSpec, method: str) -> ChatPromptTemplate:
     if method == "json_mode":
         system += spec.json_mode_suffix + ANSWER_SCHEMA_TEXT
     return ChatPromptTemplate.from_messages([SystemMessage(content=system), ("human", spec.human)])
+
+
+class PromptStep(Runnable[dict[str, Any], PromptValue]):
+    """A `ChatPromptTemplate` as a chain step that formats it directly: the template's own
+    `ainvoke` validates its input and opens a callback run first, 200 µs a lead for a
+    formatting that takes 14 µs."""
+
+    name = "prompt"
+
+    def __init__(self, template: ChatPromptTemplate) -> None:
+        self.template = template
+
+    def invoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kw: Any
+    ) -> PromptValue:
+        return self.template.format_prompt(**input)
+
+    async def ainvoke(
+        self, input: dict[str, Any], config: RunnableConfig | None = None, **kw: Any
+    ) -> PromptValue:
+        return self.template.format_prompt(**input)

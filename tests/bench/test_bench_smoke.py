@@ -1,0 +1,44 @@
+"""`make bench` in its smoke size: every measurement runs end to end (real provider process,
+real `leadq serve`, the real CLI) and lands in the table, so the bench code does not rot.
+No timing thresholds: the numbers only have to be real numbers."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import pytest
+
+from bench import run
+
+EVERY_ROW = ["1", "2", "3", "3b", "4", "5", "5b", "6", "7", "8", "8b"]
+# Failed leads (3b) are 0 when all goes well; the baseline's rate-limit use (3) is 0 when its
+# batch is lost, which it may or may not be at smoke size (its SDK retries may outlast the
+# 1-second window).
+ZERO_IS_AN_ANSWER = {"3b"}
+
+
+@pytest.mark.timeout(300)
+def test_smoke_bench_fills_every_row_with_real_numbers(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = tmp_path / "rows.json"
+    run.main(["--smoke", "--json", str(out)])
+    rows = {r["key"]: r for r in json.loads(out.read_text())}
+    assert list(rows) == EVERY_ROW
+    table = capsys.readouterr().out
+    for key, row in rows.items():
+        assert row["name"] in table
+        sides = ["leadq"] + (["baseline"] if row["baseline"] is not None else [])
+        for side in sides:
+            assert row[side], f"row {key}: no {side} samples"
+            for value in row[side]:
+                assert math.isfinite(value), f"row {key} {side}: {value}"
+                zero_ok = key in ZERO_IS_AN_ANSWER or (key, side) == ("3", "baseline")
+                assert value > 0 or zero_ok, f"row {key} {side}: {value}"
+    # The rows that compare have a baseline; the rules engine and the CLI have none.
+    assert rows["6"]["baseline"] is None and rows["7"]["baseline"] is None
+    assert all(rows[k]["baseline"] for k in ("1", "2", "4", "5", "5b", "8"))
+    # The seed's stream sends one event, the result: its first event is its final one.
+    assert rows["4"]["baseline"][0] == 100.0
