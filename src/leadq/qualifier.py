@@ -4,6 +4,7 @@ exactly one outcome out: a `QualificationResult` or a `LeadError` in its place."
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import AsyncIterator, Iterable, Sequence
 from typing import Any
 
@@ -14,6 +15,8 @@ from leadq.providers.factory import Backend, make_backend
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import LeadError, Outcome, PartialResult, QualificationResult
 from leadq.storage.calls import CallAttempt
+
+MAX_PENDING_CALLS = 100_000
 
 
 def _lead_id(raw: Any) -> str | None:
@@ -31,13 +34,16 @@ class LeadQualifier:
         self.settings = settings or get_settings()
         self.backend = backend or make_backend(self.settings)
         self._portal = Portal()
-        self.calls: list[CallAttempt] = []  # provider call attempts not yet stored
+        # Provider call attempts not yet stored. Only the service drains them, so a Python-API
+        # user who never does keeps the newest MAX_PENDING_CALLS, not every call ever made.
+        self.calls: deque[CallAttempt] = deque(maxlen=MAX_PENDING_CALLS)
         if hasattr(self.backend, "on_call"):
             self.backend.on_call = observed(self.calls.append)  # metrics and log, then kept
 
     def drain_calls(self) -> list[CallAttempt]:
         """The call attempts recorded since the last drain (for the call log)."""
-        calls, self.calls[:] = list(self.calls), []
+        calls = list(self.calls)
+        self.calls.clear()
         return calls
 
     def __repr__(self) -> str:
