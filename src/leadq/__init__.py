@@ -1,6 +1,8 @@
 """leadq: B2B sales-lead qualification over Cerebras or any OpenAI-compatible LLM, with an
 embedded rules engine for offline use and fallback."""
 
+import logging
+
 from leadq.config import Settings, get_settings
 from leadq.errors import (
     BadProviderAnswer,
@@ -26,6 +28,10 @@ from leadq.schemas.result import (
 )
 
 __version__ = "0.1.0"
+
+# A library stays quiet until its user configures logging (`leadq serve` and the CLI do);
+# without this, Python's last-resort handler printed bare event names to stderr.
+logging.getLogger("leadq").addHandler(logging.NullHandler())
 
 __all__ = [
     "Action",

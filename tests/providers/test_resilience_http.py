@@ -46,12 +46,13 @@ def test_configured_rpm_keeps_every_request_inside_the_limit(
 
 
 def test_a_429_storm_is_waited_out_not_multiplied(llm, openai_server, strong_lead) -> None:
-    # Two requests per 2-second window and 8 leads at once: the first answers' headers say
-    # the window is used up, so the rest wait for its reset instead of retrying blindly.
-    openai_server.rate_limit = RateLimit(requests=2, window=2.0, unit="second")
+    # Two requests a second and 8 leads at once: 6 are refused, and their 429s say the
+    # window is used up, so they wait for its reset and the pace instead of retrying blindly
+    # (a blind retry would be refused again and again).
+    openai_server.rate_limit = RateLimit(requests=2, window=1.0, unit="second")
     outcomes = llm(max_retries=1, max_concurrency=8).qualify_leads_batch(leads(strong_lead, 8))
     assert all(isinstance(o, QualificationResult) for o in outcomes)
-    assert openai_server.rejected <= 8  # each lead was refused at most about once
+    assert openai_server.rejected <= 10  # the opening 6, and at most a few at window edges
 
 
 def test_breaker_opens_routes_to_the_fallback_then_closes(

@@ -45,7 +45,7 @@ MAX_RATE_LIMIT_WAIT = 60.0
 # not use up LEADQ_MAX_RETRIES; this bounds them, with the lead's deadline.
 RATE_LIMIT_RETRIES = 8
 CHARS_PER_TOKEN = 4  # for the limiter's estimate of a request's prompt tokens
-CONNECTIONS_PER_CLIENT = 50  # larger httpx pools cost CPU per request (see `_shards`)
+CONNECTIONS_PER_CLIENT = 64  # larger httpx pools cost CPU per request (see `_shards`)
 
 
 class LLMBackend:
@@ -146,8 +146,8 @@ class LLMBackend:
     def _shards(self) -> list[dict[str, Runnable]]:
         """Chains per prompt variant over several small connection pools: httpcore scans
         every connection of a pool for each request, so one pool of 400 connections (200
-        leads in flight) cost 26 ms of CPU a lead and 11% of the possible throughput; 8
-        pools of 50 cost 5.1 ms and reached 50% (`make bench`, measurement 2)."""
+        leads in flight) cost 26 ms of CPU a lead and 10% of the possible throughput; pools
+        of 50 reached 54.5%, pools of 64 54% with 3 MB less memory (`make bench`, 2 and 5b)."""
         conns = max(self.settings.max_concurrency * 2, 20)
         shards = []
         for _ in range(math.ceil(conns / CONNECTIONS_PER_CLIENT)):
