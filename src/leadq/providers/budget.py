@@ -31,7 +31,6 @@ class BudgetGuard:
         self._day = today()
         self._spent = 0.0
         self._announced = False
-        self.switches = 0  # leads sent to the rules engine because of the budget
 
     def _roll(self) -> None:
         day = self._today()
@@ -72,8 +71,6 @@ class BudgetGuard:
                         "limit_usd": self.limit,
                     },
                 )
-            if over:
-                self.switches += 1
             return over
 
     def describe(self) -> dict[str, object]:

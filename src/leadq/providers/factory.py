@@ -57,7 +57,9 @@ def make_backend(settings: Settings) -> Backend:
     budget = BudgetGuard(settings.daily_budget_usd) if settings.daily_budget_usd else None
     if len(routes) == 1 and primary.is_local:
         return primary  # nothing to route: the rules engine answers alone, synchronously
-    offline = next((b for b in routes if b.is_local), None) or RulesBackend(settings)
+    offline = None  # what answers once the budget is used up
+    if budget is not None:
+        offline = next((b for b in routes if b.is_local), None) or RulesBackend(settings)
     threshold, cooldown = settings.breaker_threshold, settings.breaker_cooldown
     return RoutedBackend(
         [
@@ -67,5 +69,5 @@ def make_backend(settings: Settings) -> Backend:
         escalation=escalation,
         escalate_below=settings.escalate_below,
         budget=budget,
-        offline=offline if budget is not None else None,
+        offline=offline,
     )

@@ -20,7 +20,7 @@ from leadq.errors import (
 )
 from leadq.observability.metrics import count_budget_switch
 from leadq.providers.base import Backend
-from leadq.providers.breaker import BreakerState, CircuitBreaker
+from leadq.providers.breaker import CircuitBreaker
 from leadq.providers.budget import BudgetGuard
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import Flag, PartialResult, QualificationResult
@@ -114,11 +114,6 @@ class RoutedBackend:
         """The first provider's: a result from a fallback is not reused in its place."""
         scope = getattr(self.routes[0].backend, "cache_scope", None)
         return scope(lead) if scope is not None else None
-
-    @property
-    def degraded(self) -> bool:
-        """Whether the first provider's breaker is not closed."""
-        return self.routes[0].breaker.state is not BreakerState.CLOSED
 
     # ---- routing ---------------------------------------------------------------------------
 
