@@ -152,6 +152,17 @@ def test_low_confidence_is_escalated_and_both_answers_kept(
     assert [b["model"] for b in openai_server.requests[1:]] == ["test-model", "strong-model"]
 
 
+def test_rules_engine_first_escalates_unsure_leads_to_an_llm(
+    llm, openai_server, strong_lead
+) -> None:
+    openai_server.handler = lambda body: answer(body, {**GOOD, "confidence": 0.95})
+    q = llm(provider="rules", escalate_below=0.99, escalate_to="openai:strong-model")
+    result = q.qualify_lead(strong_lead)
+    assert (result.provider, result.model) == ("openai", "strong-model")
+    assert result.escalated_from["provider"] == "rules" and Flag.ESCALATED in result.flags
+    assert len(openai_server.requests) == 1
+
+
 def test_failed_escalation_keeps_the_first_answer_flagged(
     llm, openai_server, strong_lead
 ) -> None:

@@ -55,7 +55,7 @@ def make_backend(settings: Settings) -> Backend:
             )
         escalation = _single(settings, *parse_route(settings.escalate_to, "LEADQ_ESCALATE_TO"))
     budget = BudgetGuard(settings.daily_budget_usd) if settings.daily_budget_usd else None
-    if len(routes) == 1 and primary.is_local:
+    if len(routes) == 1 and primary.is_local and escalation is None:
         return primary  # nothing to route: the rules engine answers alone, synchronously
     offline = None  # what answers once the budget is used up
     if budget is not None:
