@@ -7,7 +7,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from typing import Any
 
 import httpx
@@ -56,21 +56,6 @@ def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
     for line in response.iter_lines():
         if line.startswith("data:"):
             yield json.loads(line[5:].strip())
-
-
-@pytest.fixture
-def live_app() -> Iterator[Callable[..., LiveApp]]:
-    """`live_app(**settings)` starts the app with those settings; stopped after the test."""
-    started: list[LiveApp] = []
-
-    def start(**settings: Any) -> LiveApp:
-        app = LiveApp(Settings(**settings)).start()
-        started.append(app)
-        return app
-
-    yield start
-    for app in started:
-        app.stop()
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""The LLM-over-HTTP and live-app fixtures, shared with the providers and API tests."""
+"""The LLM-over-HTTP fixture, shared with the providers tests (`live_app` is global: see
+tests/support/fixtures.py)."""
 
-from tests.api.conftest import live_app  # noqa: F401
 from tests.providers.conftest import llm  # noqa: F401

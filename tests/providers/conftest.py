@@ -46,6 +46,20 @@ def answer(body: dict[str, Any], data: dict[str, Any] | None = None, **kw: Any) 
     return Reply(content=text, **kw)
 
 
+def scripted_llm_settings(url: str, timeout: float = 5) -> dict[str, Any]:
+    """Settings for the `openai` provider pointed at the scripted server at `url`, with no
+    retries (a test that wants them says so)."""
+    return {
+        "provider": "openai",
+        "openai_base_url": url,
+        "openai_api_key": "sk-test",
+        "model": "test-model",
+        "max_retries": 0,
+        "retry_base_delay": 0.01,
+        "timeout": timeout,
+    }
+
+
 @pytest.fixture
 def llm(openai_server) -> Callable[..., LeadQualifier]:
     """`llm(**settings)`: a qualifier on the `openai` provider pointed at the scripted server
@@ -54,15 +68,7 @@ def llm(openai_server) -> Callable[..., LeadQualifier]:
     made: list[LeadQualifier] = []
 
     def make(**overrides: Any) -> LeadQualifier:
-        base: dict[str, Any] = {
-            "provider": "openai",
-            "openai_base_url": openai_server.url,
-            "openai_api_key": "sk-test",
-            "model": "test-model",
-            "max_retries": 0,
-            "retry_base_delay": 0.01,
-            "timeout": 5,
-        }
+        base = scripted_llm_settings(openai_server.url)
         if overrides.get("provider") == "cerebras":
             base.update(cerebras_base_url=openai_server.url, cerebras_api_key="csk-test")
             base.pop("model")

@@ -65,6 +65,6 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
             terminalreporter.write_line(f"{name}: {value}")
 
 
-# The LLM qualifier over the scripted OpenAI-compatible server (tests/providers/conftest.py).
-from tests.api.conftest import live_app  # noqa: E402, F401 - the app under uvicorn
+# The LLM qualifier over the scripted OpenAI-compatible server (tests/providers/conftest.py);
+# `live_app` is global (tests/support/fixtures.py).
 from tests.providers.conftest import llm  # noqa: E402, F401

@@ -1,13 +1,17 @@
 """Pytest plugin: one scripted OpenAI-compatible server per test session, reset around each
-test. Load it with `pytest_plugins = ["tests.support.fixtures"]` in the root conftest.py (or
+test, and `live_app` (the real app under uvicorn) for the API and web tests. Load it with
+`pytest_plugins = ["tests.support.fixtures"]` in the root conftest.py (or
 `-p tests.support.fixtures`)."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any
 
 import pytest
 
+from leadq.config import Settings
+from tests.api.conftest import LiveApp
 from tests.support.openai_server import ScriptedServer
 
 
@@ -28,3 +32,18 @@ def openai_server(_scripted_server_session: ScriptedServer) -> Iterator[Scripted
     server.reset()
     yield server
     server.reset()
+
+
+@pytest.fixture
+def live_app() -> Iterator[Callable[..., LiveApp]]:
+    """`live_app(**settings)` starts the app with those settings; stopped after the test."""
+    started: list[LiveApp] = []
+
+    def start(**settings: Any) -> LiveApp:
+        app = LiveApp(Settings(**settings)).start()
+        started.append(app)
+        return app
+
+    yield start
+    for app in started:
+        app.stop()

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import Browser, Page, sync_playwright
 
-from leadq.config import Settings
 from tests.api.conftest import LiveApp
 from tests.conftest import ROOT
+from tests.providers.conftest import scripted_llm_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox: the tests run as root here. No background networking: this machine's network
@@ -40,32 +40,15 @@ def browser() -> Iterator[Browser]:
 
 
 @pytest.fixture
-def web_app() -> Iterator[Callable[..., LiveApp]]:
+def web_app(live_app: Callable[..., LiveApp]) -> Callable[..., LiveApp]:
     """`web_app(**settings)`: the app on the rules engine unless the settings say otherwise."""
-    started: list[LiveApp] = []
-
-    def start(**settings: Any) -> LiveApp:
-        app = LiveApp(Settings(**{"provider": "rules", **settings})).start()
-        started.append(app)
-        return app
-
-    yield start
-    for app in started:
-        app.stop()
+    return lambda **settings: live_app(**{"provider": "rules", **settings})
 
 
 @pytest.fixture
 def llm_settings(openai_server) -> dict[str, Any]:
     """Settings for the `openai` provider pointed at the scripted server, no retries."""
-    return {
-        "provider": "openai",
-        "openai_base_url": openai_server.url,
-        "openai_api_key": "sk-test",
-        "model": "test-model",
-        "max_retries": 0,
-        "retry_base_delay": 0.01,
-        "timeout": 10,
-    }
+    return scripted_llm_settings(openai_server.url, timeout=10)
 
 
 class Watched:
