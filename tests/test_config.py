@@ -35,7 +35,7 @@ def test_secrets_never_in_repr(monkeypatch) -> None:
         repr(backend),
         repr(llm),
         repr(qualifier),
-        repr(llm._chat_model(None)),
+        repr(llm._model(None)),
         str(backend.describe()),
     ):
         assert "csk-supersecret" not in text

@@ -26,7 +26,7 @@ def test_cerebras_sends_strict_json_schema_and_bounded_budget(
     assert (result.provider, result.model, result.prompt_version) == (
         "cerebras",
         "gpt-oss-120b",
-        "v1",
+        "v3",
     )
     body = openai_server.requests[-1]
     fmt = body["response_format"]
@@ -200,6 +200,28 @@ def test_async_api_from_two_event_loops_and_sync_repeatedly(llm, strong_lead) ->
     assert first.fit_score == second.fit_score == GOOD["fit_score"]
     for _ in range(3):
         assert q.qualify_lead(strong_lead).provider == "openai"
+
+
+def test_a_loops_http_session_closes_when_asyncio_run_ends_it(llm, strong_lead) -> None:
+    q = llm()
+    backend = q.backend.routes[0].backend  # behind the router
+
+    async def qualify_and_get_session():
+        await q.qualify_lead_async(strong_lead)
+        return backend._per_loop[asyncio.get_running_loop()].session
+
+    session = asyncio.run(qualify_and_get_session())
+    assert session.closed  # its connections went with the loop, not left for the GC
+
+
+async def test_aclose_closes_the_current_loops_session(llm, strong_lead) -> None:
+    q = llm()
+    backend = q.backend.routes[0].backend
+    await q.qualify_lead_async(strong_lead)
+    session = backend._per_loop[asyncio.get_running_loop()].session
+    await backend.aclose()
+    assert session.closed
+    assert (await q.qualify_lead_async(strong_lead)).provider == "openai"  # a new one
 
 
 async def test_as_completed_yields_every_index_once(llm, openai_server, strong_lead) -> None:

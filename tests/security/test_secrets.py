@@ -52,7 +52,7 @@ def test_repr_of_settings_qualifier_backend_and_chat_model(llm) -> None:
     assert backends
     assert_no_key(repr(qualifier) + repr(qualifier.backend) + str(qualifier.describe()))
     for backend in backends:
-        assert_no_key(repr(backend) + repr(backend._chat_model(None)) + str(backend.describe()))
+        assert_no_key(repr(backend) + repr(backend._model(None)) + str(backend.describe()))
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500])

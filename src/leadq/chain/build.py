@@ -17,13 +17,13 @@ from __future__ import annotations
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from leadq.chain.parse import StructuredAnswerParser
 from leadq.chain.postprocess import Postprocess, ResultContext
 from leadq.chain.preprocess import Preprocess
 from leadq.chain.prompt import PromptStep, build_prompt, load_prompt
+from leadq.providers.chat_api import Reply
 
 
 class AssignAnswer(Runnable[dict[str, Any], dict[str, Any]]):
@@ -84,11 +84,8 @@ class AssignAnswer(Runnable[dict[str, Any], dict[str, Any]]):
             yield chunk
 
 
-def build_chain(
-    model: BaseChatModel | Runnable, method: str, ctx: ResultContext
-) -> Runnable[Any, Any]:
-    """The qualification chain for a chat model already bound to its structured-output
-    request fields (see `answer_schema.request_extras`)."""
+def build_chain(model: Runnable[Any, Reply], method: str, ctx: ResultContext) -> Runnable[Any, Any]:
+    """The qualification chain for a model step that already asks for the structured answer
+    (`providers.chat_api.ChatCompletions` with `answer_schema.request_extras`)."""
     prompt = PromptStep(build_prompt(load_prompt(ctx.prompt_version), method))
-    parser = StructuredAnswerParser(from_tool=method == "function_calling")
-    return Preprocess() | AssignAnswer(prompt | model | parser) | Postprocess(ctx)
+    return Preprocess() | AssignAnswer(prompt | model | StructuredAnswerParser()) | Postprocess(ctx)

@@ -1,24 +1,21 @@
-"""The LLM backend: the chain over a LangChain `ChatOpenAI` pointed at Cerebras or any
-OpenAI-compatible server, with retries, a per-lead deadline and one HTTP client per event
-loop (a client bound to a closed loop fails: FINDINGS 9)."""
+"""The LLM backend: the chain over Cerebras or any OpenAI-compatible server (the model step
+is `chat_api.ChatCompletions`), with retries, a per-lead deadline and one HTTP session per
+event loop (a client bound to a closed loop fails: FINDINGS 9)."""
 
 from __future__ import annotations
 
 import asyncio
 import hashlib
-import itertools
-import math
 import random
 import time
 import weakref
 from collections import Counter
-from collections.abc import AsyncIterator, Callable
-from dataclasses import replace
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
-import httpx
+import aiohttp
 from langchain_core.runnables import Runnable
-from langchain_openai import ChatOpenAI
 
 from leadq.chain.answer_schema import request_extras
 from leadq.chain.build import build_chain
@@ -33,6 +30,7 @@ from leadq.errors import (
 )
 from leadq.observability.metrics import count_retry, observe_rate_wait
 from leadq.providers.catalog import ProviderInfo
+from leadq.providers.chat_api import ChatCompletions
 from leadq.providers.failures import classify
 from leadq.providers.ratelimit import RateLimiter, shared_limiter
 from leadq.schemas.lead import LeadInput
@@ -45,7 +43,6 @@ MAX_RATE_LIMIT_WAIT = 60.0
 # not use up LEADQ_MAX_RETRIES; this bounds them, with the lead's deadline.
 RATE_LIMIT_RETRIES = 8
 CHARS_PER_TOKEN = 4  # for the limiter's estimate of a request's prompt tokens
-CONNECTIONS_PER_CLIENT = 64  # larger httpx pools cost CPU per request (see `_shards`)
 
 
 class LLMBackend:
@@ -61,9 +58,12 @@ class LLMBackend:
         self.method = settings.structured_output or info.structured_output
         self.key_env = (info.api_key_setting or "").upper()
         key = getattr(settings, info.api_key_setting) if info.api_key_setting else None
-        self.base_url = (
+        base_url = (
             getattr(settings, info.base_url_setting) if info.base_url_setting else None
         ) or info.base_url
+        if not base_url:
+            raise ProviderNotConfigured(f"{info.name} has no base URL to call")
+        self.base_url: str = base_url
         if key is None and (info.name == "cerebras" or self.base_url == info.base_url):
             raise ProviderNotConfigured(
                 f"{self.key_env} is not set: set it to use {info.name}, or set "
@@ -86,14 +86,12 @@ class LLMBackend:
             icp_file=settings.icp_file,  # the injection ceiling uses the same profile
         )
         self.variants = settings.variants  # prompt versions, one picked per lead
-        self._extras = request_extras(self.method)
-        self._per_loop: weakref.WeakKeyDictionary[
-            asyncio.AbstractEventLoop, list[dict[str, Runnable]]
-        ] = weakref.WeakKeyDictionary()
-        self._turn = itertools.count()  # round-robin over a loop's HTTP clients
-        self._clients: list[httpx.AsyncClient] = []
+        self._fields = self._request_fields()
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
         self.on_call: Callable[[CallAttempt], None] | None = None  # the call log's sink
-        build_chain(self._chat_model(None), self.method, self.ctx)  # fail fast on bad config
+        build_chain(self._model(None), self.method, self.ctx)  # fail fast on bad config
 
     def __repr__(self) -> str:
         return (
@@ -115,69 +113,71 @@ class LLMBackend:
         prompt variant."""
         return self.provider, self.model, self.variants.pick(lead_key(lead))
 
-    def _chat_model(self, client: httpx.AsyncClient | None) -> ChatOpenAI:
-        kwargs: dict[str, Any] = {}
+    def _request_fields(self) -> dict[str, Any]:
+        """What every request sends besides the messages: model, sampling, the answer budget
+        and the structured-output fields (`answer_schema.request_extras`)."""
+        fields: dict[str, Any] = {
+            "model": self.model,
+            "temperature": self.settings.temperature,
+            "max_completion_tokens": self.settings.max_completion_tokens,
+        }
         if self.reasoning_effort:
-            kwargs["reasoning_effort"] = self.reasoning_effort
-        return ChatOpenAI(
-            model=self.model,
-            api_key=self._key or "not-needed",  # type: ignore[arg-type]
+            fields["reasoning_effort"] = self.reasoning_effort
+        return {**fields, **request_extras(self.method)}
+
+    def _model(self, session: aiohttp.ClientSession | None) -> ChatCompletions:
+        return ChatCompletions(
+            session=session,
             base_url=self.base_url,
-            temperature=self.settings.temperature,
-            max_completion_tokens=self.settings.max_completion_tokens,
-            timeout=self.settings.timeout,
-            max_retries=0,  # leadq retries, with the provider's reset times (FINDINGS 10)
-            stream_usage=True,
-            include_response_headers=True,
-            extra_body=self._extras,
-            http_async_client=client,
-            **kwargs,
+            api_key=self._key.get_secret_value() if self._key else None,
+            fields=self._fields,
+            from_tool=self.method == "function_calling",
+            before_send=self._before_send,
+            on_answer=self._on_answer,
         )
 
-    def _chain(self, lead: LeadInput) -> Runnable:
-        """The chain of the lead's prompt variant, on one of this loop's HTTP clients."""
+    async def _chain(self, lead: LeadInput) -> Runnable:
+        """The chain of the lead's prompt variant, on this event loop's HTTP session."""
         loop = asyncio.get_running_loop()
-        shards = self._per_loop.get(loop)
-        if shards is None:
-            shards = self._per_loop[loop] = self._shards()
-        chains = shards[next(self._turn) % len(shards)]
-        return chains[self.variants.pick(lead_key(lead))]
+        state = self._per_loop.get(loop)
+        if state is None:
+            session = self._session()
+            keeper = _close_at_shutdown(session)
+            await anext(keeper)
+            state = self._per_loop[loop] = _LoopState(session, self._chains(session), keeper)
+        return state.chains[self.variants.pick(lead_key(lead))]
 
-    def _shards(self) -> list[dict[str, Runnable]]:
-        """Chains per prompt variant over several small connection pools: httpcore scans
-        every connection of a pool for each request, so one pool of 400 connections (200
-        leads in flight) cost 26 ms of CPU a lead and 10% of the possible throughput; pools
-        of 50 reached 54.5%, pools of 64 54% with 3 MB less memory (`make bench`, 2 and 5b)."""
+    def _session(self) -> aiohttp.ClientSession:
+        """An aiohttp session with room for every lead in flight twice over (a stream being
+        closed while its retry connects). One pool, not several: aiohttp hands out
+        connections from a queue, where httpx scanned its whole pool for each request (26 ms
+        of CPU a lead at 200 in flight, before leadq spread it over pools of 64)."""
         conns = max(self.settings.max_concurrency * 2, 20)
-        shards = []
-        for _ in range(math.ceil(conns / CONNECTIONS_PER_CLIENT)):
-            size = min(conns, CONNECTIONS_PER_CLIENT)
-            client = httpx.AsyncClient(
-                timeout=self.settings.timeout,
-                limits=httpx.Limits(max_connections=size, max_keepalive_connections=size),
-                event_hooks={"request": [self._before_send], "response": [self._on_answer]},
-            )
-            self._clients.append(client)
-            model = self._chat_model(client)
-            shards.append(
-                {
-                    v: build_chain(model, self.method, replace(self.ctx, prompt_version=v))
-                    for v in self.variants.versions
-                }
-            )
-        return shards
+        t = self.settings.timeout
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=conns, limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(total=None, connect=t, sock_read=t),
+            trust_env=True,  # HTTPS_PROXY and NO_PROXY, as the OpenAI SDK honoured them
+        )
 
-    async def _before_send(self, request: httpx.Request) -> None:
+    def _chains(self, session: aiohttp.ClientSession) -> dict[str, Runnable]:
+        model = self._model(session)
+        return {
+            v: build_chain(model, self.method, replace(self.ctx, prompt_version=v))
+            for v in self.variants.versions
+        }
+
+    async def _before_send(self, body_bytes: int) -> None:
         """Wait for the limiter's slot: prompt tokens (estimated from the body) plus the
         completion budget, as the provider counts them."""
-        tokens = len(request.content) // CHARS_PER_TOKEN + self.settings.max_completion_tokens
+        tokens = body_bytes // CHARS_PER_TOKEN + self.settings.max_completion_tokens
         waited = await self.limiter.acquire(tokens)
         if waited > 0:
             observe_rate_wait(self.provider, waited)
 
-    async def _on_answer(self, response: httpx.Response) -> None:
+    def _on_answer(self, headers: Mapping[str, str], status: int) -> None:
         """Learn the provider's limits from every answer's headers, 429s included."""
-        self.limiter.observe(response.headers, response.status_code)
+        self.limiter.observe(headers, status)
 
     def _delay(self, exc: BaseException | None, attempt: int) -> float:
         """Seconds before retry number `attempt`: the provider's reset time for a 429, else
@@ -270,17 +270,21 @@ class LLMBackend:
     async def qualify(self, lead: LeadInput) -> QualificationResult:
         """One validated result, retrying what may succeed on a second try, all within
         `LEADQ_LEAD_DEADLINE`."""
-        chain, t0 = self._chain(lead), time.perf_counter()
+        chain = await self._chain(lead)
+        t0 = time.perf_counter()
         end = t0 + self.settings.lead_deadline
         tries: Counter[str] = Counter()
         while True:
             started = time.perf_counter()
             try:
+                scope = asyncio.timeout(max(0.0, end - started))
                 try:
-                    async with asyncio.timeout(max(0.0, end - started)):
+                    async with scope:
                         result: QualificationResult = await chain.ainvoke(lead)
-                except TimeoutError:
-                    raise self._deadline_error() from None
+                except TimeoutError as exc:
+                    if scope.expired():
+                        raise self._deadline_error() from None
+                    self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
                 except Exception as exc:
                     self._reraise(exc)
             except Exception as err:
@@ -296,7 +300,8 @@ class LLMBackend:
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
         """Partial results as tokens arrive, the validated result last. A failure before the
         first partial is retried; after it, the error ends the stream."""
-        chain, t0 = self._chain(lead), time.perf_counter()
+        chain = await self._chain(lead)
+        t0 = time.perf_counter()
         end = t0 + self.settings.lead_deadline
         emitted, tries = False, Counter[str]()
         while True:
@@ -304,13 +309,16 @@ class LLMBackend:
             started = time.perf_counter()
             try:
                 while True:
+                    scope = asyncio.timeout(max(0.0, end - time.perf_counter()))
                     try:
-                        async with asyncio.timeout(max(0.0, end - time.perf_counter())):
+                        async with scope:
                             item = await items.__anext__()
                     except StopAsyncIteration:
                         return
-                    except TimeoutError:
-                        raise self._deadline_error() from None
+                    except TimeoutError as exc:
+                        if scope.expired():
+                            raise self._deadline_error() from None
+                        self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
                     except Exception as exc:
                         self._reraise(exc)
                     emitted = True
@@ -327,9 +335,25 @@ class LLMBackend:
                 await items.aclose()  # type: ignore[attr-defined]
 
     async def aclose(self) -> None:
-        clients, self._clients = self._clients, []
-        for client in clients:
-            try:
-                await client.aclose()
-            except RuntimeError:  # its loop is gone; nothing left to close
-                pass
+        """Close this event loop's HTTP session (another loop's closes when that loop ends)."""
+        state = self._per_loop.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.session.close()
+            await state.keeper.aclose()
+
+
+@dataclass(slots=True)
+class _LoopState:
+    session: aiohttp.ClientSession
+    chains: dict[str, Runnable]  # one per prompt variant
+    keeper: AsyncGenerator[None, None]
+
+
+async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Closes `session` when its event loop shuts down: `asyncio.run` (and every `Runner`)
+    finalizes the loop's unfinished async generators while the loop still runs. Without it,
+    a session made in a loop that `asyncio.run` then closed leaked its connections."""
+    try:
+        yield
+    finally:
+        await session.close()
