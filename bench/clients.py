@@ -20,6 +20,7 @@ from leadq.schemas.result import QualificationResult
 
 LATENCY = 0.633  # the seed guide's single-lead latency, used as the provider's delay
 RATE_LIMIT = 600  # requests a minute, measurement 3
+OTHER_PROMPTS = ("v1", "v2")  # measured beside the default prompt, measurement 8
 
 
 @dataclass(frozen=True)
@@ -256,12 +257,12 @@ def prompt_size(_: Sizes) -> list[Row]:
     tokens = Row("8", "Prompt tokens per lead (server's count)", "tokens", False, "<= baseline")
     whole = Row("8b", "Same, with the answer schema sent", "tokens", False, "(information)")
     tokens.baseline, whole.baseline = [], []
-    extra = {}
+    others: dict[str, dict[str, float]] = {}  # the other prompt versions, for the notes
     with ProviderProcess(delay=0.0) as provider:
         sides: list[tuple[str, dict[str, Any]]] = [
             ("leadq", {}),
             ("baseline", {}),
-            ("leadq v2", {"prompt_version": "v2"}),
+            *((f"leadq {v}", {"prompt_version": v}) for v in OTHER_PROMPTS),
         ]
         for side, settings in sides:
             provider.reset()
@@ -278,16 +279,15 @@ def prompt_size(_: Sizes) -> list[Row]:
             stats = provider.stats()
             prompt = statistics.mean(stats["prompt_tokens"])
             schema = statistics.mean(stats["schema_chars"]) / 4
-            if side == "leadq v2":
-                extra = {"prompt": prompt, "whole": prompt + schema}
+            if side.startswith("leadq "):
+                others[side.split()[1]] = {"prompt": prompt, "whole": prompt + schema}
                 continue
             getattr(tokens, side).append(prompt)
             getattr(whole, side).append(prompt + schema)
-    tokens.note = (
-        f"mean over the {len(leads)} example leads both accept; "
-        f"prompt v2 (LEADQ_PROMPT_VERSION=v2): {extra['prompt']:.0f}"
+    tokens.note = f"mean over the {len(leads)} example leads both accept; other prompts: " + (
+        ", ".join(f"{v} {n['prompt']:.0f}" for v, n in others.items())
     )
-    whole.note = f"prompt v2: {extra['whole']:.0f}"
+    whole.note = "other prompts: " + ", ".join(f"{v} {n['whole']:.0f}" for v, n in others.items())
     tokens.met = (tokens.ratio() or 99) <= 1.0
     whole.met = None
     return [tokens, whole]

@@ -49,7 +49,7 @@ class Settings(BaseSettings):
     structured_output: StructuredOutput | None = Field(
         None, validation_alias=_env("LEADQ_STRUCTURED_OUTPUT")
     )
-    prompt_version: str = Field("v1", validation_alias=_env("LEADQ_PROMPT_VERSION"))
+    prompt_version: str = Field("v3", validation_alias=_env("LEADQ_PROMPT_VERSION"))
     prompt_variants: str | None = Field(
         None,
         validation_alias=_env("LEADQ_PROMPT_VARIANTS"),

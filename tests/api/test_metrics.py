@@ -87,7 +87,7 @@ def test_llm_calls_move_calls_tokens_and_cost(live_app, openai_server) -> None:
     assert delta("leadq_tokens_total", direction="output") == 1000
     assert abs(delta("leadq_cost_usd_total") - (2000 * 0.35 + 1000 * 0.75) / 1e6) < 1e-12
     assert delta("leadq_provider_call_seconds_count") == 1
-    assert delta("leadq_leads_total", prompt_version="v1", action="immediate_outreach") == 1
+    assert delta("leadq_leads_total", prompt_version="v3", action="immediate_outreach") == 1
 
 
 def test_metrics_are_public_by_default_and_can_require_a_key(live_app) -> None:

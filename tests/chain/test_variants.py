@@ -16,7 +16,7 @@ from leadq.storage.identity import lead_key
 
 
 def test_default_is_the_one_prompt_version() -> None:
-    assert Settings().variants.versions == ("v1",)
+    assert Settings().variants.versions == ("v3",)
     assert Settings(prompt_version="v2").variants.pick("id:anything") == "v2"
 
 

@@ -127,7 +127,7 @@ def test_llm_calls_move_call_token_and_cost_metrics(
         ("leadq_provider_calls_total", {**labels, "status": "provider_unavailable"}),
         ("leadq_tokens_total", {**labels, "direction": "input"}),
         ("leadq_cost_usd_total", labels),
-        ("leadq_leads_total", {**labels, "prompt_version": "v1", "action": "immediate_outreach"}),
+        ("leadq_leads_total", {**labels, "prompt_version": "v3", "action": "immediate_outreach"}),
     )
     service = LeadService(qualifier, store)
     out = asyncio.run(service.qualify(LeadInput.parse(strong_lead)))

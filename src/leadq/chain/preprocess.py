@@ -12,10 +12,20 @@ from leadq.schemas.lead import LeadInput
 from leadq.scoring import missing_critical_fields
 
 
+def prompt_fields(lead: LeadInput) -> dict[str, str]:
+    """What the model is shown: the lead's fields, with the email address cut to its domain
+    (a company or a free-mail domain is a signal; the person's address is not, and it need
+    not leave for the provider)."""
+    fields = lead.present()
+    if "email" in fields:
+        fields["email_domain"] = fields.pop("email").rpartition("@")[2]
+    return fields
+
+
 def lead_block(lead: LeadInput) -> str:
     """The lead's fields as compact JSON. `<`, `>` and `&` are escaped so that no field can
     close the `<lead_data>` block it is sent in."""
-    text = json.dumps(lead.present(), ensure_ascii=False, separators=(",", ":"))
+    text = json.dumps(prompt_fields(lead), ensure_ascii=False, separators=(",", ":"))
     return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
 
 
