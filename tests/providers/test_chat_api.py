@@ -116,3 +116,15 @@ def test_stream_event_failures() -> None:
 )
 def test_provider_error_message(body: str, message: str) -> None:
     assert ProviderHTTPError(400, {}, body).message() == message
+
+
+def test_proxy_from_the_environment(monkeypatch) -> None:
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.upper(), raising=False)
+    assert _step(base_url="https://api.example.com/v1").proxy is None
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.corp:3128")
+    assert _step(base_url="https://api.example.com/v1").proxy == "http://proxy.corp:3128"
+    assert _step(base_url="http://api.example.com/v1").proxy is None  # no HTTP_PROXY
+    monkeypatch.setenv("NO_PROXY", "example.com")
+    assert _step(base_url="https://api.example.com/v1").proxy is None

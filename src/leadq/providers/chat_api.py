@@ -12,9 +12,11 @@ same LCEL chain (`prompt | model | parser`), with streaming, and speaks the same
 from __future__ import annotations
 
 import json
+import urllib.request
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 from langchain_core.prompt_values import PromptValue
@@ -61,6 +63,15 @@ class ProviderHTTPError(Exception):
             if text:
                 return str(text)
         return self.body
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy that HTTP(S)_PROXY and NO_PROXY give for `url`, read once: aiohttp's own
+    `trust_env` looks them (and ~/.netrc) up again on a worker thread for every request."""
+    parts = urlsplit(url)
+    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -148,6 +159,7 @@ class ChatCompletions(Runnable[PromptValue, Reply]):
         self.headers = {"Content-Type": "application/json", "User-Agent": "leadq"}
         if api_key:
             self.headers["Authorization"] = f"Bearer {api_key}"
+        self.proxy = env_proxy(self.url)
         self.from_tool = from_tool
         self.before_send = before_send
         self.on_answer = on_answer
@@ -175,7 +187,9 @@ class ChatCompletions(Runnable[PromptValue, Reply]):
         """Send, wait for the answer's head, and raise `ProviderHTTPError` unless it is 200."""
         if self.before_send is not None:
             await self.before_send(len(body))
-        resp = await self._session().post(self.url, data=body, headers=self.headers)
+        resp = await self._session().post(
+            self.url, data=body, headers=self.headers, proxy=self.proxy
+        )
         if self.on_answer is not None:
             self.on_answer(resp.headers, resp.status)
         if resp.status != 200:

@@ -157,7 +157,6 @@ class LLMBackend:
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=conns, limit_per_host=0),
             timeout=aiohttp.ClientTimeout(total=None, connect=t, sock_read=t),
-            trust_env=True,  # HTTPS_PROXY and NO_PROXY, as the OpenAI SDK honoured them
         )
 
     def _chains(self, session: aiohttp.ClientSession) -> dict[str, Runnable]:

@@ -65,8 +65,8 @@ def read_windows(headers: Mapping[str, str]) -> list[Window]:
     """Every `x-ratelimit-*` window in `headers`, whatever the vendor's naming."""
     found: dict[tuple[str, str], dict[str, str]] = {}
     for name, value in headers.items():
-        match = _HEADER.match(name.lower())
-        if match:
+        name = name.lower()
+        if name.startswith("x-ratelimit-") and (match := _HEADER.match(name)):
             field, kind, unit = match.groups()
             found.setdefault((kind, unit or "minute"), {})[field] = value
     out = []
@@ -177,6 +177,8 @@ class RateLimiter:
 
     def observe(self, headers: Mapping[str, str], status: int) -> None:
         """Learn from an answer's headers; a 429 holds every caller until its reset."""
+        if self.configured and status != 429:
+            return  # LEADQ_RPM/TPM set the pace; only a 429 can hold it back
         windows = read_windows(headers)
         with self._lock:
             now = self._clock()
@@ -230,9 +232,7 @@ _shared: dict[tuple[str, str], RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(
-    endpoint: str, key_id: str, rpm: float | None, tpm: float | None
-) -> RateLimiter:
+def shared_limiter(endpoint: str, key_id: str, rpm: float | None, tpm: float | None) -> RateLimiter:
     """The process's limiter for one endpoint and key: every backend built for them shares
     it (limits are per key at the provider, not per client object)."""
     with _shared_lock:
