@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 
 import pytest
 
@@ -87,6 +88,40 @@ async def test_stream_gives_growing_partials_then_the_result(
     assert partials[0].fields.keys() <= partials[-1].fields.keys()
     assert "overall_score" in partials[-1].fields  # computed as soon as the 4 scores are in
     assert openai_server.requests[-1]["stream"] is True
+
+
+async def test_stream_answered_whole_by_a_provider_that_does_not_stream(
+    llm, openai_server, strong_lead
+) -> None:
+    completion = {
+        "id": "c1",
+        "object": "chat.completion",
+        "choices": [
+            {
+                "index": 0,
+                "message": {"role": "assistant", "content": json.dumps(GOOD)},
+                "finish_reason": "stop",
+            }
+        ],
+        "usage": {"prompt_tokens": 50, "completion_tokens": 20, "total_tokens": 70},
+    }
+    openai_server.handler = lambda body: Reply(body=completion)
+    items = [i async for i in llm().stream_qualification(strong_lead)]
+    assert isinstance(items[-1], QualificationResult)
+    assert items[-1].fit_score == GOOD["fit_score"] and items[-1].usage.input_tokens == 50
+
+
+async def test_stream_that_ends_before_the_answer_does_is_an_error(
+    llm, openai_server, strong_lead
+) -> None:
+    text = json.dumps(GOOD)[:40]  # events, then the end of the body without finish or [DONE]
+    event = {"choices": [{"index": 0, "delta": {"content": text}, "finish_reason": None}]}
+    openai_server.handler = lambda body: Reply(
+        body=f"data: {json.dumps(event)}\n\n", headers={"content-type": "text/event-stream"}
+    )
+    with pytest.raises(ProviderUnavailable):
+        async for _ in llm().stream_qualification(strong_lead):
+            pass
 
 
 async def test_stream_cut_midway_ends_in_an_error_not_a_result(

@@ -135,6 +135,14 @@ def read_event(payload: bytes, from_tool: bool) -> Reply:
     return reply
 
 
+async def _next_line(content: aiohttp.StreamReader) -> bytes:
+    """The stream's next line, b"" at its end."""
+    try:
+        return await content.readline()
+    except ValueError:  # aiohttp's line buffer (128 KiB) overflowed
+        raise BadProviderAnswer("the provider's stream sent an over-long line") from None
+
+
 class ChatCompletions(Runnable[PromptValue, Reply]):
     """`POST {base_url}/chat/completions` as a chain step: prompt in, `Reply` out, or a stream
     of `Reply` chunks. The request's constant part (model, settings, answer schema) is
@@ -229,7 +237,7 @@ class ChatCompletions(Runnable[PromptValue, Reply]):
                 done = True
                 return
             finished = False
-            async for line in resp.content:
+            while line := await _next_line(resp.content):
                 if not line.startswith(b"data:"):
                     continue  # blank lines, comments, `event:` and `id:` fields
                 payload = line[5:].strip()
