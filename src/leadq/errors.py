@@ -103,11 +103,18 @@ class ProviderTimeout(ProviderError):
 
 
 class BadProviderAnswer(ProviderError):
-    """The answer was not JSON, did not fit the schema, or was cut short."""
+    """The answer was not JSON, did not fit the schema, or was cut short. `answer` keeps the
+    unusable text, shown to the model when it is asked again (the repair attempt)."""
 
     code = "bad_provider_answer"
     http_status = 502
     retryable = True
+
+    def __init__(
+        self, message: str, *, provider: str | None = None, answer: str | None = None
+    ) -> None:
+        super().__init__(message, provider=provider)
+        self.answer = answer
 
 
 class PayloadTooLarge(LeadqError):

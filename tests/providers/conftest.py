@@ -30,8 +30,13 @@ GOOD = {
 
 
 def lead_in(body: dict[str, Any]) -> dict[str, Any]:
-    """The lead JSON the client put in the `<lead_data>` block of its user message."""
-    text = body["messages"][-1]["content"]
+    """The lead JSON the client put in the `<lead_data>` block of its user message (not the
+    last message on a repair attempt)."""
+    text = next(
+        m["content"]
+        for m in body["messages"]
+        if m["role"] == "user" and "<lead_data>" in m["content"]
+    )
     block = text.split("<lead_data>", 1)[1].split("</lead_data>", 1)[0]
     return json.loads(block)
 

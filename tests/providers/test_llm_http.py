@@ -288,3 +288,23 @@ async def test_stream_of_non_sse_body_is_a_bad_answer(llm, openai_server, strong
     with pytest.raises(BadProviderAnswer):
         async for _ in llm().stream_qualification(strong_lead):
             pass
+
+
+@pytest.mark.parametrize(
+    ("first", "error"),
+    [
+        ("Sure! The lead looks great.", "not valid JSON"),
+        (json.dumps({"fit_score": 0.9}), "budget_score: Field required"),
+    ],
+)
+def test_the_repair_attempt_shows_the_model_its_unusable_answer(
+    llm, openai_server, strong_lead, first: str, error: str
+) -> None:
+    openai_server.queue(Reply(content=first))
+    result = llm(max_retries=1).qualify_lead(strong_lead)
+    assert result.fit_score == GOOD["fit_score"]
+    asked, repair = openai_server.requests
+    assert repair["messages"][: len(asked["messages"])] == asked["messages"]
+    shown, told = repair["messages"][len(asked["messages"]) :]
+    assert shown == {"role": "assistant", "content": first}
+    assert told["role"] == "user" and error in told["content"]

@@ -71,9 +71,11 @@ class _Accumulator:
             data = json.loads(text)
         except ValueError:
             cut = " (cut at max_completion_tokens)" if self.finish_reason == "length" else ""
-            raise BadProviderAnswer(f"the model's answer is not valid JSON{cut}") from None
+            raise BadProviderAnswer(
+                f"the model's answer is not valid JSON{cut}", answer=text
+            ) from None
         if not isinstance(data, dict):
-            raise BadProviderAnswer("the model's answer is JSON but not an object")
+            raise BadProviderAnswer("the model's answer is JSON but not an object", answer=text)
         return Draft(data, True, self.usage, self.finish_reason)
 
 

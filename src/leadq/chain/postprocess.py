@@ -8,6 +8,7 @@ table."""
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -71,7 +72,8 @@ def finalize(
         err = exc.errors()[0]
         where = ".".join(str(p) for p in err["loc"]) or "answer"
         raise BadProviderAnswer(
-            f"the model's answer does not fit the schema: {where}: {err['msg']}"
+            f"the model's answer does not fit the schema: {where}: {err['msg']}",
+            answer=json.dumps(answer, ensure_ascii=False),
         ) from None
     return _apply_rules(
         vars(parsed),

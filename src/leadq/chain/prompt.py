@@ -8,12 +8,28 @@ from functools import lru_cache
 from importlib import resources
 from typing import Any
 
-from langchain_core.messages import SystemMessage
-from langchain_core.prompt_values import PromptValue
+from langchain_core.messages import AIMessage, HumanMessage, SystemMessage
+from langchain_core.prompt_values import ChatPromptValue, PromptValue
 from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from leadq.chain.answer_schema import ANSWER_SCHEMA_TEXT
+
+REPAIR = (
+    "That answer could not be used: {error}. Reply again with only the JSON object the "
+    "schema asks for, every field filled in."
+)
+REPAIR_ANSWER_CHARS = 4000  # of the unusable answer shown back to the model
+
+
+@dataclass(frozen=True)
+class Repair:
+    """The previous attempt's unusable answer and what was wrong with it. Passed as
+    `config["configurable"]["repair"]`, it adds them to the conversation, so that the model
+    corrects its answer instead of being asked the same question again."""
+
+    answer: str
+    error: str
 
 
 @dataclass(frozen=True)
@@ -59,9 +75,19 @@ class PromptStep(Runnable[dict[str, Any], PromptValue]):
     def invoke(
         self, input: dict[str, Any], config: RunnableConfig | None = None, **kw: Any
     ) -> PromptValue:
-        return self.template.format_prompt(**input)
+        prompt = self.template.format_prompt(**input)
+        repair = ((config or {}).get("configurable") or {}).get("repair")
+        if not isinstance(repair, Repair):
+            return prompt
+        return ChatPromptValue(
+            messages=[
+                *prompt.to_messages(),
+                AIMessage(content=repair.answer[:REPAIR_ANSWER_CHARS]),
+                HumanMessage(content=REPAIR.format(error=repair.error)),
+            ]
+        )
 
     async def ainvoke(
         self, input: dict[str, Any], config: RunnableConfig | None = None, **kw: Any
     ) -> PromptValue:
-        return self.template.format_prompt(**input)
+        return self.invoke(input, config)

@@ -15,11 +15,12 @@ from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 import aiohttp
-from langchain_core.runnables import Runnable
+from langchain_core.runnables import Runnable, RunnableConfig
 
 from leadq.chain.answer_schema import request_extras
 from leadq.chain.build import build_chain
 from leadq.chain.postprocess import ResultContext
+from leadq.chain.prompt import Repair
 from leadq.config import Settings
 from leadq.errors import (
     BadProviderAnswer,
@@ -273,13 +274,14 @@ class LLMBackend:
         t0 = time.perf_counter()
         end = t0 + self.settings.lead_deadline
         tries: Counter[str] = Counter()
+        config: RunnableConfig | None = None
         while True:
             started = time.perf_counter()
             try:
                 scope = asyncio.timeout(max(0.0, end - started))
                 try:
                     async with scope:
-                        result: QualificationResult = await chain.ainvoke(lead)
+                        result: QualificationResult = await chain.ainvoke(lead, config)
                 except TimeoutError as exc:
                     if scope.expired():
                         raise self._deadline_error() from None
@@ -291,6 +293,7 @@ class LLMBackend:
                 if not isinstance(err, LeadqError):  # not the provider's failure: as it is
                     raise
                 await self._pause_before_retry(err, tries, end)
+                config = _repair_config(err) or config
                 continue
             self._record(lead, started, result)
             result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
@@ -303,8 +306,9 @@ class LLMBackend:
         t0 = time.perf_counter()
         end = t0 + self.settings.lead_deadline
         emitted, tries = False, Counter[str]()
+        config: RunnableConfig | None = None
         while True:
-            items = chain.astream(lead).__aiter__()
+            items = chain.astream(lead, config).__aiter__()
             started = time.perf_counter()
             try:
                 while True:
@@ -330,6 +334,7 @@ class LLMBackend:
                 if emitted:
                     raise
                 await self._pause_before_retry(err, tries, end)
+                config = _repair_config(err) or config
             finally:
                 await items.aclose()  # type: ignore[attr-defined]
 
@@ -339,6 +344,14 @@ class LLMBackend:
         if state is not None:
             await state.session.close()
             await state.keeper.aclose()
+
+
+def _repair_config(err: LeadqError) -> RunnableConfig | None:
+    """The next attempt's config after an unusable answer: the answer and what was wrong
+    with it go back to the model (`prompt.Repair`)."""
+    if isinstance(err, BadProviderAnswer) and err.answer:
+        return {"configurable": {"repair": Repair(err.answer, str(err))}}
+    return None
 
 
 @dataclass(slots=True)
