@@ -308,3 +308,21 @@ def test_the_repair_attempt_shows_the_model_its_unusable_answer(
     shown, told = repair["messages"][len(asked["messages"]) :]
     assert shown == {"role": "assistant", "content": first}
     assert told["role"] == "user" and error in told["content"]
+
+
+def test_a_batch_may_ask_for_more_concurrency_than_the_default(
+    llm, openai_server, strong_lead
+) -> None:
+    peak = [0]
+
+    def handler(body):
+        peak[0] = max(peak[0], openai_server.in_flight)
+        return answer(body, delay=2.0)  # every answer waits until all 60 have arrived
+
+    openai_server.handler = handler
+    leads = [{**strong_lead, "lead_id": f"c-{i}"} for i in range(60)]
+    q = llm()
+    assert q.settings.max_concurrency * 2 < 60  # the HTTP pool used to be sized from this
+    outcomes = q.qualify_leads_batch(leads, max_concurrency=60)
+    assert all(isinstance(o, QualificationResult) for o in outcomes)
+    assert peak[0] == 60

@@ -44,6 +44,7 @@ MAX_RATE_LIMIT_WAIT = 60.0
 # not use up LEADQ_MAX_RETRIES; this bounds them, with the lead's deadline.
 RATE_LIMIT_RETRIES = 8
 CHARS_PER_TOKEN = 4  # for the limiter's estimate of a request's prompt tokens
+MIN_CONNECTIONS = 512  # the HTTP pool's least size (see `_session`)
 
 
 class LLMBackend:
@@ -150,10 +151,12 @@ class LLMBackend:
 
     def _session(self) -> aiohttp.ClientSession:
         """An aiohttp session with room for every lead in flight twice over (a stream being
-        closed while its retry connects). One pool, not several: aiohttp hands out
-        connections from a queue, where httpx scanned its whole pool for each request (26 ms
-        of CPU a lead at 200 in flight, before leadq spread it over pools of 64)."""
-        conns = max(self.settings.max_concurrency * 2, 20)
+        closed while its retry connects), and at least `MIN_CONNECTIONS`: the pool only
+        bounds open sockets; batches bound their own concurrency, and a batch asking for more
+        than LEADQ_MAX_CONCURRENCY must not queue for connections. One pool, not several:
+        aiohttp hands out connections from a queue, where httpx scanned its whole pool for
+        each request (26 ms of CPU a lead at 200 in flight, before leadq split it up)."""
+        conns = max(self.settings.max_concurrency * 2, MIN_CONNECTIONS)
         t = self.settings.timeout
         return aiohttp.ClientSession(
             connector=aiohttp.TCPConnector(limit=conns, limit_per_host=0),
