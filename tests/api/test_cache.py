@@ -10,6 +10,7 @@ import redis
 
 from tests.api.conftest import sse_events
 from tests.api.test_leads_llm import LEAD
+from tests.providers.conftest import GOOD, answer
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
 
@@ -92,3 +93,18 @@ def test_redis_shares_hits_between_instances_and_erasure_clears_them(
     assert r.keys("leadq:cache:*") == []
     assert qualify(two)["cached"] is False and len(openai_server.requests) == 2
     r.flushdb()
+
+
+def test_an_escalated_result_is_a_hit_for_the_first_model(llm_app, openai_server) -> None:
+    def handler(body):
+        strong = body["model"] == "strong-model"
+        return answer(body, {**GOOD, "confidence": 0.9 if strong else 0.3})
+
+    app = llm_app(escalate_below=0.6, escalate_to="cerebras:strong-model")
+    openai_server.handler = handler
+    first = qualify(app)
+    assert first["model"] == "strong-model" and first["escalated_from"]["model"] == "gpt-oss-120b"
+    assert len(openai_server.requests) == 2
+    again = qualify(app)
+    assert again["cached"] is True and again["qualification_id"] == first["qualification_id"]
+    assert len(openai_server.requests) == 2  # neither model was asked again

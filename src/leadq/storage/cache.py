@@ -86,8 +86,9 @@ class ResultCache:
                 .order_by(q.created_at.desc(), q.id.desc())
             ).all()
         for qid, ref, digest, provider, model, version, result in rows:
+            answers = _scopes_answered(provider, model, version, result)
             for key, scope in by_hash.get(digest, []):
-                if key not in found and scope == (provider, model, version):
+                if key not in found and scope in answers:
                     found[key] = {**result, "qualification_id": qid, "lead_ref": ref}
         return found
 
@@ -127,6 +128,16 @@ class ResultCache:
             self.redis.delete(index, *keys)
         except Exception as exc:  # noqa: BLE001 - the entries still expire with the TTL
             log.error("redis: could not erase lead %s's cache entries: %s", lead_ref, exc)
+
+
+def _scopes_answered(provider: str, model: str, version: str, result: dict[str, Any]) -> set[Scope]:
+    """The lookups a stored result answers: its own scope and, for an escalated result, the
+    first model's, for which it was made (the stronger model answered in its place)."""
+    scopes = {(provider, model, version)}
+    first = result.get("escalated_from")
+    if isinstance(first, dict) and first.get("provider") and first.get("model"):
+        scopes.add((first["provider"], first["model"], first.get("prompt_version") or version))
+    return scopes
 
 
 def _revive(data: dict[str, Any]) -> QualificationResult:
