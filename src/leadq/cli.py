@@ -267,7 +267,7 @@ def qualify(
             f"job {job.id}: {job.total} rows (if interrupted, run the same command "
             f"again or add --resume {job.id})"
         )
-    cache = None if no_cache else ResultCache(store, settings.cache_ttl, settings.redis_url)
+    cache = None if no_cache else ResultCache.from_settings(store, settings)
     t0 = time.perf_counter()
     try:
         if pending:

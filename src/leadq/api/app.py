@@ -54,7 +54,7 @@ def create_app(
     app = FastAPI(title="leadq", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
     app.state.store = store or Store.open(settings)  # migrates to the latest schema
-    app.state.cache = ResultCache(app.state.store, settings.cache_ttl, settings.redis_url)
+    app.state.cache = ResultCache.from_settings(app.state.store, settings)
     app.state.qualifier, app.state.qualifier_error = None, None
     try:
         app.state.qualifier = qualifier or LeadQualifier(settings)

@@ -18,6 +18,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from leadq.config import Settings
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import QualificationResult, Usage
 from leadq.storage.identity import input_hash
@@ -45,6 +46,15 @@ class ResultCache:
             import redis  # only needed when REDIS_URL is set
 
             self.redis = redis.Redis.from_url(redis_url, socket_timeout=2)
+
+    @classmethod
+    def from_settings(cls, store: Store, settings: Settings) -> ResultCache:
+        """The cache as configured. Its TTL never exceeds LEADQ_RETENTION_DAYS: a purge
+        deletes the stored rows, and a Redis copy must not outlive them."""
+        ttl = settings.cache_ttl
+        if settings.retention_days is not None:
+            ttl = min(ttl, settings.retention_days * 86400)
+        return cls(store, ttl, settings.redis_url)
 
     @property
     def enabled(self) -> bool:
