@@ -206,7 +206,7 @@ async def _cancel_once(tasks: Sequence[asyncio.Future[Any]]) -> None:
 
     Not `gather`: under an anyio cancel scope (Starlette, sse-starlette) the waiting task is
     cancelled again and again, and `gather` would pass each of those on to the tasks,
-    interrupting httpx while it closes the provider connection (which then stays open and
+    interrupting the HTTP client while it closes the provider connection (which then stays open and
     the provider keeps working on an answer nobody reads)."""
     pending = [t for t in tasks if not t.done()]
     for task in pending:

@@ -79,8 +79,8 @@ ANSWER_TOOL_CHOICE: dict[str, Any] = {"type": "function", "function": {"name": A
 
 def request_extras(method: str) -> dict[str, Any]:
     """Body fields that make the provider answer in structure, for each structured-output
-    method. They travel in `extra_body`, prebuilt, so neither LangChain nor the OpenAI SDK
-    re-derives or re-walks the schema per request."""
+    method: prebuilt once and serialized once into the model step's request head
+    (`providers.chat_api.ChatCompletions`), never re-derived or re-walked per request."""
     if method == "json_schema":
         return {"response_format": RESPONSE_FORMAT_JSON_SCHEMA}
     if method == "json_mode":
