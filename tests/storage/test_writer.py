@@ -1,0 +1,57 @@
+"""The writer process: batches stored as `finish_rows` stores them, and its failures raised
+in the command's process, not lost with it."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from leadq.schemas.result import LeadError
+from leadq.storage.jobs import JobLedger
+from leadq.storage.store import Store
+from leadq.storage.writer import JobWriter, WriterError
+from tests.storage.test_jobs import RULES, _lead, _stored
+
+
+def test_batches_are_stored_once_in_their_rows(store: Store, db_url: str, tmp_path: Path) -> None:
+    ledger = JobLedger(store)
+    job, _ = ledger.open(tmp_path / "leads.csv", "hash", 5)
+    leads = {i: _lead(i) for i in range(1, 6)}
+    error = LeadError(error="invalid_input", message="bad", retryable=False, field="row")
+    writer = JobWriter(db_url, job.id)
+    writer.submit([(1, leads[1], RULES.qualify_now(leads[1])), (2, None, error)])
+    # Row 1 again (a repeated batch): still pending only once, so stored once.
+    writer.submit([(i, leads[i], RULES.qualify_now(leads[i])) for i in (1, 3, 4)])
+    writer.close()
+    rows = list(ledger.outcomes(job.id))
+    assert [(row, status) for row, status, _ in rows] == [
+        (1, "done"),
+        (2, "error"),
+        (3, "done"),
+        (4, "done"),
+        (5, "pending"),
+    ]
+    assert [payload["lead_id"] for _, status, payload in rows if status == "done"] == [
+        "J-1",
+        "J-3",
+        "J-4",
+    ]
+    assert _stored(store) == 3
+
+
+def test_a_failure_to_store_is_raised_and_its_rows_stay_pending(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    ledger = JobLedger(store)
+    job, _ = ledger.open(tmp_path / "leads.csv", "hash", 2)
+    lead = _lead(1)
+    writer = JobWriter(db_url, job.id)
+    # Row 2's outcome is not one: the batch fails inside the writer process, and its
+    # transaction (row 1 too) is rolled back.
+    bad = [(1, lead, RULES.qualify_now(lead)), (2, lead, "not an outcome")]
+    writer.submit(bad)  # type: ignore[arg-type]
+    with pytest.raises(WriterError, match="storing results failed"):
+        writer.close()
+    assert ledger.pending(job.id) == [1, 2]
+    assert _stored(store) == 0
