@@ -19,6 +19,7 @@ from leadq.storage.models import JobItem, Qualification
 from leadq.storage.store import Store
 from tests.conftest import EXAMPLES
 from tests.providers.conftest import answer
+from tests.support.openai_server import Reply
 from tests.test_cli import leadq, records
 
 
@@ -147,3 +148,35 @@ def test_unreachable_database_is_a_clear_error_not_a_traceback() -> None:
     ran = leadq("qualify", str(EXAMPLES), "-q", env=env)
     assert ran.returncode == 2 and "cannot open the database" in ran.stderr
     assert "Traceback" not in served.stderr + ran.stderr
+
+
+def test_retry_failed_requalifies_rows_that_may_pass_now(openai_server, tmp_path: Path) -> None:
+    src = tmp_path / "leads.csv"
+    _write_leads(src, 4)
+    down = {"on": True}
+    openai_server.handler = lambda body: Reply(status=503) if down["on"] else answer(body)
+    env = {
+        **os.environ,
+        "LEADQ_PROVIDER": "openai",
+        "OPENAI_BASE_URL": openai_server.url,
+        "OPENAI_API_KEY": "sk-test",
+        "LEADQ_MAX_RETRIES": "0",
+        "LEADQ_BREAKER_THRESHOLD": "100",
+    }
+    with src.open("a", encoding="utf-8") as f:
+        f.write("K-bad,Nobody,,SaaS,VP Sales,200\n")  # no company: invalid, never retried
+    cmd = [sys.executable, "-m", "leadq", "qualify", str(src), "-q"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 1
+    assert [r["status"] for r in records(first.stdout)] == ["error"] * 5
+
+    down["on"] = False
+    plain = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert "0 of 5 rows left" in plain.stderr and len(openai_server.requests) == 4
+
+    again = subprocess.run([*cmd, "--retry-failed"], env=env, capture_output=True, text=True)
+    assert "4 failed rows to try again" in again.stderr
+    out = records(again.stdout)
+    assert [r["status"] for r in out] == ["ok"] * 4 + ["error"]
+    assert out[-1]["error"]["error"] == "invalid_input"
+    assert len(openai_server.requests) == 8  # the 4 provider failures, once more each

@@ -58,6 +58,7 @@ def _start() -> None:
     except ValueError:  # a bad setting: the command itself reports it
         pass
 
+
 app.add_typer(db_app, name="db")
 # Piped output is not cut at 80 columns: messages and tables stay whole and greppable.
 err = Console(stderr=True, soft_wrap=True, width=None if sys.stderr.isatty() else 160)
@@ -274,6 +275,14 @@ def qualify(
     new: Annotated[
         bool, typer.Option("--new", help="Start a new job even if this file was qualified before.")
     ] = False,
+    retry_failed: Annotated[
+        bool,
+        typer.Option(
+            "--retry-failed",
+            help="Resuming: qualify again the rows that failed with a retryable error "
+            "(provider outage, rate limit, timeout, unusable answer); invalid leads stay failed.",
+        ),
+    ] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bar.")] = False,
     no_cache: Annotated[
         bool,
@@ -306,6 +315,8 @@ def qualify(
         raise typer.Exit(2) from None
     for w in warnings:
         err.print(f"[yellow]warning:[/yellow] {w}")
+    if resumed and retry_failed:
+        err.print(f"job {job.id}: {ledger.reopen_failed(job.id)} failed rows to try again")
     pending = ledger.pending(job.id)
     err.print(f"provider: {qualifier.provider}, model: {qualifier.model}")
     if resumed:

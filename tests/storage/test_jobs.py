@@ -11,7 +11,7 @@ from leadq.providers.rules import RulesBackend
 from leadq.schemas.lead import LeadInput
 from leadq.schemas.result import LeadError
 from leadq.storage.jobs import JobLedger
-from leadq.storage.models import Qualification
+from leadq.storage.models import Job, Qualification
 from leadq.storage.store import Store
 
 RULES = RulesBackend(Settings())
@@ -56,3 +56,21 @@ def test_outcomes_in_row_order_with_stored_ids(store: Store, tmp_path: Path) -> 
     assert without_ids == result.model_dump(mode="json", exclude={"qualification_id", "lead_ref"})
     assert rows[1][2] is None
     assert rows[2][2] == error.model_dump(mode="json")
+
+
+def test_reopen_failed_takes_back_only_retryable_errors(store: Store, tmp_path: Path) -> None:
+    ledger = JobLedger(store)
+    job, _ = ledger.open(tmp_path / "leads.csv", "hash", 3)
+    outage = LeadError(error="provider_unavailable", message="503", retryable=True)
+    invalid = LeadError(error="invalid_input", message="bad", retryable=False, field="company")
+    lead = _lead(3)
+    ledger.finish_rows(
+        job.id, [(1, _lead(1), outage), (2, None, invalid), (3, lead, RULES.qualify_now(lead))]
+    )
+    ledger.close_job(job.id)
+    assert ledger.reopen_failed(job.id) == 1
+    assert ledger.pending(job.id) == [1]
+    assert [status for _, status, _ in ledger.outcomes(job.id)] == ["pending", "error", "done"]
+    with store.session() as s:
+        assert s.get(Job, job.id).finished_at is None  # unfinished until closed again
+    assert ledger.reopen_failed(job.id) == 0

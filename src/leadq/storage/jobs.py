@@ -142,6 +142,28 @@ class JobLedger:
                 conn.execute(_finish_item, params)
             return len(todo)
 
+    def reopen_failed(self, job_id: str) -> int:
+        """Put the job's rows that failed with a retryable error (a provider outage, a rate
+        limit, a timeout, an unusable answer) back to pending; invalid leads stay failed.
+        Returns how many. The job is unfinished again until it is closed."""
+        with self.store.session.begin() as s:
+            conn = s.connection()
+            failed = conn.execute(
+                select(_items.c.row, _items.c.error).where(
+                    _items.c.job_id == job_id, _items.c.status == "error"
+                )
+            )
+            rows = [row for row, error in failed if (error or {}).get("retryable")]
+            for part in _chunks(rows):
+                conn.execute(
+                    update(_items)
+                    .where(_items.c.job_id == job_id, _items.c.row.in_(part))
+                    .values(status="pending", error=None)
+                )
+            if rows:
+                conn.execute(update(Job).where(Job.id == job_id).values(finished_at=None))
+            return len(rows)
+
     def close_job(self, job_id: str) -> None:
         with self.store.session.begin() as s:
             job = s.get(Job, job_id)
