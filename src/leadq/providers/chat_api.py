@@ -3,10 +3,10 @@ model step of the chain: one POST over aiohttp, answered whole or as a server-se
 
 Why not `ChatOpenAI`: leadq prebuilds the request (`answer_schema.request_extras`), retries,
 paces and parses on its own, so `ChatOpenAI` and the OpenAI SDK under it added work without
-adding behaviour, and they were most of leadq's CPU a lead: 3.5 ms a lead through them, of
-which the SDK's request building, httpx and `ChatOpenAI`'s thread-pool hop took about 60%
-(py-spy, `make bench` measurement 1; bench/README.md). This step is the same link of the
-same LCEL chain (`prompt | model | parser`), with streaming, and speaks the same wire format.
+adding behaviour: the SDK's request building, httpx and `ChatOpenAI`'s thread-pool hop were
+about 60% of leadq's CPU a lead. With this step instead: 3.3-3.6 -> 0.8-0.9 ms a lead
+(`make bench`, measurement 1; bench/README.md). It is the same link of the same LCEL chain
+(`prompt | model | parser`), with streaming, and speaks the same wire format.
 """
 
 from __future__ import annotations
