@@ -4,7 +4,7 @@ risks and questions comes from a rule that fired."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from leadq.config import ScoreWeights
@@ -24,12 +24,16 @@ from leadq.scoring import band_action, overall
 VERSION = "rules-v1"
 
 
-@dataclass
 class _Notes:
-    insights: list[str] = field(default_factory=list)
-    positives: list[str] = field(default_factory=list)
-    risks: list[str] = field(default_factory=list)
-    questions: list[str] = field(default_factory=list)
+    """The sentences the rules that fired add to each list of the result."""
+
+    __slots__ = ("insights", "positives", "risks", "questions")
+
+    def __init__(self) -> None:
+        self.insights: list[str] = []
+        self.positives: list[str] = []
+        self.risks: list[str] = []
+        self.questions: list[str] = []
 
 
 def _money(v: float) -> str:
@@ -80,6 +84,18 @@ _REVENUE_STEPS = (
     (float("inf"), 0.9),
 )
 _SIZE_STEPS = ((10, 0.15), (50, 0.35), (200, 0.55), (1000, 0.7), (float("inf"), 0.85))
+# The fields whose presence raises confidence.
+_COUNTED = attrgetter(
+    "industry",
+    "company_size",
+    "annual_revenue",
+    "job_title",
+    "engagement_history",
+    "additional_context",
+    "website",
+    "email",
+)
+_BUDGET_COUNT = len(BUDGET_SIGNALS)  # SIGNALS below this index are budget signals
 
 
 class RulesEngine:
@@ -94,7 +110,7 @@ class RulesEngine:
         budget = urgency = 0.0
         for i in SIGNAL_SCAN.indexes(text):
             s = SIGNALS[i]
-            if i < len(BUDGET_SIGNALS):
+            if i < _BUDGET_COUNT:
                 budget += s.weight
             else:
                 urgency += s.weight
@@ -151,13 +167,15 @@ class RulesEngine:
 
         parts = []
         if revenue is not None:
-            parts.append((0.6, _band(revenue.mid, _REVENUE_STEPS)))
-            notes.insights.append(f"Revenue '{lead.annual_revenue}' is about {_money(revenue.mid)}")
+            mid = revenue.mid
+            parts.append((0.6, _band(mid, _REVENUE_STEPS)))
+            notes.insights.append(f"Revenue '{lead.annual_revenue}' is about {_money(mid)}")
         elif lead.annual_revenue:
             notes.risks.append(f"Revenue '{lead.annual_revenue}' could not be read")
         if employees is not None:
-            parts.append((0.4, _band(employees.mid, _SIZE_STEPS)))
-            notes.insights.append(f"About {employees.mid:,.0f} employees")
+            mid = employees.mid
+            parts.append((0.4, _band(mid, _SIZE_STEPS)))
+            notes.insights.append(f"About {mid:,.0f} employees")
         elif lead.company_size:
             notes.risks.append(f"Company size '{lead.company_size}' could not be read")
         budget = (sum(w * s for w, s in parts) / sum(w for w, _ in parts)) if parts else 0.3
@@ -171,20 +189,7 @@ class RulesEngine:
             "urgency_score": _clip(urgency),
             "authority_score": _clip(authority),
         }
-        present = sum(
-            1
-            for f in (
-                "industry",
-                "company_size",
-                "annual_revenue",
-                "job_title",
-                "engagement_history",
-                "additional_context",
-                "website",
-                "email",
-            )
-            if getattr(lead, f)
-        )
+        present = sum(map(bool, _COUNTED(lead)))
         unread = (lead.annual_revenue and revenue is None) or (
             lead.company_size and employees is None
         )
@@ -203,6 +208,7 @@ class RulesEngine:
 
         score = overall(scores, self.weights)
         action = band_action(score)
+        act = action.value
         first = lead.lead_name.split()[0]
         return {
             **scores,
@@ -214,12 +220,12 @@ class RulesEngine:
                 f"urgency {scores['urgency_score']:.2f}, authority {authority:.2f} "
                 f"({tier} title). " + "; ".join((notes.positives + notes.risks)[:4])
             ).strip(),
-            "reasoning_for_action": f"Overall score {score:.2f} falls in the {action.value} band.",
+            "reasoning_for_action": f"Overall score {score:.2f} falls in the {act} band.",
             "key_insights": notes.insights,
             "positive_indicators": notes.positives,
             "risk_factors": notes.risks,
             "follow_up_questions": notes.questions,
-            "suggested_messaging": _message(action.value, first, lead.company_name),
+            "suggested_messaging": _message(act, first, lead.company_name),
         }
 
 

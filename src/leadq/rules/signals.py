@@ -292,7 +292,9 @@ class PhraseScan:
     overlap; an empty group after each pattern tells which one matched first there, and the
     later ones are tried at that spot only. ASCII text is lower-cased and matched
     case-sensitively: the same answer for lower-case phrases, and much cheaper in `re`
-    (the ten signals: 44 -> 9 µs per lead)."""
+    (the ten signals: 44 -> 9 µs per lead). The scan matches the non-word character before
+    a word start (the text gets a leading space), not a lookbehind: a pattern that begins
+    with a character class lets `re` skip ahead to candidates (7.3 -> 6.5 µs a lead)."""
 
     def __init__(self, patterns: Sequence[re.Pattern[str]]) -> None:
         bodies = [_body(p) + _NOT_BEFORE_WORD for p in patterns]
@@ -300,10 +302,10 @@ class PhraseScan:
         self._unicode = _Tagged(bodies, re.IGNORECASE)
 
     def _prepared(self, text: str) -> tuple[_Tagged, str]:
-        """The regexes for `text`, and the text as they read it."""
+        """The regexes for `text`, and the text as they read it (after a space)."""
         if text.isascii():
-            return self._ascii, text.lower()
-        return self._unicode, text
+            return self._ascii, " " + text.lower()
+        return self._unicode, " " + text
 
     def first(self, text: str) -> int | None:
         """The first pattern, in order, that matches somewhere in `text`
@@ -322,7 +324,7 @@ class PhraseScan:
         tagged, text = self._prepared(text)
         found: set[int] = set()
         for m in tagged.scan.finditer(text):
-            i, at = m.lastindex - 1, m.start()  # type: ignore[operator]
+            i, at = m.lastindex - 1, m.end()  # type: ignore[operator]
             while True:
                 found.add(i)
                 later = tagged.after[i].match(text, at)
@@ -333,15 +335,15 @@ class PhraseScan:
 
 
 class _Tagged:
-    """`PhraseScan`'s regexes for one set of flags. `scan` finds each position where some
-    pattern matches, with `lastindex - 1` the first of them; `after[i]` matches where a
-    pattern after i does, with `lastindex` how far after."""
+    """`PhraseScan`'s regexes for one set of flags. `scan` finds the non-word character
+    before each position where some pattern matches, with `lastindex - 1` the first of
+    them; `after[i]` matches where a pattern after i does, with `lastindex` how far after."""
 
     def __init__(self, bodies: list[str], flags: int) -> None:
         def tagged(alternatives: list[str]) -> str:
             return "|".join(f"{b}()" for b in alternatives) or "(?!)"
 
-        self.scan = re.compile(f"{_NOT_AFTER_WORD}(?={tagged(bodies)})", flags)
+        self.scan = re.compile(rf"[^\w](?={tagged(bodies)})", flags)
         self.after = [re.compile(tagged(bodies[i + 1 :]), flags) for i in range(len(bodies))]
 
 

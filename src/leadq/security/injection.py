@@ -21,7 +21,7 @@ import operator
 import re
 import string
 import unicodedata
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import NamedTuple
 from urllib.parse import unquote_plus
@@ -165,14 +165,19 @@ class _Reading(NamedTuple):
 
     def signals(self) -> dict[str, None]:
         """The signals of the rules that match, in rule order."""
-        found: dict[str, None] = {}
+        return dict.fromkeys(self.matching())
+
+    def matching(self) -> Iterator[str]:
+        """The signal of each rule that matches, in rule order, each signal once; lazily,
+        so asking whether any matches stops at the first."""
         if self.rules:
+            found: set[str] = set()
             low, folded = self.low.decode(), self.folded.decode()
             for rule in sorted(self.rules):
                 signal, pattern, as_written = _RULES[rule]
                 if signal not in found and pattern.search(low if as_written else folded):
-                    found[signal] = None
-        return found
+                    found.add(signal)
+                    yield signal
 
 
 def _read(text: str) -> _Reading:
@@ -276,7 +281,7 @@ def screen(lead: LeadInput) -> Finding | None:
     hidden = lead.raw_hidden
     if not hidden:
         whole = _read("\n".join(filter(None, texts)))
-        if not whole.shapes and not whole.signals():
+        if not whole.shapes and next(whole.matching(), None) is None:
             return None
     hits = []
     for field, text in zip(SCREENED, texts, strict=True):
