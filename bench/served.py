@@ -52,7 +52,7 @@ def clean_env() -> dict[str, str]:
 class App:
     """`leadq serve` or the baseline's app in a subprocess, on a free port."""
 
-    def __init__(self, side: str, provider_url: str, workdir: Path, **env: str) -> None:
+    def __init__(self, side: str, provider_url: str, workdir: Path) -> None:
         self.side = side
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
@@ -72,7 +72,7 @@ class App:
             cmd += ["--base-url", provider_url]
             extra = {"PYTHONPATH": str(ROOT)}
         self.cmd = cmd
-        self.env = {**clean_env(), **extra, **env}
+        self.env = {**clean_env(), **extra}
         self.proc: subprocess.Popen[bytes] | None = None
 
     def __enter__(self) -> App:
