@@ -15,8 +15,8 @@ from bench.leads import comparable, llm_leads
 from bench.provider import ProviderProcess
 from bench.rows import Row
 from leadq.config import Settings
+from leadq.core.result import QualificationResult
 from leadq.qualifier import LeadQualifier
-from leadq.schemas.result import QualificationResult
 
 LATENCY = 0.633  # the seed guide's single-lead latency, used as the provider's delay
 RATE_LIMIT = 600  # requests a minute, measurement 3

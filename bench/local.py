@@ -15,8 +15,8 @@ from bench.leads import rules_leads, write_csv
 from bench.rows import Row
 from bench.served import clean_env
 from leadq.config import Settings
+from leadq.core.result import QualificationResult
 from leadq.qualifier import LeadQualifier
-from leadq.schemas.result import QualificationResult
 
 
 @dataclass(frozen=True)

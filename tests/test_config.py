@@ -1,9 +1,9 @@
 from pydantic import SecretStr
 
 import leadq
+from leadq.backends.factory import make_backend
 from leadq.config import Settings
-from leadq.errors import ProviderNotConfigured
-from leadq.providers.factory import make_backend
+from leadq.core.errors import ProviderNotConfigured
 
 
 def test_default_is_rules_without_a_key() -> None:

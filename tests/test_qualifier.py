@@ -8,8 +8,8 @@ import gc
 import pytest
 
 from leadq.config import Settings
+from leadq.core.result import LeadError, QualificationResult
 from leadq.qualifier import LOCAL_CHUNK, LeadQualifier, collector_paused
-from leadq.schemas.result import LeadError, QualificationResult
 
 
 def test_a_local_batch_longer_than_a_chunk_keeps_input_order() -> None:

@@ -4,7 +4,7 @@ embedded rules engine for offline use and fallback."""
 import logging
 
 from leadq.config import Settings, get_settings
-from leadq.errors import (
+from leadq.core.errors import (
     BadProviderAnswer,
     InvalidLeadError,
     LeadqError,
@@ -15,9 +15,8 @@ from leadq.errors import (
     ProviderUnavailable,
     RateLimited,
 )
-from leadq.qualifier import LeadQualifier, get_qualifier
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import (
+from leadq.core.lead import LeadInput
+from leadq.core.result import (
     Action,
     Flag,
     LeadError,
@@ -26,6 +25,7 @@ from leadq.schemas.result import (
     QualificationResult,
     Usage,
 )
+from leadq.qualifier import LeadQualifier, get_qualifier
 
 __version__ = "0.1.0"
 

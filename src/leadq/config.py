@@ -9,27 +9,13 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from leadq.chain.variants import Variants, parse_variants
+from leadq.core.scoring import ScoreWeights
+from leadq.core.variants import Variants, parse_variants
 
 ProviderName = Literal["cerebras", "openai", "rules"]
 StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
 ReasoningEffort = Literal["low", "medium", "high"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
-
-
-class ScoreWeights(BaseSettings):
-    """Weights of the four component scores in `overall_score` (normalised to sum to 1)."""
-
-    fit: float = Field(0.35, ge=0)
-    budget: float = Field(0.25, ge=0)
-    urgency: float = Field(0.20, ge=0)
-    authority: float = Field(0.20, ge=0)
-
-    @model_validator(mode="after")
-    def _not_all_zero(self) -> ScoreWeights:
-        if self.fit + self.budget + self.urgency + self.authority <= 0:
-            raise ValueError("LEADQ_SCORE_WEIGHTS: at least one weight must be positive")
-        return self
 
 
 def _env(name: str) -> AliasChoices:

@@ -8,8 +8,8 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from leadq.schemas.lead import LEAD_FIELDS
-from leadq.schemas.result import LeadError
+from leadq.core.lead import LEAD_FIELDS
+from leadq.core.result import LeadError
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # defaults of LEADQ_MAX_FILE_BYTES and LEADQ_MAX_ROWS
 MAX_ROWS = 1_000_000

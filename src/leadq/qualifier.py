@@ -11,13 +11,13 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
+from leadq.backends.factory import Backend, make_backend
 from leadq.config import Settings, get_settings
+from leadq.core.calls import CallAttempt
+from leadq.core.lead import LeadInput
+from leadq.core.result import LeadError, Outcome, PartialResult, QualificationResult
 from leadq.observability.events import observed
 from leadq.portal import Portal
-from leadq.providers.factory import Backend, make_backend
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import LeadError, Outcome, PartialResult, QualificationResult
-from leadq.storage.calls import CallAttempt
 
 MAX_PENDING_CALLS = 100_000
 LOCAL_CHUNK = 1000  # leads the local engine qualifies at a time, between yields

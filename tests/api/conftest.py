@@ -16,7 +16,7 @@ import uvicorn
 
 from leadq.api.app import create_app
 from leadq.config import Settings
-from tests.providers.conftest import answer
+from tests.support.llm import answer
 
 
 class LiveApp:

@@ -10,7 +10,7 @@ import redis
 
 from tests.api.conftest import sse_events
 from tests.api.test_leads_llm import LEAD
-from tests.providers.conftest import GOOD, answer
+from tests.support.llm import GOOD, answer
 
 REDIS_TEST_URL = "redis://127.0.0.1:6379/13"
 

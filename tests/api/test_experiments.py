@@ -4,11 +4,11 @@ recorded through the API, and `GET /api/experiments` reporting them."""
 from __future__ import annotations
 
 from leadq.chain.prompt import load_prompt
-from leadq.chain.variants import parse_variants
-from leadq.schemas.lead import LeadInput
-from leadq.storage.identity import lead_key
+from leadq.core.identity import lead_key
+from leadq.core.lead import LeadInput
+from leadq.core.variants import parse_variants
 from tests.api.test_leads_llm import LEAD
-from tests.providers.conftest import answer, lead_in
+from tests.support.llm import answer, lead_in
 
 SPEC = "v1=0.5,v2=0.5"
 

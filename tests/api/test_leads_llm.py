@@ -9,7 +9,7 @@ import httpx
 import pytest
 
 from tests.api.conftest import sse_events
-from tests.providers.conftest import GOOD, answer, lead_in
+from tests.support.llm import GOOD, answer, lead_in
 from tests.support.openai_server import Reply
 
 LEAD = {

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from leadq.rules.engine import VERSION
+from leadq.core.rules.engine import VERSION
 from tests.api.test_leads_llm import LEAD
-from tests.providers.conftest import answer
+from tests.support.llm import answer
 
 
 def scrape(api) -> dict[tuple[str, frozenset], float]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from tests.api.test_leads_llm import LEAD
-from tests.providers.conftest import answer
+from tests.support.llm import answer
 from tests.support.openai_server import Reply
 
 

@@ -5,9 +5,9 @@ import json
 import pytest
 
 from leadq.chain.parse import StructuredAnswerParser
-from leadq.errors import BadProviderAnswer
-from leadq.providers.chat_api import Reply
-from leadq.schemas.result import Usage
+from leadq.core.errors import BadProviderAnswer
+from leadq.core.result import Usage
+from leadq.wire.openai_chat import Reply
 
 ANSWER = {"fit_score": 0.8, "budget_score": 0.6, "reasoning": "Good fit"}
 

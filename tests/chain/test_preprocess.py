@@ -3,7 +3,7 @@
 import json
 
 from leadq.chain.preprocess import lead_block
-from leadq.schemas.lead import LeadInput
+from leadq.core.lead import LeadInput
 
 
 def test_the_email_address_is_cut_to_its_domain() -> None:

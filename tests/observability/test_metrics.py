@@ -11,15 +11,15 @@ from pathlib import Path
 import pytest
 
 from leadq.config import Settings
+from leadq.core.calls import CallAttempt
+from leadq.core.lead import LeadInput
 from leadq.observability import metrics as m
 from leadq.observability.metrics import REGISTRY
 from leadq.qualifier import LeadQualifier
-from leadq.schemas.lead import LeadInput
-from leadq.service import LeadService
-from leadq.storage.calls import CallAttempt
+from leadq.service.leads import LeadService
 from leadq.storage.db import make_engine, upgrade
 from leadq.storage.store import Store
-from tests.providers.conftest import answer
+from tests.support.llm import answer
 from tests.support.openai_server import Reply
 
 

@@ -11,7 +11,7 @@ import pytest
 
 from leadq.observability.logs import JsonFormatter
 from leadq.observability.requests import pick_request_id
-from tests.providers.conftest import answer
+from tests.support.llm import answer
 
 LEAD = {
     "lead_id": "CRM-77",

@@ -63,8 +63,3 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.section("prompt-injection screen")
         for name, value in rates.items():
             terminalreporter.write_line(f"{name}: {value}")
-
-
-# The LLM qualifier over the scripted OpenAI-compatible server (tests/providers/conftest.py);
-# `live_app` is global (tests/support/fixtures.py).
-from tests.providers.conftest import llm  # noqa: E402, F401

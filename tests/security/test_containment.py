@@ -7,17 +7,17 @@ from __future__ import annotations
 import csv
 from typing import Any
 
-from leadq.config import ScoreWeights, Settings
+from leadq.config import Settings
+from leadq.core.lead import LeadInput
+from leadq.core.result import Action, Flag, PartialResult, QualificationResult
+from leadq.core.rules.engine import RulesEngine
+from leadq.core.rules.icp import load_icp
+from leadq.core.scoring import COMPONENTS, ScoreWeights, overall
+from leadq.core.screening.ceiling import WITHHELD, ceiling, without
+from leadq.core.screening.screen import screen
 from leadq.qualifier import LeadQualifier
-from leadq.rules.engine import RulesEngine
-from leadq.rules.icp import load_icp
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import Action, Flag, PartialResult, QualificationResult
-from leadq.scoring import COMPONENTS, overall
-from leadq.security.guard import WITHHELD, ceiling, without
-from leadq.security.injection import screen
 from tests.conftest import EXAMPLES
-from tests.providers.conftest import answer, lead_in
+from tests.support.llm import answer, lead_in
 
 PERFECT = {
     "fit_score": 1.0,

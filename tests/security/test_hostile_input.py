@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from leadq.schemas.lead import LEAD_FIELDS, LeadInput
-from tests.test_cli import leadq, records
+from leadq.core.lead import LEAD_FIELDS, LeadInput
+from tests.cli.test_app import leadq, records
 
 LEAD = {"lead_name": "Ana Lima", "company_name": "Lima Corp", "industry": "SaaS"}
 

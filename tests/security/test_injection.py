@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from leadq.schemas.lead import LeadInput
-from leadq.security import injection
-from leadq.security.injection import SIGNAL_TEXT, scan, screen
+from leadq.core.lead import LeadInput
+from leadq.core.screening import screen as injection
+from leadq.core.screening.screen import SIGNAL_TEXT, scan, screen
 from tests.security.conftest import corpus, record_rates
 
 CORPUS = corpus()

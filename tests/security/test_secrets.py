@@ -15,13 +15,13 @@ from pathlib import Path
 import httpx
 import pytest
 
+from leadq.backends.llm import LLMBackend
 from leadq.config import Settings
-from leadq.providers.llm import LLMBackend
-from leadq.schemas.result import LeadError
-from leadq.security.redact import redact
-from tests.providers.conftest import answer
+from leadq.core.redact import redact
+from leadq.core.result import LeadError
+from tests.support.llm import answer
 from tests.support.openai_server import Reply
-from tests.test_cli import leadq
+from tests.cli.test_app import leadq
 
 CEREBRAS = "csk-SECRETcerebras7f3a9c01b7de44aa"
 OPENAI = "sk-SECRETopenai58e2d6c90f1b3377"

@@ -6,9 +6,9 @@ import json
 
 from sqlalchemy import select
 
+from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
-from leadq.providers.rules import RulesBackend
-from leadq.schemas.lead import LeadInput
+from leadq.core.lead import LeadInput
 from leadq.storage.db import JSONText, _to_json
 from leadq.storage.models import Qualification
 from leadq.storage.store import Store

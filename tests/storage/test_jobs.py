@@ -6,10 +6,10 @@ from pathlib import Path
 
 from sqlalchemy import func, select
 
+from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
-from leadq.providers.rules import RulesBackend
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import LeadError
+from leadq.core.lead import LeadInput
+from leadq.core.result import LeadError
 from leadq.storage.jobs import JobLedger
 from leadq.storage.models import Job, Qualification
 from leadq.storage.store import Store

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta, timezone
 import pytest
 from sqlalchemy import func, select
 
-from leadq.schemas.result import QualificationResult, Usage
-from leadq.storage.calls import CallAttempt
+from leadq.core.calls import CallAttempt
+from leadq.core.result import QualificationResult, Usage
 from leadq.storage.models import LeadOutcome
 from leadq.storage.outcomes import find_lead_ref, record_outcomes
 from leadq.storage.stats import outcome_rows, period_stats, variant_stats

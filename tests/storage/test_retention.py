@@ -13,7 +13,7 @@ import httpx
 from sqlalchemy import func, select, update
 
 from leadq.config import Settings
-from leadq.storage.calls import CallAttempt
+from leadq.core.calls import CallAttempt
 from leadq.storage.db import make_engine, upgrade
 from leadq.storage.jobs import JobLedger
 from leadq.storage.models import Job, JobItem, Lead, LeadOutcome, ProviderCall, Qualification
@@ -22,7 +22,7 @@ from leadq.storage.retention import Purged, cutoff_for, purge
 from leadq.storage.store import Store
 from tests.api.conftest import LiveApp
 from tests.storage.test_store import lead, qualify
-from tests.test_cli import leadq
+from tests.cli.test_app import leadq
 
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=40)

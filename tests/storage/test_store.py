@@ -7,12 +7,12 @@ import json
 
 from sqlalchemy import func, inspect, select
 
+from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
-from leadq.providers.rules import RulesBackend
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import LeadError
-from leadq.storage.calls import CallAttempt
-from leadq.storage.identity import input_hash, lead_key
+from leadq.core.calls import CallAttempt
+from leadq.core.identity import input_hash, lead_key
+from leadq.core.lead import LeadInput
+from leadq.core.result import LeadError
 from leadq.storage.models import JobItem, Lead, ProviderCall, Qualification
 from leadq.storage.store import Store
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from leadq.schemas.result import LeadError
+from leadq.core.result import LeadError
 from leadq.storage.jobs import JobLedger
 from leadq.storage.store import Store
 from leadq.storage.writer import JobWriter, WriterError

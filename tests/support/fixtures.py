@@ -11,7 +11,9 @@ from typing import Any
 import pytest
 
 from leadq.config import Settings
+from leadq.qualifier import LeadQualifier
 from tests.api.conftest import LiveApp
+from tests.support.llm import answer, scripted_llm_settings
 from tests.support.openai_server import ScriptedServer
 
 
@@ -47,3 +49,24 @@ def live_app() -> Iterator[Callable[..., LiveApp]]:
     yield start
     for app in started:
         app.stop()
+
+
+@pytest.fixture
+def llm(openai_server) -> Callable[..., LeadQualifier]:
+    """`llm(**settings)`: a qualifier on the `openai` provider pointed at the scripted server
+    (`provider="cerebras"` points the Cerebras provider there instead)."""
+    openai_server.handler = lambda body: answer(body)
+    made: list[LeadQualifier] = []
+
+    def make(**overrides: Any) -> LeadQualifier:
+        base = scripted_llm_settings(openai_server.url)
+        if overrides.get("provider") == "cerebras":
+            base.update(cerebras_base_url=openai_server.url, cerebras_api_key="csk-test")
+            base.pop("model")
+        q = LeadQualifier(Settings(**{**base, **overrides}))
+        made.append(q)
+        return q
+
+    yield make
+    for q in made:
+        q.close()

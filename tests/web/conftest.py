@@ -15,7 +15,7 @@ from playwright.sync_api import Browser, Page, sync_playwright
 
 from tests.api.conftest import LiveApp
 from tests.conftest import ROOT
-from tests.providers.conftest import scripted_llm_settings
+from tests.support.llm import scripted_llm_settings
 
 CHROMIUM = Path("/usr/bin/chromium")
 # No sandbox: the tests run as root here. No background networking: this machine's network

@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from leadq.leadfiles import CSV_COLUMNS
 from tests.conftest import EXAMPLES
-from tests.providers.conftest import answer, lead_in
+from tests.support.llm import answer, lead_in
 from tests.support.openai_server import Reply
 
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import json
 
-from leadq.schemas.lead import LEAD_FIELDS, LeadInput
-from leadq.schemas.result import Action, Flag
-from tests.providers.conftest import GOOD, answer
+from leadq.core.lead import LEAD_FIELDS, LeadInput
+from leadq.core.result import Action, Flag
+from tests.support.llm import GOOD, answer
 
 # Records, in order, every change of the card's state and of any score bar's value. Mutation
 # records keep their order and old values however they are batched, so this needs no timing.

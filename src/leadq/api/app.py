@@ -13,10 +13,10 @@ from leadq.api.errors import install_error_handlers
 from leadq.api.limits import BodyLimit
 from leadq.api.routes import experiments, health, leads, metrics, outcomes, records, stats, web
 from leadq.config import Settings
-from leadq.errors import LeadqError
+from leadq.core.errors import LeadqError
 from leadq.observability.requests import RequestContext
 from leadq.qualifier import LeadQualifier
-from leadq.service import seed_budget
+from leadq.service.leads import seed_budget
 from leadq.storage.cache import ResultCache
 from leadq.storage.retention import run_purges
 from leadq.storage.store import Store

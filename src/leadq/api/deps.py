@@ -9,9 +9,9 @@ from fastapi import Depends, Query, Request, Security
 from fastapi.security import APIKeyHeader
 
 from leadq.config import Settings
-from leadq.errors import LeadqError
+from leadq.core.errors import LeadqError
 from leadq.qualifier import LeadQualifier
-from leadq.service import LeadService
+from leadq.service.leads import LeadService
 from leadq.storage.store import Store
 
 _api_key = APIKeyHeader(

@@ -11,7 +11,7 @@ from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 
 from leadq.api.models import error_body
-from leadq.errors import InvalidLeadError, LeadqError
+from leadq.core.errors import InvalidLeadError, LeadqError
 
 log = logging.getLogger("leadq.api")
 

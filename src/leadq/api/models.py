@@ -6,7 +6,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from leadq.schemas.result import LeadError, QualificationResult
+from leadq.core.result import LeadError, QualificationResult
 
 
 class QualifyResponse(BaseModel):

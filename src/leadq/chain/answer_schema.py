@@ -1,39 +1,12 @@
-"""What the model must answer, as a Pydantic model and as the strict JSON schema sent with
-every request. The schema is built once at import and reused (FINDINGS 13)."""
+"""The strict JSON schema of `ModelAnswer`, sent with every request, and the request fields
+each structured-output method needs. Built once at import and reused."""
 
 from __future__ import annotations
 
 import json
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
-from leadq.schemas.result import Action
-
-_SCORE = "Number from 0.0 to 1.0."
-
-
-class ModelAnswer(BaseModel):
-    """The model's answer. `overall_score` is not asked for: code computes it from the four
-    component scores. Bounds are checked after parsing (out-of-range values are clamped and
-    flagged), so they are not in the schema."""
-
-    model_config = ConfigDict(extra="ignore")
-
-    fit_score: float = Field(description=f"Match with the ideal customer profile. {_SCORE}")
-    budget_score: float = Field(description=f"Evidence of budget and approval. {_SCORE}")
-    urgency_score: float = Field(description=f"How soon they will decide. {_SCORE}")
-    authority_score: float = Field(description=f"Is this person a decision-maker. {_SCORE}")
-    confidence: float = Field(description=f"Confidence in this assessment. {_SCORE}")
-    recommended_action: Action
-    reasoning: str = Field(description="Two or three sentences explaining the scores.")
-    reasoning_for_action: str = Field(description="Why this action, given the scores.")
-    key_insights: list[str] = Field(description="3-5 findings that drove the scores.")
-    positive_indicators: list[str] = Field(description="Signals of buying intent.")
-    risk_factors: list[str] = Field(description="Obstacles or red flags.")
-    follow_up_questions: list[str] = Field(description="Questions to validate assumptions.")
-    suggested_messaging: str = Field(description="A short opening message for outreach.")
-
+from leadq.core.answer import ModelAnswer
 
 ANSWER_NAME = "lead_qualification"
 

@@ -19,11 +19,11 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from leadq.chain.parse import StructuredAnswerParser
-from leadq.chain.postprocess import Postprocess, ResultContext
+from leadq.chain.parse import Reply, StructuredAnswerParser
+from leadq.chain.postprocess import Postprocess
 from leadq.chain.preprocess import Preprocess
 from leadq.chain.prompt import PromptStep, build_prompt, load_prompt
-from leadq.providers.chat_api import Reply
+from leadq.core.policy import ResultContext
 
 
 class AssignAnswer(Runnable[dict[str, Any], dict[str, Any]]):

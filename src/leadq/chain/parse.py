@@ -11,9 +11,18 @@ from typing import Any
 from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_core.utils.json import parse_partial_json
 
-from leadq.errors import BadProviderAnswer
-from leadq.providers.chat_api import Reply
-from leadq.schemas.result import Usage
+from leadq.core.errors import BadProviderAnswer
+from leadq.core.result import Usage
+
+
+@dataclass(slots=True)
+class Reply:
+    """A whole answer, or one chunk of a streamed one: the answer's text (message content,
+    or the forced tool call's arguments), and the metadata that came with it."""
+
+    text: str = ""
+    finish_reason: str | None = None
+    usage: Usage | None = None
 
 
 @dataclass(slots=True)

@@ -8,8 +8,8 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from leadq.schemas.lead import LeadInput
-from leadq.scoring import missing_critical_fields
+from leadq.core.lead import LeadInput
+from leadq.core.scoring import missing_critical_fields
 
 
 def prompt_fields(lead: LeadInput) -> dict[str, str]:

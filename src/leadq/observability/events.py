@@ -10,11 +10,11 @@ import logging
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from leadq.core.calls import CallAttempt
+from leadq.core.lead import LeadInput
+from leadq.core.result import LeadError, Outcome, QualificationResult
 from leadq.observability.logs import EVENTS, log_event
 from leadq.observability.metrics import observe_call, observe_outcome
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import LeadError, Outcome, QualificationResult
-from leadq.storage.calls import CallAttempt
 
 PII_FIELDS = ("lead_name", "email", "company_name", "job_title")
 

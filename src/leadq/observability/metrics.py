@@ -22,8 +22,8 @@ from prometheus_client import (
     process_collector,
 )
 
-from leadq.schemas.result import LeadError, Outcome, QualificationResult
-from leadq.storage.calls import CallAttempt
+from leadq.core.calls import CallAttempt
+from leadq.core.result import LeadError, Outcome, QualificationResult
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 process_collector.ProcessCollector(registry=REGISTRY)

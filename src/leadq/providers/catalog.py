@@ -1,4 +1,5 @@
-"""Vendor facts and prices, read from the TOML files in `leadq/data` (or the user's own)."""
+"""Vendor facts (base URLs, key settings, structured-output method, reasoning models), read
+from `leadq/data/providers.toml`."""
 
 from __future__ import annotations
 
@@ -6,10 +7,7 @@ import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
-from pathlib import Path
 from typing import Any
-
-from leadq.schemas.result import Usage
 
 
 @dataclass(frozen=True)
@@ -30,7 +28,7 @@ class ProviderInfo:
         return model.startswith(self.reasoning_model_prefixes)
 
 
-def _read_packaged(name: str) -> dict[str, Any]:
+def read_packaged(name: str) -> dict[str, Any]:
     return tomllib.loads(resources.files("leadq.data").joinpath(name).read_text("utf-8"))
 
 
@@ -38,7 +36,7 @@ def _read_packaged(name: str) -> dict[str, Any]:
 def providers() -> dict[str, ProviderInfo]:
     """All known providers by name."""
     out = {}
-    for name, raw in _read_packaged("providers.toml").items():
+    for name, raw in read_packaged("providers.toml").items():
         out[name] = ProviderInfo(
             name=name,
             base_url=raw.get("base_url"),
@@ -51,27 +49,3 @@ def providers() -> dict[str, ProviderInfo]:
             schema_max_chars=int(raw.get("schema_max_chars", 100000)),
         )
     return out
-
-
-@dataclass(frozen=True)
-class Price:
-    """USD per million input and output tokens."""
-
-    input: float
-    output: float
-
-    def cost(self, usage: Usage) -> float:
-        return round((usage.input_tokens * self.input + usage.output_tokens * self.output) / 1e6, 8)
-
-
-@lru_cache(maxsize=4)
-def price_table(path: Path | None = None) -> dict[str, Price]:
-    """`"provider/model"` -> price, from `path` or the packaged table."""
-    raw = tomllib.loads(path.read_text("utf-8")) if path else _read_packaged("prices.toml")
-    return {key: Price(float(v["input"]), float(v["output"])) for key, v in raw.items()}
-
-
-def cost_of(usage: Usage, provider: str, model: str, path: Path | None = None) -> float | None:
-    """Cost of `usage` in USD, or None when the model has no price in the table."""
-    price = price_table(path).get(f"{provider}/{model}")
-    return price.cost(usage) if price else None

@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import select
 
 from leadq.config import Settings
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import QualificationResult, Usage
-from leadq.storage.identity import input_hash
+from leadq.core.identity import input_hash
+from leadq.core.lead import LeadInput
+from leadq.core.result import QualificationResult, Usage
 from leadq.storage.models import Qualification
 from leadq.storage.store import Store
 

@@ -13,9 +13,9 @@ from typing import Any, TypeGuard, cast
 
 from sqlalchemy import Table, bindparam, select, update
 
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import Outcome, QualificationResult
-from leadq.storage.calls import CallAttempt
+from leadq.core.calls import CallAttempt
+from leadq.core.lead import LeadInput
+from leadq.core.result import Outcome, QualificationResult
 from leadq.storage.db import JSONText
 from leadq.storage.models import Job, JobItem, Qualification
 from leadq.storage.store import Store, _chunks

@@ -13,11 +13,11 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from leadq.config import Settings
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import Outcome, QualificationResult
-from leadq.storage.calls import CallAttempt
+from leadq.core.calls import CallAttempt
+from leadq.core.identity import input_hash, lead_key
+from leadq.core.lead import LeadInput
+from leadq.core.result import Outcome, QualificationResult
 from leadq.storage.db import JSONText, make_engine, upgrade
-from leadq.storage.identity import input_hash, lead_key
 from leadq.storage.models import JobItem, Lead, LeadOutcome, ProviderCall, Qualification
 
 CHUNK = 500  # rows per IN (...) lookup

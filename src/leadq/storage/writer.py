@@ -13,9 +13,9 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import Outcome
-from leadq.storage.calls import CallAttempt
+from leadq.core.calls import CallAttempt
+from leadq.core.lead import LeadInput
+from leadq.core.result import Outcome
 
 Entries = Sequence[tuple[int, LeadInput | None, Outcome]]
 

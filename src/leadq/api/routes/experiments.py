@@ -11,7 +11,7 @@ from fastapi import APIRouter, Depends
 from leadq.api.deps import SettingsDep, StoreDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES
 from leadq.api.routes.stats import When, period
-from leadq.experiments import report
+from leadq.core.experiments import report
 from leadq.storage.stats import outcome_rows, variant_stats
 from leadq.storage.store import Store
 

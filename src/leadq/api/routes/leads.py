@@ -13,9 +13,9 @@ from leadq.api.deps import ServiceDep, SettingsDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, BatchResponse, FailedLead, QualifyResponse
 from leadq.api.sse import event
 from leadq.config import Settings
-from leadq.errors import LeadqError, PayloadTooLarge
-from leadq.schemas.lead import LeadInput
-from leadq.schemas.result import LeadError, PartialResult, QualificationResult
+from leadq.core.errors import LeadqError, PayloadTooLarge
+from leadq.core.lead import LeadInput
+from leadq.core.result import LeadError, PartialResult, QualificationResult
 
 log = logging.getLogger("leadq.api")
 router = APIRouter(

@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 from leadq.api.deps import StoreDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, ErrorResponse
 from leadq.api.routes.records import RecordId
-from leadq.errors import NotFound
+from leadq.core.errors import NotFound
 from leadq.storage.outcomes import OutcomeName, record_outcomes
 
 router = APIRouter(

@@ -9,8 +9,8 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 
 from leadq.api.deps import StoreDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, ErrorResponse
-from leadq.errors import NotFound
-from leadq.schemas.result import Action
+from leadq.core.errors import NotFound
+from leadq.core.result import Action
 
 router = APIRouter(
     prefix="/api",

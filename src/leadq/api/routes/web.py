@@ -11,7 +11,7 @@ from importlib.resources import files
 
 from fastapi import APIRouter, Request, Response
 
-from leadq.errors import NotFound
+from leadq.core.errors import NotFound
 
 router = APIRouter(include_in_schema=False)
 

@@ -1,0 +1,374 @@
+"""The LLM backend: the chain over Cerebras or any OpenAI-compatible server (the model step
+is `chat_api.ChatCompletions`), with retries, a per-lead deadline and one HTTP session per
+event loop (a client bound to a closed loop fails: FINDINGS 9)."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import random
+import time
+import weakref
+from collections import Counter
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from dataclasses import dataclass, replace
+from typing import Any, NoReturn
+
+import aiohttp
+from langchain_core.runnables import Runnable, RunnableConfig
+
+from leadq.chain.answer_schema import request_extras
+from leadq.chain.build import build_chain
+from leadq.chain.prompt import Repair
+from leadq.config import Settings
+from leadq.core.calls import CallAttempt
+from leadq.core.errors import (
+    BadProviderAnswer,
+    LeadqError,
+    ProviderNotConfigured,
+    ProviderTimeout,
+    RateLimited,
+)
+from leadq.core.identity import lead_key
+from leadq.core.lead import LeadInput
+from leadq.core.policy import ResultContext
+from leadq.core.result import PartialResult, QualificationResult
+from leadq.observability.metrics import count_retry, observe_rate_wait
+from leadq.providers.catalog import ProviderInfo
+from leadq.providers.ratelimit import RateLimiter, shared_limiter
+from leadq.wire.failures import classify
+from leadq.wire.openai_chat import ChatCompletions
+
+MAX_RATE_LIMIT_WAIT = 60.0
+# 429s with a reset time are waited out (the limiter holds every caller until then) and do
+# not use up LEADQ_MAX_RETRIES; this bounds them, with the lead's deadline.
+RATE_LIMIT_RETRIES = 8
+CHARS_PER_TOKEN = 4  # for the limiter's estimate of a request's prompt tokens
+MIN_CONNECTIONS = 512  # the HTTP pool's least size (see `_session`)
+
+
+class LLMBackend:
+    """Qualifies leads with an LLM through the LCEL chain."""
+
+    is_local = False
+
+    def __init__(self, settings: Settings, info: ProviderInfo) -> None:
+        self.settings = settings
+        self.info = info
+        self.provider = info.name
+        self.model = settings.model or info.default_model
+        self.method = settings.structured_output or info.structured_output
+        self.key_env = (info.api_key_setting or "").upper()
+        key = getattr(settings, info.api_key_setting) if info.api_key_setting else None
+        base_url = (
+            getattr(settings, info.base_url_setting) if info.base_url_setting else None
+        ) or info.base_url
+        if not base_url:
+            raise ProviderNotConfigured(f"{info.name} has no base URL to call")
+        self.base_url: str = base_url
+        if key is None and (info.name == "cerebras" or self.base_url == info.base_url):
+            raise ProviderNotConfigured(
+                f"{self.key_env} is not set: set it to use {info.name}, or set "
+                "LEADQ_PROVIDER=rules to run offline on the built-in rules engine"
+            )
+        self._key = key
+        key_id = hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16] if key else ""
+        self.limiter: RateLimiter = shared_limiter(  # providers limit per key and model
+            f"{self.base_url}#{self.model}", key_id, settings.rpm, settings.tpm
+        )
+        self.reasoning_effort = settings.reasoning_effort or (
+            info.default_reasoning_effort if info.is_reasoning_model(self.model) else None
+        )
+        self.ctx = ResultContext(
+            info.name,
+            self.model,
+            settings.prompt_version,
+            settings.score_weights,
+            settings.prices_file,
+            icp_file=settings.icp_file,  # the injection ceiling uses the same profile
+        )
+        self.variants = settings.variants  # prompt versions, one picked per lead
+        self._fields = self._request_fields()
+        self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
+            weakref.WeakKeyDictionary()
+        )
+        self.on_call: Callable[[CallAttempt], None] | None = None  # the call log's sink
+        build_chain(self._model(None), self.method, self.ctx)  # fail fast on bad config
+
+    def __repr__(self) -> str:
+        return (
+            f"LLMBackend(provider={self.provider!r}, model={self.model!r}, url={self.base_url!r})"
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "provider": self.provider,
+            "model": self.model,
+            "configured": True,
+            "structured_output": self.method,
+            "base_url": self.base_url,
+            "rate_limit": self.limiter.describe(),
+        }
+
+    def cache_scope(self, lead: LeadInput) -> tuple[str, str, str]:
+        """What a cached result must match besides the input: provider, model and the lead's
+        prompt variant."""
+        return self.provider, self.model, self.variants.pick(lead_key(lead))
+
+    def _request_fields(self) -> dict[str, Any]:
+        """What every request sends besides the messages: model, sampling, the answer budget
+        and the structured-output fields (`answer_schema.request_extras`)."""
+        fields: dict[str, Any] = {
+            "model": self.model,
+            "temperature": self.settings.temperature,
+            "max_completion_tokens": self.settings.max_completion_tokens,
+        }
+        if self.reasoning_effort:
+            fields["reasoning_effort"] = self.reasoning_effort
+        return {**fields, **request_extras(self.method)}
+
+    def _model(self, session: aiohttp.ClientSession | None) -> ChatCompletions:
+        return ChatCompletions(
+            session=session,
+            base_url=self.base_url,
+            api_key=self._key.get_secret_value() if self._key else None,
+            fields=self._fields,
+            from_tool=self.method == "function_calling",
+            before_send=self._before_send,
+            on_answer=self._on_answer,
+        )
+
+    async def _chain(self, lead: LeadInput) -> Runnable:
+        """The chain of the lead's prompt variant, on this event loop's HTTP session."""
+        loop = asyncio.get_running_loop()
+        state = self._per_loop.get(loop)
+        if state is None:
+            session = self._session()
+            keeper = _close_at_shutdown(session)
+            await anext(keeper)
+            state = self._per_loop[loop] = _LoopState(session, self._chains(session), keeper)
+        return state.chains[self.variants.pick(lead_key(lead))]
+
+    def _session(self) -> aiohttp.ClientSession:
+        """An aiohttp session with room for every lead in flight twice over (a stream being
+        closed while its retry connects), and at least `MIN_CONNECTIONS`: the pool only
+        bounds open sockets; batches bound their own concurrency, and a batch asking for more
+        than LEADQ_MAX_CONCURRENCY must not queue for connections. One pool, not several:
+        aiohttp hands out connections from a queue, where httpx scanned its whole pool for
+        each request (26 ms of CPU a lead at 200 in flight, before leadq split it up)."""
+        conns = max(self.settings.max_concurrency * 2, MIN_CONNECTIONS)
+        t = self.settings.timeout
+        return aiohttp.ClientSession(
+            connector=aiohttp.TCPConnector(limit=conns, limit_per_host=0),
+            timeout=aiohttp.ClientTimeout(total=None, connect=t, sock_read=t),
+        )
+
+    def _chains(self, session: aiohttp.ClientSession) -> dict[str, Runnable]:
+        model = self._model(session)
+        return {
+            v: build_chain(model, self.method, replace(self.ctx, prompt_version=v))
+            for v in self.variants.versions
+        }
+
+    async def _before_send(self, body_bytes: int) -> None:
+        """Wait for the limiter's slot: prompt tokens (estimated from the body) plus the
+        completion budget, as the provider counts them."""
+        tokens = body_bytes // CHARS_PER_TOKEN + self.settings.max_completion_tokens
+        waited = await self.limiter.acquire(tokens)
+        if waited > 0:
+            observe_rate_wait(self.provider, waited)
+
+    def _on_answer(self, headers: Mapping[str, str], status: int) -> None:
+        """Learn the provider's limits from every answer's headers, 429s included."""
+        self.limiter.observe(headers, status)
+
+    def _delay(self, exc: BaseException | None, attempt: int) -> float:
+        """Seconds before retry number `attempt`: the provider's reset time for a 429, else
+        exponential backoff with jitter."""
+        if isinstance(exc, RateLimited) and exc.retry_after is not None:
+            return min(exc.retry_after, MAX_RATE_LIMIT_WAIT) + random.uniform(0, 0.5)
+        base = self.settings.retry_base_delay
+        return min(base * 2 ** (attempt - 1), max(base, 8.0)) + random.uniform(0, base)
+
+    def _retry_limit(self, err: LeadqError) -> int:
+        """How many retries `err`'s kind gets: 429s with a reset are waited out; an unusable
+        answer is asked again once (the repair attempt); the rest get LEADQ_MAX_RETRIES."""
+        if isinstance(err, RateLimited):
+            return RATE_LIMIT_RETRIES
+        if isinstance(err, BadProviderAnswer):
+            return min(1, self.settings.max_retries)
+        return self.settings.max_retries
+
+    async def _pause_before_retry(self, err: LeadqError, tries: Counter[str], end: float) -> None:
+        """Wait before the next try, or raise when `err` may not be retried: it is not
+        retryable, its kind's retries are used up, or the wait would pass the lead's deadline.
+        The one retry policy of both `qualify` and `stream`. No retry library: tenacity's
+        `with attempt:` catches BaseException, and with a `yield` inside it a cancelled
+        stream's provider connection stayed open."""
+        kind = type(err).__name__
+        tries[kind] += 1
+        if not err.retryable or tries[kind] > self._retry_limit(err):
+            raise err
+        delay = self._delay(err, tries[kind])
+        if time.perf_counter() + delay >= end:
+            raise self._deadline_error() from err
+        count_retry(self.provider, err.code)
+        await asyncio.sleep(delay)
+
+    def _reraise(self, exc: Exception) -> NoReturn:
+        """Raise the typed error for a provider failure; anything else unchanged."""
+        err = classify(exc, self.info, self.model, self.key_env)
+        if err is None or err is exc:
+            raise exc
+        raise err from exc
+
+    def _record(
+        self,
+        lead: LeadInput,
+        started: float,
+        result: QualificationResult | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        """Report one attempt to the call log (status, latency, tokens, cost, error class)."""
+        if self.on_call is None:
+            return
+        latency = round((time.perf_counter() - started) * 1000, 2)
+        if result is not None:
+            self.on_call(
+                CallAttempt(
+                    lead,
+                    self.provider,
+                    self.model,
+                    "ok",
+                    latency,
+                    200,
+                    result.usage.input_tokens,
+                    result.usage.output_tokens,
+                    result.cost_usd,
+                )
+            )
+            return
+        code = getattr(error, "code", "internal_error")
+        cause = error.__cause__ if error is not None and error.__cause__ else error
+        status = getattr(cause, "status_code", None) or getattr(error, "status", None)
+        self.on_call(
+            CallAttempt(
+                lead,
+                self.provider,
+                self.model,
+                code,
+                latency,
+                status,
+                error_class=type(cause).__name__ if cause else None,
+            )
+        )
+
+    def _deadline_error(self) -> ProviderTimeout:
+        return ProviderTimeout(
+            f"no answer from {self.provider} within LEADQ_LEAD_DEADLINE="
+            f"{self.settings.lead_deadline:g}s (retries included)",
+            provider=self.provider,
+        )
+
+    async def qualify(self, lead: LeadInput) -> QualificationResult:
+        """One validated result, retrying what may succeed on a second try, all within
+        `LEADQ_LEAD_DEADLINE`."""
+        chain = await self._chain(lead)
+        t0 = time.perf_counter()
+        end = t0 + self.settings.lead_deadline
+        tries: Counter[str] = Counter()
+        config: RunnableConfig | None = None
+        while True:
+            started = time.perf_counter()
+            try:
+                scope = asyncio.timeout(max(0.0, end - started))
+                try:
+                    async with scope:
+                        result: QualificationResult = await chain.ainvoke(lead, config)
+                except TimeoutError as exc:
+                    if scope.expired():
+                        raise self._deadline_error() from None
+                    self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
+                except Exception as exc:
+                    self._reraise(exc)
+            except Exception as err:
+                self._record(lead, started, error=err)
+                if not isinstance(err, LeadqError):  # not the provider's failure: as it is
+                    raise
+                await self._pause_before_retry(err, tries, end)
+                config = _repair_config(err) or config
+                continue
+            self._record(lead, started, result)
+            result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+            return result
+
+    async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
+        """Partial results as tokens arrive, the validated result last. A failure before the
+        first partial is retried; after it, the error ends the stream."""
+        chain = await self._chain(lead)
+        t0 = time.perf_counter()
+        end = t0 + self.settings.lead_deadline
+        emitted, tries = False, Counter[str]()
+        config: RunnableConfig | None = None
+        while True:
+            items = chain.astream(lead, config).__aiter__()
+            started = time.perf_counter()
+            try:
+                while True:
+                    scope = asyncio.timeout(max(0.0, end - time.perf_counter()))
+                    try:
+                        async with scope:
+                            item = await items.__anext__()
+                    except StopAsyncIteration:
+                        return
+                    except TimeoutError as exc:
+                        if scope.expired():
+                            raise self._deadline_error() from None
+                        self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
+                    except Exception as exc:
+                        self._reraise(exc)
+                    emitted = True
+                    if isinstance(item, QualificationResult):
+                        item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+                        self._record(lead, started, item)
+                    yield item
+            except LeadqError as err:
+                self._record(lead, started, error=err)
+                if emitted:
+                    raise
+                await self._pause_before_retry(err, tries, end)
+                config = _repair_config(err) or config
+            finally:
+                await items.aclose()  # type: ignore[attr-defined]
+
+    async def aclose(self) -> None:
+        """Close this event loop's HTTP session (another loop's closes when that loop ends)."""
+        state = self._per_loop.pop(asyncio.get_running_loop(), None)
+        if state is not None:
+            await state.session.close()
+            await state.keeper.aclose()
+
+
+def _repair_config(err: LeadqError) -> RunnableConfig | None:
+    """The next attempt's config after an unusable answer: the answer and what was wrong
+    with it go back to the model (`prompt.Repair`)."""
+    if isinstance(err, BadProviderAnswer) and err.answer:
+        return {"configurable": {"repair": Repair(err.answer, str(err))}}
+    return None
+
+
+@dataclass(slots=True)
+class _LoopState:
+    session: aiohttp.ClientSession
+    chains: dict[str, Runnable]  # one per prompt variant
+    keeper: AsyncGenerator[None, None]
+
+
+async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
+    """Closes `session` when its event loop shuts down: `asyncio.run` (and every `Runner`)
+    finalizes the loop's unfinished async generators while the loop still runs. Without it,
+    a session made in a loop that `asyncio.run` then closed leaked its connections."""
+    try:
+        yield
+    finally:
+        await session.close()

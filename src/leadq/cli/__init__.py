@@ -1,0 +1,3 @@
+from leadq.cli.app import app
+
+__all__ = ["app"]

@@ -1,0 +1,23 @@
+"""The record of one provider call attempt, as the LLM backend reports it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+from leadq.core.lead import LeadInput
+
+
+@dataclass(slots=True)
+class CallAttempt:
+    lead: LeadInput
+    provider: str
+    model: str
+    status: str  # "ok" or the error code
+    latency_ms: float
+    http_status: int | None = None
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float | None = None
+    error_class: str | None = None
+    at: datetime = field(default_factory=lambda: datetime.now(UTC))

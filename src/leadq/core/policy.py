@@ -1,0 +1,214 @@
+"""The result policy every backend shares: what turns a model's (or the rules engine's) answer
+into a validated, bounded result.
+
+Scores are clamped to [0, 1] (flagged), `overall_score` is the configured weighted mean,
+the action follows the documented bands (flagged when changed), missing critical facts force
+manual_review, a suspected prompt injection forces manual_review and caps the scores (see
+`screening/ceiling.py`), lists and texts are capped, and cost comes from usage times the
+price table."""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from pydantic import ValidationError
+
+from leadq.core.answer import ModelAnswer
+from leadq.core.errors import BadProviderAnswer
+from leadq.core.lead import LeadInput
+from leadq.core.prices import cost_of
+from leadq.core.result import Action, Flag, PartialResult, QualificationResult, Usage
+from leadq.core.scoring import COMPONENTS, ScoreWeights, clamp, overall, settle_action
+from leadq.core.screening.ceiling import contain
+
+SCORE_FIELDS = (*COMPONENTS, "confidence")
+LIST_FIELDS = ("key_insights", "risk_factors", "positive_indicators", "follow_up_questions")
+TEXT_FIELDS = ("reasoning", "reasoning_for_action", "suggested_messaging")
+ANSWER_FIELDS = frozenset(ModelAnswer.model_fields)
+MAX_ITEMS = 8
+MAX_ITEM_CHARS = 400
+MAX_TEXT_CHARS = 2000
+
+
+@dataclass(frozen=True)
+class ResultContext:
+    """What a result records about where it came from."""
+
+    provider: str
+    model: str
+    prompt_version: str
+    weights: ScoreWeights
+    prices_file: Path | None = None
+    icp_file: Path | None = None  # the rules engine's profile, for the injection ceiling
+
+
+def _cap_list(items: list[str]) -> tuple[list[str], bool]:
+    kept = [t[:MAX_ITEM_CHARS] for s in items if (t := s.strip())]
+    return kept[:MAX_ITEMS], len(kept) > MAX_ITEMS
+
+
+def finalize(
+    answer: dict[str, Any],
+    lead: LeadInput,
+    missing: list[str],
+    ctx: ResultContext,
+    *,
+    usage: Usage | None = None,
+    latency_ms: float = 0.0,
+    forced_review: bool = False,
+) -> QualificationResult:
+    """Validate `answer` (raising `BadProviderAnswer` naming the field) and apply the rules."""
+    try:
+        parsed = ModelAnswer.model_validate(answer)
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        where = ".".join(str(p) for p in err["loc"]) or "answer"
+        raise BadProviderAnswer(
+            f"the model's answer does not fit the schema: {where}: {err['msg']}",
+            answer=json.dumps(answer, ensure_ascii=False),
+        ) from None
+    return _apply_rules(
+        vars(parsed),
+        lead,
+        missing,
+        ctx,
+        usage=usage,
+        latency_ms=latency_ms,
+        forced_review=forced_review,
+    )
+
+
+def finalize_trusted(
+    answer: dict[str, Any],
+    lead: LeadInput,
+    missing: list[str],
+    ctx: ResultContext,
+    *,
+    latency_ms: float = 0.0,
+) -> QualificationResult:
+    """`finalize` for an answer our own code built (the rules engine), which already has
+    `ModelAnswer`'s fields and types (`recommended_action` an `Action`), so it is not
+    validated against the schema again (2 µs a lead). The rules applied, and the validated
+    `QualificationResult` they build, are the same as `finalize`'s."""
+    return _apply_rules(answer, lead, missing, ctx, usage=None, latency_ms=latency_ms)
+
+
+def _apply_rules(
+    answer: dict[str, Any],
+    lead: LeadInput,
+    missing: list[str],
+    ctx: ResultContext,
+    *,
+    usage: Usage | None,
+    latency_ms: float,
+    forced_review: bool = False,
+) -> QualificationResult:
+    """Clamp, weigh, settle the action and cap an answer with `ModelAnswer`'s field types."""
+    flags: list[Flag] = []
+    scores: dict[str, float] = {}
+    for name in SCORE_FIELDS:
+        try:
+            scores[name], changed = clamp(answer[name])
+        except ValueError:
+            raise BadProviderAnswer(f"the model's {name} is not a finite number") from None
+        if changed and Flag.SCORE_CLAMPED not in flags:
+            flags.append(Flag.SCORE_CLAMPED)
+    suspect = contain(lead, scores, ctx.icp_file, ctx.weights)  # caps the scores if suspect
+    if suspect is not None:
+        flags.append(Flag.SUSPECTED_INJECTION)
+    overall_score = overall(scores, ctx.weights)
+    proposed: Action = answer["recommended_action"]
+    action, action_flags = settle_action(
+        proposed,
+        overall_score,
+        scores["confidence"],
+        missing_critical=bool(missing),
+        forced_review=forced_review or suspect is not None,
+    )
+    flags.extend(action_flags)
+    why = answer["reasoning_for_action"].strip()[:MAX_TEXT_CHARS]
+    if action is not proposed:
+        because = f"missing {', '.join(missing)}" if missing else f"overall score {overall_score}"
+        if suspect is not None:
+            injected = f"suspected prompt injection in {', '.join(suspect.fields)}"
+            because = f"{because}; {injected}" if missing else injected
+        why = (
+            f"{why} [leadq: action set to {action.value} ({because}); "
+            f"the model proposed {proposed.value}]"
+        ).strip()
+    lists: dict[str, list[str]] = {}
+    for name in LIST_FIELDS:
+        lists[name], cut = _cap_list(answer[name])
+        if cut and Flag.LIST_TRUNCATED not in flags:
+            flags.append(Flag.LIST_TRUNCATED)
+    if missing:
+        lists["risk_factors"].insert(0, f"Missing critical information: {', '.join(missing)}")
+    if suspect is not None:
+        lists["risk_factors"].insert(
+            0,
+            f"{suspect.reason()}. Scores are capped at the rules engine's for the lead without "
+            "that text; a person should review it.",
+        )
+    usage = usage or Usage()
+    # One dict to `model_validate`, not keywords to the constructor: the same validation,
+    # without `__init__`'s round trip through keywords (building a result: 4.5 -> 3.2 µs).
+    return QualificationResult.model_validate(
+        {
+            "overall_score": overall_score,
+            **{k: round(v, 3) for k, v in scores.items()},
+            "reasoning": answer["reasoning"].strip()[:MAX_TEXT_CHARS],
+            **lists,
+            "recommended_action": action,
+            "reasoning_for_action": why,
+            "suggested_messaging": answer["suggested_messaging"].strip()[:MAX_TEXT_CHARS] or None,
+            "lead_id": lead.lead_id,
+            "provider": ctx.provider,
+            "model": ctx.model,
+            "prompt_version": ctx.prompt_version,
+            "latency_ms": round(latency_ms, 2),
+            "usage": usage,
+            "cost_usd": cost_of(usage, ctx.provider, ctx.model, ctx.prices_file),
+            "flags": flags,
+        }
+    )
+
+
+def partial_view(
+    data: dict[str, Any],
+    missing: list[str],
+    weights: ScoreWeights,
+    caps: dict[str, float] | None = None,
+) -> PartialResult:
+    """What a stream shows before the answer is complete: known fields, scores clamped, and
+    the overall score and action as soon as the scores they depend on are in. `caps` (for a
+    suspected injection) limits the component scores and makes the action manual_review."""
+    fields: dict[str, Any] = {}
+    for key, value in data.items():
+        if key not in ANSWER_FIELDS or key == "recommended_action":
+            continue
+        if key in SCORE_FIELDS:
+            if isinstance(value, (int, float)) and math.isfinite(value):
+                score = clamp(float(value))[0]
+                fields[key] = round(min(score, caps.get(key, 1.0)) if caps else score, 3)
+        else:
+            fields[key] = value
+    if all(c in fields for c in COMPONENTS):
+        fields["overall_score"] = overall(fields, weights)
+        proposed = data.get("recommended_action")
+        if (
+            "confidence" in fields
+            and isinstance(proposed, str)
+            and proposed in Action._value2member_map_
+        ):
+            fields["recommended_action"] = settle_action(
+                Action(proposed),
+                fields["overall_score"],
+                fields["confidence"],
+                missing_critical=bool(missing),
+                forced_review=caps is not None,
+            )[0].value
+    return PartialResult(fields=fields)

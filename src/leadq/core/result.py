@@ -1,0 +1,132 @@
+"""What comes out for each lead: a bounded result, or an error saying what failed."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Score = Annotated[float, Field(ge=0.0, le=1.0)]
+
+
+class Action(StrEnum):
+    """The next step for a lead (the seed guide's five actions)."""
+
+    IMMEDIATE_OUTREACH = "immediate_outreach"
+    QUALIFIED_NURTURE = "qualified_nurture"
+    FOLLOWUP_RESEARCH = "followup_research"
+    NOT_QUALIFIED = "not_qualified"
+    MANUAL_REVIEW = "manual_review"
+
+
+class Flag(StrEnum):
+    """Marks on a result that a person should be able to see."""
+
+    SCORE_CLAMPED = "score_clamped"
+    ACTION_ADJUSTED = "action_adjusted"
+    MISSING_CRITICAL_INFO = "missing_critical_info"
+    SUSPECTED_INJECTION = "suspected_injection"
+    LIST_TRUNCATED = "list_truncated"
+    FALLBACK_USED = "fallback_used"  # the first provider failed or its breaker was open
+    ESCALATED = "escalated"  # low confidence: a stronger model answered (see escalated_from)
+    ESCALATION_FAILED = "escalation_failed"  # low confidence, and the stronger model failed
+    BUDGET_EXCEEDED = "budget_exceeded"  # today's LLM spend reached LEADQ_DAILY_BUDGET_USD
+
+
+class Usage(BaseModel):
+    """Tokens the provider reported for the call that produced the result."""
+
+    input_tokens: int = 0
+    output_tokens: int = 0
+    total_tokens: int = 0
+    cached_tokens: int = 0
+
+
+class QualificationResult(BaseModel):
+    """A validated qualification. Every score is in [0, 1]; `overall_score` is the configured
+    weighted mean of the four component scores, computed in code."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    overall_score: Score
+    fit_score: Score
+    budget_score: Score
+    urgency_score: Score
+    authority_score: Score
+    confidence: Score
+    reasoning: str
+    key_insights: list[str] = Field(default_factory=list)
+    risk_factors: list[str] = Field(default_factory=list)
+    positive_indicators: list[str] = Field(default_factory=list)
+    recommended_action: Action
+    reasoning_for_action: str
+    suggested_messaging: str | None = None
+    follow_up_questions: list[str] = Field(default_factory=list)
+
+    lead_id: str | None = None
+    provider: str
+    model: str
+    prompt_version: str
+    latency_ms: float = Field(ge=0)
+    usage: Usage = Field(default_factory=Usage)
+    cost_usd: float | None = Field(
+        None, description="Usage times the price table; null if unpriced."
+    )
+    cached: bool = False
+    flags: list[Flag] = Field(default_factory=list)
+    escalated_from: dict[str, Any] | None = Field(
+        None,
+        description="The first answer when a low-confidence result was escalated to a "
+        "stronger model: provider, model, scores, action, confidence, usage and cost.",
+    )
+    qualification_id: int | None = Field(None, description="Stored qualification's id.")
+    lead_ref: int | None = Field(None, description="Stored lead's id (GET /api/leads/{id}).")
+
+
+class LeadError(BaseModel):
+    """Why one lead has no result. `retryable` says whether trying again could help."""
+
+    error: str = Field(description="Failure code, e.g. invalid_input, provider_timeout.")
+    message: str
+    retryable: bool
+    field: str | None = Field(None, description="The input field at fault, for invalid_input.")
+    provider: str | None = None
+    lead_id: str | None = None
+
+    @classmethod
+    def from_exception(cls, exc: BaseException, lead_id: str | None = None) -> LeadError:
+        """Describe any failure; unknown exceptions become `internal_error` without internals."""
+        from leadq.core.errors import InvalidLeadError, LeadqError
+
+        if isinstance(exc, InvalidLeadError):
+            return cls(
+                error=exc.code,
+                message=exc.message,
+                retryable=False,
+                field=exc.field,
+                lead_id=lead_id,
+            )
+        if isinstance(exc, LeadqError):
+            return cls(
+                error=exc.code,
+                message=exc.message,
+                retryable=exc.retryable,
+                provider=exc.provider,
+                lead_id=lead_id,
+            )
+        return cls(
+            error="internal_error",
+            message=f"{type(exc).__name__} while qualifying",
+            retryable=False,
+            lead_id=lead_id,
+        )
+
+
+Outcome = QualificationResult | LeadError
+
+
+class PartialResult(BaseModel):
+    """The fields the model has produced so far, while it streams (scores already clamped)."""
+
+    fields: dict[str, Any]

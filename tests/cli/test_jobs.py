@@ -1,0 +1,182 @@
+"""`leadq qualify` as a stored, resumable job: re-runs, SIGKILL mid-batch, history, export,
+and the same flow on PostgreSQL."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from sqlalchemy import func, select
+
+from leadq.config import Settings
+from leadq.storage.models import JobItem, Qualification
+from leadq.storage.store import Store
+from tests.conftest import EXAMPLES
+from tests.support.llm import answer
+from tests.support.openai_server import Reply
+from tests.cli.test_app import leadq, records
+
+
+def _store(url: str | None = None) -> Store:
+    return Store.open(Settings(database_url=url) if url else Settings())
+
+
+def _count(store: Store, model) -> int:
+    with store.session() as s:
+        return s.scalar(select(func.count()).select_from(model)) or 0
+
+
+def test_rerun_on_the_same_file_resumes_and_qualifies_nothing_twice(tmp_path: Path) -> None:
+    first = leadq("qualify", str(EXAMPLES), "-q")
+    again = leadq("qualify", str(EXAMPLES), "-q")
+    assert "job " in first.stderr and "resuming, 0 of 21 rows left" in again.stderr
+    assert records(first.stdout) == records(again.stdout)
+    store = _store()
+    assert _count(store, Qualification) == 20  # 21 rows, one invalid
+    fresh = leadq("qualify", str(EXAMPLES), "-q", "--new")
+    assert "21 rows" in fresh.stderr and _count(store, Qualification) == 40
+    ids = [r["result"]["qualification_id"] for r in records(first.stdout) if "result" in r]
+    assert len(set(ids)) == 20
+
+
+def test_history_and_export(tmp_path: Path) -> None:
+    leadq("qualify", str(EXAMPLES), "-q")
+    leadq("qualify", str(EXAMPLES), "-q", "--new")
+    hist = leadq("history", "L-0001")
+    assert hist.returncode == 0 and "Priya Raman" in hist.stdout
+    assert hist.stdout.count("immediate_outreach") == 2  # two qualifications over time
+    assert leadq("history", "nobody at all").returncode == 1
+    out = tmp_path / "latest.csv"
+    exp = leadq("export", "-o", str(out))
+    assert exp.returncode == 0
+    with out.open(encoding="utf-8") as fh:
+        rows = list(csv.DictReader(fh))
+    assert len(rows) == 20  # one row per stored lead, its latest result
+    assert len({r["lead_ref"] for r in rows}) == 20
+
+
+def _write_leads(path: Path, n: int) -> None:
+    with path.open("w", newline="", encoding="utf-8") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            ["lead_id", "lead_name", "company_name", "industry", "job_title", "company_size"]
+        )
+        for i in range(n):
+            writer.writerow([f"K-{i}", f"Lead {i}", f"Co {i}", "SaaS", "VP Sales", "200"])
+
+
+def test_sigkill_mid_batch_then_resume_loses_and_duplicates_nothing(
+    openai_server, tmp_path: Path
+) -> None:
+    rows, concurrency = 30, 3
+    src = tmp_path / "leads.csv"
+    _write_leads(src, rows)
+    openai_server.handler = lambda body: answer(body, delay=0.15)
+    env = {
+        **os.environ,
+        "LEADQ_PROVIDER": "openai",
+        "OPENAI_BASE_URL": openai_server.url,
+        "OPENAI_API_KEY": "sk-test",
+        "LEADQ_MAX_RETRIES": "0",
+    }
+    cmd = [sys.executable, "-m", "leadq", "qualify", str(src), "-q", "-c", str(concurrency)]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    deadline = time.monotonic() + 60
+    while openai_server.completed < 12 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait(10)
+    assert proc.returncode == -signal.SIGKILL
+    store = _store()
+    done_before = _count(store, Qualification)
+    assert 0 < done_before < rows  # killed mid-batch, with some rows stored
+
+    resumed = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f"{rows - done_before} of {rows} rows left" in resumed.stderr
+    out = records(resumed.stdout)
+    assert [r["row"] for r in out] == list(range(1, rows + 1))
+    assert all(r["status"] == "ok" for r in out)
+    assert _count(store, Qualification) == rows  # exactly one result per row
+    with store.session() as s:
+        items = s.scalars(select(JobItem)).all()
+    assert len(items) == rows and all(i.status == "done" and i.qualification_id for i in items)
+    assert len({i.qualification_id for i in items}) == rows
+    # Calls: one per row, plus at most the ones in flight when the process died.
+    assert rows <= len(openai_server.requests) <= rows + concurrency
+
+
+def test_postgresql_via_database_url(pg_fresh: str) -> None:
+    env = {"DATABASE_URL": pg_fresh}
+    first = leadq("qualify", str(EXAMPLES), "-q", env=env)
+    assert len(records(first.stdout)) == 21
+    again = leadq("qualify", str(EXAMPLES), "-q", env=env)
+    assert "resuming, 0 of 21 rows left" in again.stderr
+    store = _store(pg_fresh)
+    assert store.engine.dialect.name == "postgresql"
+    assert _count(store, Qualification) == 20
+    hist = leadq("history", "L-0002", env=env)
+    assert hist.returncode == 0 and "Marcus" in hist.stdout
+    assert not (Path.cwd() / "data").exists()  # nothing went to the SQLite default
+
+
+def test_db_upgrade_command(tmp_path: Path) -> None:
+    proc = leadq("db", "upgrade")
+    assert proc.returncode == 0 and "up to date" in proc.stderr
+    assert (tmp_path / "data" / "leadq.db").exists()
+
+
+def test_jsonl_output_carries_stored_ids() -> None:
+    out = records(leadq("qualify", str(EXAMPLES), "-q").stdout)
+    ok = [r["result"] for r in out if r["status"] == "ok"]
+    assert all(
+        isinstance(r["qualification_id"], int) and isinstance(r["lead_ref"], int) for r in ok
+    )
+    assert "input" not in json.dumps(ok[0]).split('"reasoning"')[0]
+
+
+def test_unreachable_database_is_a_clear_error_not_a_traceback() -> None:
+    env = {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    served = leadq("serve", "--port", "1", env=env)
+    assert served.returncode == 2 and "cannot start" in served.stderr
+    ran = leadq("qualify", str(EXAMPLES), "-q", env=env)
+    assert ran.returncode == 2 and "cannot open the database" in ran.stderr
+    assert "Traceback" not in served.stderr + ran.stderr
+
+
+def test_retry_failed_requalifies_rows_that_may_pass_now(openai_server, tmp_path: Path) -> None:
+    src = tmp_path / "leads.csv"
+    _write_leads(src, 4)
+    down = {"on": True}
+    openai_server.handler = lambda body: Reply(status=503) if down["on"] else answer(body)
+    env = {
+        **os.environ,
+        "LEADQ_PROVIDER": "openai",
+        "OPENAI_BASE_URL": openai_server.url,
+        "OPENAI_API_KEY": "sk-test",
+        "LEADQ_MAX_RETRIES": "0",
+        "LEADQ_BREAKER_THRESHOLD": "100",
+    }
+    with src.open("a", encoding="utf-8") as f:
+        f.write("K-bad,Nobody,,SaaS,VP Sales,200\n")  # no company: invalid, never retried
+    cmd = [sys.executable, "-m", "leadq", "qualify", str(src), "-q"]
+    first = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert first.returncode == 1
+    assert [r["status"] for r in records(first.stdout)] == ["error"] * 5
+
+    down["on"] = False
+    plain = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+    assert "0 of 5 rows left" in plain.stderr and len(openai_server.requests) == 4
+
+    again = subprocess.run([*cmd, "--retry-failed"], env=env, capture_output=True, text=True)
+    assert "4 failed rows to try again" in again.stderr
+    out = records(again.stdout)
+    assert [r["status"] for r in out] == ["ok"] * 4 + ["error"]
+    assert out[-1]["error"]["error"] == "invalid_input"
+    assert len(openai_server.requests) == 8  # the 4 provider failures, once more each

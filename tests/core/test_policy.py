@@ -1,0 +1,163 @@
+import csv
+
+import pytest
+
+from leadq.backends.rules_engine import RulesBackend
+from leadq.config import Settings
+from leadq.core.errors import BadProviderAnswer
+from leadq.core.lead import LeadInput
+from leadq.core.policy import ResultContext, finalize, finalize_trusted, partial_view
+from leadq.core.result import Action, Flag, Usage
+from leadq.core.scoring import ScoreWeights, missing_critical_fields
+from tests.conftest import EXAMPLES
+
+CTX = ResultContext("cerebras", "gpt-oss-120b", "v1", ScoreWeights())
+LEAD = LeadInput.parse(
+    {
+        "lead_name": "A",
+        "company_name": "B",
+        "industry": "SaaS",
+        "job_title": "CTO",
+        "annual_revenue": "$10M",
+    }
+)
+
+
+def answer(**over):
+    base = {
+        "fit_score": 0.8,
+        "budget_score": 0.7,
+        "urgency_score": 0.6,
+        "authority_score": 0.9,
+        "confidence": 0.8,
+        "recommended_action": "immediate_outreach",
+        "reasoning": "r",
+        "reasoning_for_action": "why",
+        "key_insights": ["k"],
+        "positive_indicators": ["p"],
+        "risk_factors": [],
+        "follow_up_questions": ["q"],
+        "suggested_messaging": "hi",
+    }
+    return {**base, **over}
+
+
+def test_overall_computed_and_action_kept_when_consistent() -> None:
+    res = finalize(answer(), LEAD, [], CTX)
+    assert res.overall_score == round(0.35 * 0.8 + 0.25 * 0.7 + 0.2 * 0.6 + 0.2 * 0.9, 3)
+    assert res.recommended_action is Action.IMMEDIATE_OUTREACH and res.flags == []
+
+
+def test_model_overall_is_ignored() -> None:
+    assert finalize(answer(overall_score=0.01), LEAD, [], CTX).overall_score > 0.7
+
+
+def test_out_of_range_scores_clamped_and_flagged() -> None:
+    res = finalize(answer(fit_score=10.5, confidence=10.5, budget_score=-3), LEAD, [], CTX)
+    assert res.fit_score == 1.0 and res.confidence == 1.0 and res.budget_score == 0.0
+    assert Flag.SCORE_CLAMPED in res.flags
+
+
+def test_contradicting_action_adjusted_with_explanation() -> None:
+    res = finalize(
+        answer(fit_score=0.1, budget_score=0.1, urgency_score=0.1, authority_score=0.1),
+        LEAD,
+        [],
+        CTX,
+    )
+    assert res.recommended_action is Action.NOT_QUALIFIED
+    assert Flag.ACTION_ADJUSTED in res.flags
+    assert "model proposed immediate_outreach" in res.reasoning_for_action
+
+
+def test_missing_info_means_manual_review_and_a_risk() -> None:
+    res = finalize(answer(), LEAD, ["job_title"], CTX)
+    assert res.recommended_action is Action.MANUAL_REVIEW
+    assert res.risk_factors[0].startswith("Missing critical information: job_title")
+
+
+@pytest.mark.parametrize(
+    ("bad", "field"),
+    [
+        ({"fit_score": "high"}, "fit_score"),
+        ({"recommended_action": "call_now"}, "recommended_action"),
+        ({"fit_score": float("nan")}, "fit_score"),
+    ],
+)
+def test_schema_violations_name_the_field(bad, field) -> None:
+    with pytest.raises(BadProviderAnswer, match=field):
+        finalize(answer(**bad), LEAD, [], CTX)
+
+
+def test_missing_field_is_a_bad_answer() -> None:
+    data = answer()
+    del data["reasoning"]
+    with pytest.raises(BadProviderAnswer, match="reasoning"):
+        finalize(data, LEAD, [], CTX)
+
+
+def test_long_lists_capped_and_flagged() -> None:
+    res = finalize(answer(key_insights=[f"i{n}" for n in range(30)]), LEAD, [], CTX)
+    assert len(res.key_insights) == 8 and Flag.LIST_TRUNCATED in res.flags
+
+
+def test_cost_from_usage_and_price_table() -> None:
+    usage = Usage(input_tokens=1_000_000, output_tokens=1_000_000, total_tokens=2_000_000)
+    assert finalize(answer(), LEAD, [], CTX, usage=usage).cost_usd == pytest.approx(1.10)
+    unpriced = ResultContext("openai", "some-local-model", "v1", ScoreWeights())
+    assert finalize(answer(), LEAD, [], unpriced, usage=usage).cost_usd is None
+
+
+def test_partial_view_clamps_and_settles_when_it_can() -> None:
+    view = partial_view({"fit_score": 3.0, "reasoning": "par"}, [], ScoreWeights()).fields
+    assert view == {"fit_score": 1.0, "reasoning": "par"}
+    full = partial_view(answer(), [], ScoreWeights()).fields
+    assert full["recommended_action"] == "immediate_outreach" and "overall_score" in full
+
+
+def _typed(data: dict) -> dict:
+    """`answer()` with the types the rules engine hands `finalize_trusted`."""
+    return {**data, "recommended_action": Action(data["recommended_action"])}
+
+
+def _same(a, b) -> bool:
+    return a.model_dump(exclude={"latency_ms"}) == b.model_dump(exclude={"latency_ms"})
+
+
+@pytest.mark.parametrize(
+    ("over", "missing"),
+    [
+        ({}, []),
+        ({"fit_score": 10.5, "confidence": -1, "budget_score": 1.0000001}, []),
+        ({"fit_score": 0.1, "budget_score": 0.1, "urgency_score": 0.1}, []),
+        ({"recommended_action": "manual_review", "confidence": 0.2}, []),
+        ({}, ["industry", "company_size/annual_revenue"]),
+        (
+            {"key_insights": [f" i{n} " for n in range(30)], "risk_factors": ["", " ", "x" * 900]},
+            [],
+        ),
+        ({"reasoning": "  r  ", "suggested_messaging": "   ", "reasoning_for_action": " w "}, []),
+    ],
+)
+def test_trusted_path_applies_the_same_rules(over, missing) -> None:
+    data = answer(**over)
+    trusted = finalize_trusted(_typed(data), LEAD, list(missing), CTX, latency_ms=1.234)
+    checked = finalize(data, LEAD, list(missing), CTX, latency_ms=1.234)
+    assert trusted == checked
+    assert 0.0 <= trusted.overall_score <= 1.0 and 0.0 <= trusted.fit_score <= 1.0
+
+
+def test_trusted_path_still_refuses_scores_that_are_not_numbers() -> None:
+    with pytest.raises(BadProviderAnswer, match="fit_score"):
+        finalize_trusted(_typed(answer(fit_score=float("nan"))), LEAD, [], CTX)
+
+
+def test_rules_results_are_what_the_validating_path_gives() -> None:
+    backend = RulesBackend(Settings())
+    with EXAMPLES.open(encoding="utf-8") as fh:
+        rows = [row for row in csv.DictReader(fh) if row["lead_name"]]
+    for row in rows:
+        lead = LeadInput.parse(row)
+        missing = missing_critical_fields(lead.present())
+        checked = finalize(backend.engine.answer(lead), lead, missing, backend.ctx)
+        assert _same(backend.qualify_now(lead), checked)
