@@ -36,12 +36,16 @@ $(PROMTOOL): | $(STAMP)
 serve: $(STAMP)
 	$(VENV)/bin/leadq serve --host $(HOST) --port $(PORT)
 
-test: $(STAMP) $(CHROMIUM) $(PROMTOOL)
+# Lint first: a ruff, format, mypy or import-linter finding fails `make test` (and .ci/run).
+test: lint $(CHROMIUM) $(PROMTOOL)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
 
+# mypy's files (src, tests, bench) and lint-imports' contracts are in pyproject.toml.
 lint: $(STAMP)
 	$(VENV)/bin/ruff check src tests bench
+	$(VENV)/bin/ruff format --check src tests bench
 	$(VENV)/bin/mypy
+	$(VENV)/bin/lint-imports
 
 # leadq beside the seed guide's design, one table (bench/README.md); BENCH_ARGS=--smoke etc.
 bench: $(STAMP)

@@ -1,2 +1,3 @@
-"""`make bench`: leadq beside a baseline of the seed guide's design, one table of numbers.
+"""`make bench`: leadq beside a baseline that rebuilds the original design the project
+started from (the "seed" design), one table of numbers.
 See `bench/README.md` for what each measurement does; `python -m bench.run --help`."""

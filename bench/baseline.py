@@ -1,25 +1,25 @@
-"""The baseline: the seed guide's qualifier, rebuilt from its description for comparison.
+"""The baseline: the original design's qualifier, rebuilt from its description for comparison.
 
-Written here from what `shared/spec/seed-guide.md` describes, not copied from it: its output
-schema (no bounds on the scores, `overall_score` asked of the model), its prompt (a system
-text and a human template with one line per field), its LCEL chain
+Written from the original design's description, not copied from its code: its output schema
+(no bounds on the scores, `overall_score` asked of the model), its prompt (a system text and
+a human template with one line per field), its LCEL chain
 `RunnableLambda(preprocess) | prompt | llm.with_structured_output(Result) | postprocess`,
 its batch through `abatch` without `return_exceptions`, its streaming through `astream` of
 that chain, and its FastAPI endpoints with their envelopes.
 
 Adapted so that it runs against the benchmark's local server (each marked ADAPTED below):
 - the base URL and key point at the local server instead of Cerebras;
-- the model name is kept (`llama3.1-8b`; the local server answers any name, Cerebras has
-  retired it, FINDINGS 1);
-- `with_structured_output` is called as the guide calls it, with no `method`. With the guide's
-  pinned langchain-openai 0.2 that meant a forced tool call, which Cerebras rejects with HTTP
-  400 (FINDINGS 2); with today's langchain-openai it means `response_format` json_schema
-  through the OpenAI SDK's `parse` helper, regenerated for every request (FINDINGS 13). The
-  baseline does what today's library does with the guide's code;
+- the model name is kept (`llama3.1-8b`: the local server answers any name, though Cerebras
+  has retired that model);
+- `with_structured_output` is called as the original calls it, with no `method`. With the
+  langchain-openai 0.2 it pinned, that meant a forced tool call, which Cerebras rejects with
+  HTTP 400; with today's langchain-openai it means `response_format` json_schema through the
+  OpenAI SDK's `parse` helper, the schema regenerated for every request. The baseline does
+  what today's library does with the original code;
 - the singleton is left out: each benchmark builds its own instance inside its event loop,
   and each instance gets a fresh default HTTP client (langchain-openai caches one per
-  process, bound to the first event loop: the second fails with "Event loop is closed",
-  FINDINGS 9). The client is the same kind with the same limits, as a fresh process gets.
+  process, bound to the first event loop, so a second `asyncio.run` fails with "Event loop
+  is closed"). The client is the same kind with the same limits, as a fresh process gets.
 
 `python -m bench.baseline serve --port N --base-url URL` serves its HTTP API with uvicorn."""
 
@@ -37,7 +37,7 @@ from langchain_openai import ChatOpenAI
 from langchain_openai.chat_models import _client_utils
 from pydantic import BaseModel, Field
 
-# ---- the guide's schemas (its descriptions, no bounds) ----------------------------------------
+# ---- the original schemas (their descriptions, no bounds) -------------------------------------
 
 
 class RecommendedAction(StrEnum):
@@ -53,7 +53,8 @@ def _score(what: str) -> Any:
 
 
 class SeedResult(BaseModel):
-    """What the guide asks the model for, fourteen fields, scores unbounded (FINDINGS 6)."""
+    """What the original asks the model for: fourteen fields, scores unbounded (a model's 10.5
+    passes as valid)."""
 
     overall_score: float = Field(
         description="Overall qualification score 0.0-1.0. "
@@ -108,7 +109,7 @@ class SeedResult(BaseModel):
 
 
 class SeedInput(BaseModel):
-    """The guide's input: industry, size and revenue required; unknown keys ignored."""
+    """The original input: industry, size and revenue required; unknown keys ignored."""
 
     lead_name: str
     company_name: str
@@ -121,7 +122,7 @@ class SeedInput(BaseModel):
     additional_context: str | None = None
 
 
-# ---- the guide's prompt --------------------------------------------------------------------
+# ---- the original prompt -------------------------------------------------------------------
 
 SYSTEM = """You are an expert B2B sales qualification specialist.
 Analyze the provided lead information and generate accurate qualification scores.
@@ -152,7 +153,7 @@ Provide detailed qualification analysis with structured scores."""
 
 
 def _preprocess(lead_data: dict[str, Any]) -> dict[str, Any]:
-    """Validate, then fill the template's slots, with the guide's placeholders for gaps."""
+    """Validate, then fill the template's slots, with the original placeholders for gaps."""
     lead = SeedInput(**lead_data)
     return {
         "lead_name": lead.lead_name,
@@ -168,7 +169,7 @@ def _preprocess(lead_data: dict[str, Any]) -> dict[str, Any]:
 
 
 def _postprocess(result: SeedResult) -> dict[str, Any]:
-    """Round the scores and flatten to a dict, as the guide does (no bounds, no checks)."""
+    """Round the scores and flatten to a dict, as the original does (no bounds, no checks)."""
     scores = ("overall", "fit", "budget", "urgency", "authority")
     out: dict[str, Any] = {f"{s}_score": round(getattr(result, f"{s}_score"), 3) for s in scores}
     out["confidence"] = round(result.confidence, 3)
@@ -186,7 +187,7 @@ def _postprocess(result: SeedResult) -> dict[str, Any]:
 
 
 class SeedQualifier:
-    """The guide's `CerebrasLeadQualifier`: one `ChatOpenAI`, one chain, thin methods."""
+    """The original `CerebrasLeadQualifier`: one `ChatOpenAI`, one chain, thin methods."""
 
     def __init__(self, base_url: str, api_key: str = "sk-bench") -> None:
         # ADAPTED: a fresh cached client for this event loop (see the module docstring).
@@ -210,7 +211,7 @@ class SeedQualifier:
     async def qualify_lead_async(self, lead_data: dict[str, Any]) -> dict[str, Any]:
         try:
             return await self.chain.ainvoke(lead_data)
-        except Exception as exc:  # noqa: BLE001 - the guide's behaviour: type lost (FINDINGS 14)
+        except Exception as exc:  # the original behaviour: the error's type is lost
             raise Exception(f"Async lead qualification failed: {exc}") from exc
 
     async def qualify_leads_batch_async(
@@ -224,11 +225,11 @@ class SeedQualifier:
             yield chunk
 
 
-# ---- the guide's HTTP API ------------------------------------------------------------------
+# ---- the original HTTP API -----------------------------------------------------------------
 
 
 def create_app(base_url: str) -> Any:
-    """The guide's endpoints: qualify, qualify-batch, qualify-stream, health."""
+    """The original endpoints: qualify, qualify-batch, qualify-stream, health."""
     from fastapi import FastAPI, HTTPException
     from fastapi.responses import StreamingResponse
 
@@ -244,7 +245,7 @@ def create_app(base_url: str) -> Any:
     async def qualify(lead: SeedInput) -> dict[str, Any]:
         try:
             result = await get_qualifier().qualify_lead_async(lead.model_dump())
-        except Exception as exc:  # noqa: BLE001 - the guide's 500 for everything
+        except Exception as exc:  # the original's 500 for everything
             raise HTTPException(status_code=500, detail=str(exc)) from exc
         return {"status": "success", "data": result}
 
@@ -254,7 +255,7 @@ def create_app(base_url: str) -> Any:
             results = await get_qualifier().qualify_leads_batch_async(
                 [lead.model_dump() for lead in leads], max_concurrency=5
             )
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:
             raise HTTPException(status_code=500, detail=str(exc)) from exc
         return {"status": "success", "count": len(results), "data": results}
 

@@ -1,5 +1,6 @@
-"""Measurements 1, 2, 3 and 8: leadq's Python API and the baseline's, in this process, against
-the bench provider in another process (so that only the client's CPU is counted)."""
+"""Client CPU, throughput, rate-limit use and prompt size (measurements 1, 2, 3 and 8 in
+bench/README.md): leadq's Python API and the baseline's, in this process, against the bench
+provider in another process (so that only the client's CPU is counted)."""
 
 from __future__ import annotations
 
@@ -18,9 +19,9 @@ from leadq.config import Settings
 from leadq.core.result import QualificationResult
 from leadq.qualifier import LeadQualifier
 
-LATENCY = 0.633  # the seed guide's single-lead latency, used as the provider's delay
-RATE_LIMIT = 600  # requests a minute, measurement 3
-OTHER_PROMPTS = ("v1", "v2")  # measured beside the default prompt, measurement 8
+LATENCY = 0.633  # the original design's stated single-lead latency, as the provider's delay
+RATE_LIMIT = 600  # requests a minute the provider allows in the rate-limit measurement
+OTHER_PROMPTS = ("v1", "v2")  # measured beside the default prompt for prompt size
 
 
 @dataclass(frozen=True)
@@ -91,7 +92,7 @@ async def _baseline_batch(url: str, concurrency: int) -> tuple[Batch, Close]:
     async def run(leads: list[dict[str, Any]]) -> list[Any]:
         return await b.qualify_leads_batch_async(leads, max_concurrency=concurrency)
 
-    async def close() -> None:  # its HTTP client, in the loop that used it (FINDINGS 9)
+    async def close() -> None:  # in the loop that used it: its HTTP client is bound to it
         await b.llm.root_async_client.close()
 
     return run, close
@@ -195,7 +196,7 @@ async def _leadq_within(url: str, leads: list[dict[str, Any]], seconds: float) -
 async def _baseline_within(
     url: str, leads: list[dict[str, Any]], seconds: float
 ) -> tuple[int, str]:
-    """The seed's batch at its default concurrency (5): all its results, or none; and how
+    """The baseline's batch at its default concurrency (5): all its results, or none; and how
     it ended ("finished", "raised": every result lost, or "was still running")."""
     b = SeedQualifier(url)
     try:

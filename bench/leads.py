@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples" / "leads.csv"
-# What the seed guide's input model requires; the baseline rejects a lead without them.
+# What the original design's input model requires; the baseline rejects a lead without them.
 SEED_REQUIRED = ("lead_name", "company_name", "industry", "company_size", "annual_revenue")
 
 
@@ -21,7 +21,7 @@ def example_rows() -> tuple[dict[str, str], ...]:
 
 
 def comparable() -> list[dict[str, str]]:
-    """The example leads both designs accept: every field the seed guide requires is set."""
+    """The example leads both designs accept: every field the original requires is set."""
     rows = [{k: v for k, v in row.items() if v} for row in example_rows()]
     return [row for row in rows if all(row.get(k) for k in SEED_REQUIRED)]
 

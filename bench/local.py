@@ -1,5 +1,6 @@
-"""Measurements 6 and 7: the rules engine, in one process and through the CLI into SQLite.
-The seed guide has neither, so these rows have no baseline: they are held to their targets."""
+"""The rules engine, in one process and through the CLI into SQLite (measurements 6 and 7 in
+bench/README.md). The original design has neither, so these rows have no baseline: they are
+held to their targets."""
 
 from __future__ import annotations
 

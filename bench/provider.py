@@ -31,7 +31,7 @@ from tests.support import openai_server  # noqa: E402
 from tests.support.openai_server import Reply, ScriptedServer  # noqa: E402
 
 # One answer that fits both schemas: leadq's (which ignores `overall_score`: it computes it)
-# and the seed guide's (which requires it).
+# and the original design's (which requires it).
 ANSWER: dict[str, Any] = {
     "overall_score": 0.76,
     "fit_score": 0.8,
@@ -53,7 +53,8 @@ ANSWER_TEXT = json.dumps(ANSWER)
 # Without a rate limit, the answers advertise limits that never bind. The scripted server's
 # defaults (100,000 requests and 10 million tokens a minute) would: leadq paces to the
 # limits it reads, and at about 1,900 tokens a request (prompt + max_completion_tokens)
-# 10 million tokens a minute is 88 requests a second, below what measurement 2 asks for.
+# 10 million tokens a minute is 88 requests a second, below what the throughput
+# measurement asks for.
 UNBOUNDED = {
     f"x-ratelimit-{field}-{kind}-minute": value
     for kind, value in (("requests", "100000000"), ("tokens", "100000000000"))
@@ -154,7 +155,8 @@ class BenchServer(ScriptedServer):
 def serve(config: dict[str, Any]) -> None:
     """Start a `BenchServer`, print its base URL, serve until stdin closes."""
     server = BenchServer(config).start()
-    print(server.url, flush=True)
+    sys.stdout.write(f"{server.url}\n")  # the one line ProviderProcess reads
+    sys.stdout.flush()
     try:
         sys.stdin.read()
     finally:
@@ -179,7 +181,8 @@ class ProviderProcess:
             stdout=subprocess.PIPE,
             text=True,
         )
-        assert self.proc.stdout is not None
+        if self.proc.stdout is None:  # never with stdout=PIPE; narrows the type
+            raise RuntimeError("bench provider has no stdout pipe")
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("http"):
             self.__exit__()
@@ -214,7 +217,8 @@ class ProviderProcess:
 
     def cpu_seconds(self) -> float:
         """CPU time the provider process has used so far (user + system)."""
-        assert self.proc is not None
+        if self.proc is None:
+            raise RuntimeError("bench provider is not running")
         fields = Path(f"/proc/{self.proc.pid}/stat").read_text().rsplit(")", 1)[1].split()
         return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 

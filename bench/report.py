@@ -82,7 +82,7 @@ def table(rows: list[Row], title: str) -> Table:
 def render(rows: list[Row], command: str, started: str, console: Console) -> None:
     """The table, then one line of notes per row and the run's facts."""
     today = datetime.date.today().isoformat()
-    console.print(table(rows, f"leadq beside the seed guide's design ({today})"))
+    console.print(table(rows, f"leadq beside the original design ({today})"))
     console.print("Cells: median (best) when a measurement ran more than once.")
     for row in rows:
         if row.note:

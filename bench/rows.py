@@ -9,7 +9,7 @@ from typing import Any
 
 @dataclass
 class Row:
-    """A measurement. Each run adds a sample to `leadq` (and `baseline`, where the seed's
+    """A measurement. Each run adds a sample to `leadq` (and `baseline`, where the original
     design can do the same thing); the table shows the median and the best."""
 
     key: str
@@ -18,7 +18,7 @@ class Row:
     higher_is_better: bool
     target: str
     leadq: list[float] = field(default_factory=list)
-    baseline: list[float] | None = None  # None: the seed's design has nothing to compare
+    baseline: list[float] | None = None  # None: the original design has nothing to compare
     note: str = ""
     met: bool | None = None  # set by the scenario from the medians
 

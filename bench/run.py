@@ -79,7 +79,8 @@ def main(argv: list[str] | None = None) -> list[Row]:
 
     clear_leadq_env()
     warnings.filterwarnings("ignore")  # the baseline's LangChain warns on every parse
-    # leadq's warnings (each 429 of measurement 3) would go to Python's last-resort handler.
+    # leadq's warnings (each 429 of the rate-limit measurement) would go to Python's
+    # last-resort handler.
     logging.getLogger("leadq").addHandler(logging.NullHandler())
     console = Console(width=None if sys.stdout.isatty() else 150, soft_wrap=True)
     started = load()

@@ -1,5 +1,6 @@
-"""Measurements 4 and 5: a real `leadq serve` process beside the baseline's HTTP API (the seed
-guide's endpoints under uvicorn), both against the bench provider, over real HTTP."""
+"""Streaming and memory (measurements 4 and 5 in bench/README.md): a real `leadq serve`
+process beside the baseline's HTTP API (the original design's endpoints under uvicorn), both
+against the bench provider, over real HTTP."""
 
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ from bench.leads import llm_leads
 from bench.provider import ROOT, ProviderProcess, wait_http
 from bench.rows import Row
 
-STREAM_SECONDS = 0.6  # the provider streams its answer over this long (measurement 4)
+STREAM_SECONDS = 0.6  # the provider streams its answer over this long (streaming)
 MEMORY_LIMIT_MB = 200
 
 
@@ -99,7 +100,8 @@ class App:
 
     def status(self, field: str) -> float:
         """`VmRSS` or `VmHWM` of the process, in MB."""
-        assert self.proc is not None
+        if self.proc is None:
+            raise RuntimeError(f"{self.side} app is not running")
         for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
             if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
@@ -124,7 +126,7 @@ async def _stream_times(url: str, lead: dict[str, Any], side: str) -> tuple[floa
                         first = now
                     elif payload.get("type") == "result":
                         final = now
-                elif "error" not in payload:  # the seed's stream: one event, the result
+                elif "error" not in payload:  # the baseline's stream: one event, the result
                     first = now if first is None else first
                     final = now
     if first is None or final is None:

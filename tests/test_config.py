@@ -1,7 +1,9 @@
+import pytest
 from pydantic import SecretStr
 
 import leadq
 from leadq.backends.factory import make_backend
+from leadq.backends.llm import LLMBackend
 from leadq.config import Settings
 from leadq.core.errors import ProviderNotConfigured
 
@@ -27,7 +29,8 @@ def test_secrets_never_in_repr(monkeypatch) -> None:
     monkeypatch.setenv("CEREBRAS_API_KEY", "csk-supersecret")
     settings = Settings()
     backend = make_backend(settings)
-    llm = backend.routes[0].backend  # behind the router (breaker, fallbacks)
+    llm = backend.unwrap()  # behind the router (breaker, fallbacks)
+    assert isinstance(llm, LLMBackend)
     qualifier = leadq.LeadQualifier(settings)
     for text in (
         repr(settings),
@@ -42,12 +45,10 @@ def test_secrets_never_in_repr(monkeypatch) -> None:
 
 
 def test_missing_key_names_the_variable_and_the_offline_way() -> None:
-    try:
+    with pytest.raises(ProviderNotConfigured) as info:
         make_backend(Settings(provider="cerebras"))
-    except ProviderNotConfigured as exc:
-        assert "CEREBRAS_API_KEY" in str(exc) and "LEADQ_PROVIDER=rules" in str(exc)
-    else:
-        raise AssertionError("expected ProviderNotConfigured")
+    assert "CEREBRAS_API_KEY" in str(info.value)
+    assert "LEADQ_PROVIDER=rules" in str(info.value)
 
 
 def test_local_openai_compatible_server_needs_no_key() -> None:

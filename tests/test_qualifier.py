@@ -48,8 +48,8 @@ def test_collector_paused_inside_and_back_on_after(collector_on: None) -> None:
             assert not gc.isenabled()
         assert not gc.isenabled()
     assert gc.isenabled()
-    with pytest.raises(ValueError), collector_paused():
-        raise ValueError
+    with pytest.raises(ValueError, match="from the block"), collector_paused():
+        raise ValueError("from the block")
     assert gc.isenabled()
 
 

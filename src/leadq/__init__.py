@@ -20,9 +20,9 @@ from leadq.core.result import (
     Action,
     Flag,
     LeadError,
-    Outcome,
     PartialResult,
     QualificationResult,
+    ResultOrError,
     Usage,
 )
 from leadq.qualifier import LeadQualifier, get_qualifier
@@ -42,7 +42,7 @@ __all__ = [
     "LeadInput",
     "LeadQualifier",
     "LeadqError",
-    "Outcome",
+    "ResultOrError",
     "PartialResult",
     "ProviderError",
     "ProviderNotConfigured",

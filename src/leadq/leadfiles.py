@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from leadq.core.lead import LEAD_FIELDS
-from leadq.core.result import LeadError
+from leadq.core.result import LeadError, QualificationResult
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # defaults of LEADQ_MAX_FILE_BYTES and LEADQ_MAX_ROWS
 MAX_ROWS = 1_000_000
@@ -95,6 +95,8 @@ def read_leads(
     return rows, warnings
 
 
+_R = QualificationResult
+# One row of `leadq qualify -o out.csv`: where the row came from, then the result's fields.
 CSV_COLUMNS = (
     "row",
     "qualification_id",
@@ -103,24 +105,12 @@ CSV_COLUMNS = (
     "lead_name",
     "company_name",
     "status",
-    "overall_score",
-    "fit_score",
-    "budget_score",
-    "urgency_score",
-    "authority_score",
-    "confidence",
+    *_R.SCORE_FIELDS,
     "recommended_action",
-    "reasoning",
-    "reasoning_for_action",
-    "key_insights",
-    "positive_indicators",
-    "risk_factors",
-    "follow_up_questions",
-    "suggested_messaging",
+    *_R.TEXT_FIELDS,
+    *_R.LIST_FIELDS,
     "flags",
-    "provider",
-    "model",
-    "prompt_version",
+    *_R.SOURCE_FIELDS,
     "latency_ms",
     "input_tokens",
     "output_tokens",

@@ -11,11 +11,12 @@ from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
-from leadq.backends.factory import Backend, make_backend
+from leadq.backends.base import Backend
+from leadq.backends.factory import make_backend
 from leadq.config import Settings, get_settings
 from leadq.core.calls import CallAttempt
 from leadq.core.lead import LeadInput
-from leadq.core.result import LeadError, Outcome, PartialResult, QualificationResult
+from leadq.core.result import LeadError, PartialResult, QualificationResult, ResultOrError
 from leadq.observability.events import observed
 from leadq.portal import Portal
 
@@ -41,8 +42,7 @@ class LeadQualifier:
         # Provider call attempts not yet stored. Only the service drains them, so a Python-API
         # user who never does keeps the newest MAX_PENDING_CALLS, not every call ever made.
         self.calls: deque[CallAttempt] = deque(maxlen=MAX_PENDING_CALLS)
-        if hasattr(self.backend, "on_call"):
-            self.backend.on_call = observed(self.calls.append)  # metrics and log, then kept
+        self.backend.report_calls_to(observed(self.calls.append))  # metrics and log, then kept
 
     def drain_calls(self) -> list[CallAttempt]:
         """The call attempts recorded since the last drain (for the call log)."""
@@ -70,7 +70,7 @@ class LeadQualifier:
         """Qualify one lead. Raises `InvalidLeadError` (naming the field) or a provider error."""
         return await self.backend.qualify(LeadInput.parse(lead))
 
-    async def _outcome(self, lead: Any) -> Outcome:
+    async def _result_or_error(self, lead: Any) -> ResultOrError:
         try:
             return await self.qualify_lead_async(lead)
         except asyncio.CancelledError:
@@ -78,39 +78,41 @@ class LeadQualifier:
         except Exception as exc:  # noqa: BLE001 - becomes this lead's error, never the batch's
             return LeadError.from_exception(exc, _lead_id(lead))
 
-    def _outcome_now(self, lead: Any) -> Outcome:
+    def _result_or_error_now(self, lead: Any) -> ResultOrError:
         try:
-            return self.backend.qualify_now(LeadInput.parse(lead))  # type: ignore[attr-defined]
+            return self.backend.qualify_now(LeadInput.parse(lead))
         except Exception as exc:  # noqa: BLE001 - becomes this lead's error
             return LeadError.from_exception(exc, _lead_id(lead))
 
     async def qualify_leads_batch_async(
         self, leads: Sequence[Any], max_concurrency: int | None = None
-    ) -> list[Outcome]:
+    ) -> list[ResultOrError]:
         """One outcome per lead, in input order; a failed lead holds a `LeadError`."""
-        out: list[Outcome | None] = [None] * len(leads)
+        out: list[ResultOrError | None] = [None] * len(leads)
         async for index, outcome in self.qualify_leads_as_completed(leads, max_concurrency):
             out[index] = outcome
         return out  # type: ignore[return-value]
 
     async def qualify_leads_as_completed(
         self, leads: Iterable[Any], max_concurrency: int | None = None
-    ) -> AsyncIterator[tuple[int, Outcome]]:
+    ) -> AsyncIterator[tuple[int, ResultOrError]]:
         """`(index, outcome)` for each lead as it completes. Closing the iterator early
         cancels the calls still in flight."""
         items = list(leads)
-        if getattr(self.backend, "is_local", False):
+        if self.backend.is_local:
             for start in range(0, len(items), LOCAL_CHUNK):
                 with collector_paused():
-                    chunk = [self._outcome_now(x) for x in items[start : start + LOCAL_CHUNK]]
+                    chunk = [
+                        self._result_or_error_now(x) for x in items[start : start + LOCAL_CHUNK]
+                    ]
                 for i, outcome in enumerate(chunk, start):
                     yield i, outcome
             return
         limit = asyncio.Semaphore(max_concurrency or self.settings.max_concurrency)
 
-        async def one(i: int, lead: Any) -> tuple[int, Outcome]:
+        async def one(i: int, lead: Any) -> tuple[int, ResultOrError]:
             async with limit:
-                return i, await self._outcome(lead)
+                return i, await self._result_or_error(lead)
 
         tasks = [asyncio.ensure_future(one(i, lead)) for i, lead in enumerate(items)]
         try:
@@ -153,13 +155,13 @@ class LeadQualifier:
 
     def qualify_lead(self, lead: Any) -> QualificationResult:
         """Qualify one lead, blocking. Raises like `qualify_lead_async`."""
-        if getattr(self.backend, "is_local", False):
-            return self.backend.qualify_now(LeadInput.parse(lead))  # type: ignore[attr-defined]
+        if self.backend.is_local:
+            return self.backend.qualify_now(LeadInput.parse(lead))
         return self._portal.call(self.qualify_lead_async(lead))
 
     def qualify_leads_batch(
         self, leads: Sequence[Any], max_concurrency: int | None = None
-    ) -> list[Outcome]:
+    ) -> list[ResultOrError]:
         """Blocking batch: one outcome per lead, in input order."""
         return self._portal.call(self.qualify_leads_batch_async(leads, max_concurrency))
 

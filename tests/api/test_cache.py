@@ -30,17 +30,20 @@ def qualify(app, lead=LEAD, **params):
 def test_identical_lead_is_served_from_the_cache(app, openai_server) -> None:
     first = qualify(app)
     again = qualify(app, {**LEAD, "lead_name": "  John Doe "})  # same once normalised
-    assert first["cached"] is False and again["cached"] is True
+    assert first["cached"] is False
+    assert again["cached"] is True
     assert len(openai_server.requests) == 1
     assert again["qualification_id"] == first["qualification_id"]
     assert again["overall_score"] == first["overall_score"]
-    assert again["cost_usd"] == 0 and again["usage"]["input_tokens"] == 0
+    assert again["cost_usd"] == 0
+    assert again["usage"]["input_tokens"] == 0
 
 
 def test_a_changed_field_is_a_miss(app, openai_server) -> None:
     qualify(app)
     other = qualify(app, {**LEAD, "job_title": "CFO"})
-    assert other["cached"] is False and len(openai_server.requests) == 2
+    assert other["cached"] is False
+    assert len(openai_server.requests) == 2
 
 
 @pytest.mark.parametrize(
@@ -49,7 +52,8 @@ def test_a_changed_field_is_a_miss(app, openai_server) -> None:
 def test_bypass_by_query_or_header(app, openai_server, bypass) -> None:
     first = qualify(app)
     fresh = qualify(app, **bypass)
-    assert fresh["cached"] is False and len(openai_server.requests) == 2
+    assert fresh["cached"] is False
+    assert len(openai_server.requests) == 2
     assert fresh["qualification_id"] != first["qualification_id"]
     assert qualify(app)["qualification_id"] == fresh["qualification_id"]  # the newest one
 
@@ -57,7 +61,8 @@ def test_bypass_by_query_or_header(app, openai_server, bypass) -> None:
 def test_ttl_zero_disables_the_cache(llm_app, openai_server) -> None:
     app = llm_app(cache_ttl=0)
     qualify(app)
-    assert qualify(app)["cached"] is False and len(openai_server.requests) == 2
+    assert qualify(app)["cached"] is False
+    assert len(openai_server.requests) == 2
 
 
 def test_batch_and_stream_use_the_cache(app, openai_server) -> None:
@@ -71,7 +76,8 @@ def test_batch_and_stream_use_the_cache(app, openai_server) -> None:
     assert batch["failed"] == 1
     assert len(openai_server.requests) == 2  # only Jane Roe was new
     results = [e for e in events if e["type"] == "result"]
-    assert len(results) == 1 and results[0]["data"]["cached"] is True
+    assert len(results) == 1
+    assert results[0]["data"]["cached"] is True
     assert len(openai_server.requests) == 2
 
 
@@ -84,14 +90,16 @@ def test_redis_shares_hits_between_instances_and_erasure_clears_them(
     two = llm_app(redis_url=REDIS_TEST_URL, data_dir=tmp_path / "two")  # its own database
     first = qualify(one)
     shared = qualify(two)
-    assert shared["cached"] is True and len(openai_server.requests) == 1
+    assert shared["cached"] is True
+    assert len(openai_server.requests) == 1
     assert shared["qualification_id"] == first["qualification_id"]
     assert len(r.keys("leadq:cache:*")) == 2  # the entry and the lead's index of entries
 
     with one.client() as api:
         assert api.delete(f"/api/leads/{first['lead_ref']}").status_code == 200
     assert r.keys("leadq:cache:*") == []
-    assert qualify(two)["cached"] is False and len(openai_server.requests) == 2
+    assert qualify(two)["cached"] is False
+    assert len(openai_server.requests) == 2
     r.flushdb()
 
 
@@ -103,8 +111,10 @@ def test_an_escalated_result_is_a_hit_for_the_first_model(llm_app, openai_server
     app = llm_app(escalate_below=0.6, escalate_to="cerebras:strong-model")
     openai_server.handler = handler
     first = qualify(app)
-    assert first["model"] == "strong-model" and first["escalated_from"]["model"] == "gpt-oss-120b"
+    assert first["model"] == "strong-model"
+    assert first["escalated_from"]["model"] == "gpt-oss-120b"
     assert len(openai_server.requests) == 2
     again = qualify(app)
-    assert again["cached"] is True and again["qualification_id"] == first["qualification_id"]
+    assert again["cached"] is True
+    assert again["qualification_id"] == first["qualification_id"]
     assert len(openai_server.requests) == 2  # neither model was asked again

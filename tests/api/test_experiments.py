@@ -61,17 +61,21 @@ def test_variants_outcomes_and_experiment_report(live_app, openai_server) -> Non
         expected[0],
     )
     assert saved["qualification_id"] == again["qualification_id"]  # the latest one
-    assert unknown.status_code == 404 and unknown.json()["error"]["code"] == "not_found"
-    assert wrong.status_code == 422 and bad_date.status_code == 422
+    assert unknown.status_code == 404
+    assert unknown.json()["error"]["code"] == "not_found"
+    assert wrong.status_code == 422
+    assert bad_date.status_code == 422
 
     by = {v["variant"]: v for v in report["variants"]}
     assert set(by) == {"v1", "v2"}
     # The re-qualified lead counts twice, unless the result cache answered (nothing new stored).
     stored_again = again["qualification_id"] != results[0]["qualification_id"]
     n_v1 = expected.count("v1") + (expected[0] == "v1" and stored_again)
-    assert by["v1"]["qualifications"] == n_v1 and by["v1"]["leads"] == expected.count("v1")
+    assert by["v1"]["qualifications"] == n_v1
+    assert by["v1"]["leads"] == expected.count("v1")
     assert by["v1"]["mean_scores"]["fit_score"] == 0.8  # the scripted answer's
-    assert by["v1"]["tokens_per_lead"] > 0 and by["v1"]["cost_per_lead_usd"] > 0
+    assert by["v1"]["tokens_per_lead"] > 0
+    assert by["v1"]["cost_per_lead_usd"] > 0
     assert by["v2"]["tokens_per_lead"] < by["v1"]["tokens_per_lead"]  # v2 is the shorter prompt
     decided = {v: expected[:6].count(v) for v in ("v1", "v2")}
     for version in ("v1", "v2"):
@@ -82,7 +86,8 @@ def test_variants_outcomes_and_experiment_report(live_app, openai_server) -> Non
         assert 0 <= low <= conv["rate"] <= high <= 1
         assert set(conv["by_action"]) == {"immediate_outreach"}
     (pair,) = report["comparisons"]
-    assert pair["variants"] == ["v1", "v2"] and pair["overall"]["test"] == "fisher_exact"
+    assert pair["variants"] == ["v1", "v2"]
+    assert pair["overall"]["test"] == "fisher_exact"
     assert pair["overall"]["significant"] is False
     assert report["configured"]["weights"] == {"v1": 0.5, "v2": 0.5}
 

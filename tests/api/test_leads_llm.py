@@ -26,7 +26,8 @@ def test_qualify_over_llm(llm_app) -> None:
     with llm_app().client() as api:
         body = api.post("/api/leads/qualify", json=LEAD).json()
         health = api.get("/api/leads/health").json()
-    assert body["status"] == "success" and body["data"]["provider"] == "cerebras"
+    assert body["status"] == "success"
+    assert body["data"]["provider"] == "cerebras"
     assert body["data"]["fit_score"] == GOOD["fit_score"]
     assert (health["provider"], health["model"], health["configured"]) == (
         "cerebras",
@@ -42,9 +43,11 @@ def test_stream_sends_partials_as_tokens_arrive_then_result_then_done(
     with llm_app().client() as api, api.stream("POST", "/api/leads/qualify-stream", json=LEAD) as r:
         events = list(sse_events(r))
     kinds = [e["type"] for e in events]
-    assert kinds[-2:] == ["result", "done"] and events[-1]["status"] == "success"
+    assert kinds[-2:] == ["result", "done"]
+    assert events[-1]["status"] == "success"
     partials = [e["data"] for e in events if e["type"] == "partial"]
-    assert len(partials) >= 5 and kinds.index("result") == len(partials)
+    assert len(partials) >= 5
+    assert kinds.index("result") == len(partials)
     assert len(partials[0]) < len(partials[-1])
     assert all(0 <= v <= 1 for p in partials for k, v in p.items() if k.endswith("_score"))
 
@@ -56,7 +59,8 @@ def test_first_partial_arrives_before_the_model_finishes(llm_app, openai_server)
     with llm_app().client() as api, api.stream("POST", "/api/leads/qualify-stream", json=LEAD) as r:
         first = next(sse_events(r))
         completed_at_first = openai_server.completed
-    assert first["type"] == "partial" and completed_at_first == 0
+    assert first["type"] == "partial"
+    assert completed_at_first == 0
 
 
 @pytest.mark.parametrize(
@@ -77,7 +81,9 @@ def test_provider_failures_map_to_gateway_statuses(
         r = api.post("/api/leads/qualify", json=LEAD)
     assert r.status_code == status
     error = r.json()["error"]
-    assert error["code"] == code and "Traceback" not in r.text and "csk-test" not in r.text
+    assert error["code"] == code
+    assert "Traceback" not in r.text
+    assert "csk-test" not in r.text
 
 
 def test_stream_error_is_an_event_not_a_broken_stream(llm_app, openai_server) -> None:
@@ -100,12 +106,15 @@ def test_batch_and_as_completed_keep_going_past_failures(llm_app, openai_server)
         batch = api.post("/api/leads/qualify-batch", json=leads).json()
         with api.stream("POST", "/api/leads/qualify-as-completed", json=leads) as r:
             events = list(sse_events(r))
-    assert batch["count"] == 4 and batch["failed"] == 2
+    assert batch["count"] == 4
+    assert batch["failed"] == 2
     assert batch["data"][1]["error"]["error"] == "bad_provider_answer"
     assert batch["data"][2]["error"]["field"] == "company_name"
     assert "overall_score" in batch["data"][3]
     items = {e["index"]: e for e in events if e["type"] == "item"}
-    assert set(items) == {0, 1, 2, 3} and "error" in items[1] and "result" in items[3]
+    assert set(items) == {0, 1, 2, 3}
+    assert "error" in items[1]
+    assert "result" in items[3]
     assert events[-1] == {"type": "done", "count": 4, "succeeded": 2, "failed": 2}
 
 

@@ -27,7 +27,8 @@ def test_seed_curl_example(api) -> None:
     body = api.post("/api/leads/qualify", json=SEED_CURL_LEAD).json()
     assert body["status"] == "success"
     data = body["data"]
-    assert 0 <= data["overall_score"] <= 1 and data["provider"] == "rules"
+    assert 0 <= data["overall_score"] <= 1
+    assert data["provider"] == "rules"
     assert data["recommended_action"] == "manual_review"  # no job title: critical info missing
     assert "missing_critical_info" in data["flags"]
 
@@ -66,21 +67,24 @@ def test_malformed_json_is_422(api) -> None:
     r = api.post(
         "/api/leads/qualify", content=b"{not json", headers={"content-type": "application/json"}
     )
-    assert r.status_code == 422 and r.json()["error"]["code"] == "invalid_input"
+    assert r.status_code == 422
+    assert r.json()["error"]["code"] == "invalid_input"
 
 
 def test_body_over_limit_is_413(live_app) -> None:
     with live_app(max_body_bytes=2048).client() as api:
         big = {**SEED_CURL_LEAD, "additional_context": "x" * 3000}
         r = api.post("/api/leads/qualify", json=big)
-    assert r.status_code == 413 and "LEADQ_MAX_BODY_BYTES" in r.json()["error"]["message"]
+    assert r.status_code == 413
+    assert "LEADQ_MAX_BODY_BYTES" in r.json()["error"]["message"]
 
 
 def test_batch_over_limit_is_413_with_the_limit(live_app) -> None:
     with live_app(max_batch=2).client() as api:
         r = api.post("/api/leads/qualify-batch", json=[SEED_CURL_LEAD] * 3)
         r2 = api.post("/api/leads/qualify-as-completed", json=[SEED_CURL_LEAD] * 3)
-    assert r.status_code == 413 and "limit of 2" in r.json()["error"]["message"]
+    assert r.status_code == 413
+    assert "limit of 2" in r.json()["error"]["message"]
     assert r2.status_code == 413
 
 
@@ -88,7 +92,8 @@ def test_api_keys_required_when_set_except_health(live_app) -> None:
     with live_app(api_keys="k1, k2").client() as api:
         assert api.post("/api/leads/qualify", json=SEED_CURL_LEAD).status_code == 401
         wrong = api.post("/api/leads/qualify", json=SEED_CURL_LEAD, headers={"X-API-Key": "k3"})
-        assert wrong.status_code == 401 and wrong.json()["error"]["code"] == "unauthorized"
+        assert wrong.status_code == 401
+        assert wrong.json()["error"]["code"] == "unauthorized"
         ok = api.post("/api/leads/qualify", json=SEED_CURL_LEAD, headers={"X-API-Key": "k2"})
         assert ok.status_code == 200
         assert api.get("/api/leads/health").status_code == 200
@@ -113,20 +118,25 @@ def test_as_completed_reports_every_lead_then_counts(api) -> None:
 
 def test_health(api) -> None:
     body = api.get("/api/leads/health").json()
-    assert body["status"] == "healthy" and body["provider"] == "rules" and body["configured"]
+    assert body["status"] == "healthy"
+    assert body["provider"] == "rules"
+    assert body["configured"]
 
 
 def test_misconfigured_provider_is_503_with_what_to_set(live_app) -> None:
     with live_app(provider="cerebras").client() as api:
         health = api.get("/api/leads/health").json()
         r = api.post("/api/leads/qualify", json=SEED_CURL_LEAD)
-    assert health["status"] == "degraded" and not health["configured"]
-    assert r.status_code == 503 and "CEREBRAS_API_KEY" in r.json()["error"]["message"]
+    assert health["status"] == "degraded"
+    assert not health["configured"]
+    assert r.status_code == 503
+    assert "CEREBRAS_API_KEY" in r.json()["error"]["message"]
 
 
 def test_unknown_route_is_json_404(api) -> None:
     r = api.get("/api/nope")
-    assert r.status_code == 404 and r.json()["error"]["code"] == "not_found"
+    assert r.status_code == 404
+    assert r.json()["error"]["code"] == "not_found"
 
 
 def test_openapi_documents_schemas_errors_and_examples(api) -> None:
@@ -152,4 +162,5 @@ def test_unexpected_failure_is_a_json_500_without_internals(live_app, monkeypatc
         r = api.post("/api/leads/qualify", json=SEED_CURL_LEAD)
     assert r.status_code == 500
     assert r.json()["error"]["code"] == "internal_error"
-    assert "secret" not in r.text and "Traceback" not in r.text
+    assert "secret" not in r.text
+    assert "Traceback" not in r.text

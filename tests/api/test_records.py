@@ -40,7 +40,8 @@ def test_qualify_stores_and_history_grows(api) -> None:
     ]
     assert lead["latest_score"] == second["overall_score"]
     one = api.get(f"/api/qualifications/{first['qualification_id']}").json()["data"]
-    assert one["overall_score"] == first["overall_score"] and one["input"]["lead_id"] == "CRM-1"
+    assert one["overall_score"] == first["overall_score"]
+    assert one["input"]["lead_id"] == "CRM-1"
 
 
 def test_batch_and_stream_results_are_stored(api) -> None:
@@ -63,12 +64,15 @@ def test_list_filters(api) -> None:
     scores = [d["latest_score"] for d in data]
     assert scores == sorted(scores, reverse=True)
     top = api.get("/api/leads", params={"min_score": scores[0]}).json()
-    assert top["total"] == 1 and top["data"][0]["lead_id"] == "F-0"
+    assert top["total"] == 1
+    assert top["data"][0]["lead_id"] == "F-0"
     page = api.get("/api/leads", params={"limit": 1, "offset": 1, "sort": "name"}).json()
-    assert page["total"] == 3 and len(page["data"]) == 1
+    assert page["total"] == 3
+    assert len(page["data"]) == 1
     action = data[0]["latest_action"]
     same = api.get("/api/leads", params={"action": action}).json()["data"]
-    assert same and all(d["latest_action"] == action for d in same)
+    assert same
+    assert all(d["latest_action"] == action for d in same)
     assert api.get("/api/leads", params={"action": "call_now"}).status_code == 422
 
 
@@ -84,7 +88,8 @@ def test_erase_removes_the_lead_everywhere(api) -> None:
 
 def test_health_reports_the_database(api) -> None:
     db = api.get("/api/leads/health").json()["database"]
-    assert db["ok"] is True and db["backend"] in ("sqlite", "postgresql")
+    assert db["ok"] is True
+    assert db["backend"] in ("sqlite", "postgresql")
 
 
 def test_failed_provider_calls_are_logged(live_app, openai_server) -> None:

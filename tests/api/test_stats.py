@@ -36,24 +36,32 @@ def test_stats_over_a_period_per_provider(live_app, openai_server) -> None:
     assert body["status"] == "success"
     data = body["data"]
     total = data["totals"]
-    assert total["leads"] == 3 and total["calls"] == 2 and total["failed_calls"] == 1
+    assert total["leads"] == 3
+    assert total["calls"] == 2
+    assert total["failed_calls"] == 1
     assert total["error_rate"] == 0.5
-    assert total["input_tokens"] == 1000 and total["output_tokens"] == 500
+    assert total["input_tokens"] == 1000
+    assert total["output_tokens"] == 500
     assert abs(total["cost_usd"] - (1000 * 0.35 + 500 * 0.75) / 1e6) < 1e-9
     assert sum(total["actions"].values()) == 3
-    assert total["latency_ms"]["p50"] is not None and total["latency_ms"]["p95"] is not None
+    assert total["latency_ms"]["p50"] is not None
+    assert total["latency_ms"]["p95"] is not None
     by = {g["provider"]: g for g in data["by_provider"]}
     assert set(by) == {"cerebras", "rules"}
-    assert by["cerebras"]["leads"] == 1 and by["cerebras"]["model"] == "gpt-oss-120b"
+    assert by["cerebras"]["leads"] == 1
+    assert by["cerebras"]["model"] == "gpt-oss-120b"
     assert by["cerebras"]["latency_ms"]["p95"] >= by["cerebras"]["call_latency_ms"]["p50"]
-    assert by["rules"]["leads"] == 2 and by["rules"]["calls"] == 0
+    assert by["rules"]["leads"] == 2
+    assert by["rules"]["calls"] == 0
     assert by["rules"]["error_rate"] is None
     # Default window: the last 24 hours, ending now.
     since = datetime.fromisoformat(data["since"])
     until = datetime.fromisoformat(data["until"])
     assert timedelta(hours=23, minutes=59) < until - since <= timedelta(hours=24)
     assert empty.json()["data"]["totals"]["leads"] == 0
-    assert bad.status_code == 422 and bad.json()["error"]["fields"][0]["field"] == "query.since"
+    assert bad.status_code == 422
+    assert bad.json()["error"]["fields"][0]["field"] == "query.since"
     assert not_a_date.status_code == 422
-    assert year_0.status_code == 422 and "out of range" in year_0.json()["error"]["message"]
+    assert year_0.status_code == 422
+    assert "out of range" in year_0.json()["error"]["message"]
     assert everything.json()["data"]["totals"]["leads"] == 3

@@ -239,7 +239,7 @@ def test_async_api_from_two_event_loops_and_sync_repeatedly(llm, strong_lead) ->
 
 def test_a_loops_http_session_closes_when_asyncio_run_ends_it(llm, strong_lead) -> None:
     q = llm()
-    backend = q.backend.routes[0].backend  # behind the router
+    backend = q.backend.unwrap()  # behind the router
 
     async def qualify_and_get_session():
         await q.qualify_lead_async(strong_lead)
@@ -251,7 +251,7 @@ def test_a_loops_http_session_closes_when_asyncio_run_ends_it(llm, strong_lead) 
 
 async def test_aclose_closes_the_current_loops_session(llm, strong_lead) -> None:
     q = llm()
-    backend = q.backend.routes[0].backend
+    backend = q.backend.unwrap()
     await q.qualify_lead_async(strong_lead)
     session = backend._per_loop[asyncio.get_running_loop()].session
     await backend.aclose()

@@ -32,7 +32,7 @@ def test_300_leads_against_a_600_per_minute_limit_all_succeed(
     assert len(outcomes) == 300
     assert openai_server.completed - openai_server.rejected == 300  # one answer a lead
     assert openai_server.rejected <= 16  # a few, at the start; not a storm of retries
-    limiter = qualifier.backend.routes[0].backend.limiter
+    limiter = qualifier.backend.unwrap().limiter
     assert limiter.learned == {"requests/1s": 10}
 
 

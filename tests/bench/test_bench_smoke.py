@@ -38,7 +38,8 @@ def test_smoke_bench_fills_every_row_with_real_numbers(
                 zero_ok = key in ZERO_IS_AN_ANSWER or (key, side) == ("3", "baseline")
                 assert value > 0 or zero_ok, f"row {key} {side}: {value}"
     # The rows that compare have a baseline; the rules engine and the CLI have none.
-    assert rows["6"]["baseline"] is None and rows["7"]["baseline"] is None
+    assert rows["6"]["baseline"] is None
+    assert rows["7"]["baseline"] is None
     assert all(rows[k]["baseline"] for k in ("1", "2", "4", "5", "5b", "8"))
     # The seed's stream sends one event, the result: its first event is its final one.
     assert rows["4"]["baseline"][0] == 100.0

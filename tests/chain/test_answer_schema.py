@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
+import pytest
+
 from leadq.chain.answer_schema import (
     ANSWER_SCHEMA,
     RESPONSE_FORMAT_JSON_SCHEMA,
@@ -53,12 +55,8 @@ def test_check_strict_catches_violations() -> None:
         "required": ["a"],
         "additionalProperties": False,
     }
-    try:
+    with pytest.raises(AssertionError, match="type lists"):
         check_strict(bad)
-    except AssertionError as exc:
-        assert "type lists" in str(exc)
-    else:
-        raise AssertionError("check_strict accepted a type list")
 
 
 def test_schema_asks_for_every_answer_field_but_not_overall() -> None:

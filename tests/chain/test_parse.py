@@ -18,7 +18,8 @@ def _chunks(text: str, size: int = 7) -> list[Reply]:
 
 def test_invoke_parses_content() -> None:
     draft = StructuredAnswerParser().invoke(Reply(json.dumps(ANSWER)))
-    assert draft.done and draft.data == ANSWER
+    assert draft.done
+    assert draft.data == ANSWER
 
 
 def test_code_fence_is_tolerated() -> None:
@@ -29,8 +30,10 @@ def test_code_fence_is_tolerated() -> None:
 def test_stream_yields_growing_partials_then_final() -> None:
     drafts = list(StructuredAnswerParser().transform(iter(_chunks(json.dumps(ANSWER)))))
     partials, final = drafts[:-1], drafts[-1]
-    assert len(partials) >= 3 and not any(d.done for d in partials)
-    assert final.done and final.data == ANSWER
+    assert len(partials) >= 3
+    assert not any(d.done for d in partials)
+    assert final.done
+    assert final.data == ANSWER
     assert len(partials[0].data) <= len(partials[-1].data)
 
 
@@ -38,7 +41,8 @@ def test_stream_keeps_the_last_usage_and_finish_reason() -> None:
     usage = Usage(input_tokens=10, output_tokens=5, total_tokens=15)
     chunks = [*_chunks(json.dumps(ANSWER)), Reply(finish_reason="stop"), Reply(usage=usage)]
     final = list(StructuredAnswerParser().transform(iter(chunks)))[-1]
-    assert final.usage == usage and final.finish_reason == "stop"
+    assert final.usage == usage
+    assert final.finish_reason == "stop"
 
 
 def test_not_json_is_a_bad_answer() -> None:

@@ -17,10 +17,10 @@ from sqlalchemy import func, select
 from leadq.config import Settings
 from leadq.storage.models import JobItem, Qualification
 from leadq.storage.store import Store
+from tests.cli.test_app import leadq, records
 from tests.conftest import EXAMPLES
 from tests.support.llm import answer
 from tests.support.openai_server import Reply
-from tests.cli.test_app import leadq, records
 
 
 def _store(url: str | None = None) -> Store:

@@ -11,9 +11,9 @@ from sqlalchemy import select
 from leadq.config import Settings
 from leadq.storage.models import Lead, LeadOutcome
 from leadq.storage.store import Store
+from tests.cli.test_app import leadq
 from tests.conftest import EXAMPLES
 from tests.storage.test_store import lead, qualify
-from tests.cli.test_app import leadq
 
 
 def test_outcomes_from_csv_report_counts_and_unknown_leads(tmp_path: Path) -> None:

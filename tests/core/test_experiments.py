@@ -19,10 +19,12 @@ def test_wilson_interval_by_hand() -> None:
     # 8 of 10, z = 1.96: centre (0.8 + 1.92/10) / 1.384 = 0.7167,
     # half 1.96 * sqrt(0.016 + 0.0096) / 1.384 = 0.2266 -> (0.4902, 0.9433).
     low, high = wilson_interval(8, 10)  # type: ignore[misc]
-    assert low == pytest.approx(0.4902, abs=1e-4) and high == pytest.approx(0.9433, abs=1e-4)
+    assert low == pytest.approx(0.4902, abs=1e-4)
+    assert high == pytest.approx(0.9433, abs=1e-4)
     # 0 of 10: (0, 3.8415/10 / 1.384) = (0, 0.2775); never below 0, unlike the Wald interval.
     low, high = wilson_interval(0, 10)  # type: ignore[misc]
-    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    assert low == 0.0
+    assert high == pytest.approx(0.2775, abs=1e-4)
     assert wilson_interval(0, 0) is None
 
 
@@ -30,7 +32,8 @@ def test_two_proportion_z_by_hand() -> None:
     # 60/100 vs 45/100: pooled 0.525, se sqrt(0.525 * 0.475 * 0.02) = 0.07062,
     # z = 0.15 / 0.07062 = 2.124, two-sided p = 2 * (1 - Phi(2.124)) = 0.0337.
     z, p = two_proportion_z(60, 100, 45, 100)
-    assert z == pytest.approx(2.1240, abs=1e-3) and p == pytest.approx(0.0337, abs=5e-4)
+    assert z == pytest.approx(2.1240, abs=1e-3)
+    assert p == pytest.approx(0.0337, abs=5e-4)
     assert two_proportion_z(0, 10, 0, 10) == (0.0, 1.0)
 
 
@@ -45,12 +48,17 @@ def test_fisher_exact_by_hand() -> None:
 
 def test_compare_picks_the_test_by_expected_counts() -> None:
     big = compare(60, 100, 45, 100)
-    assert big is not None and big["test"] == "two_proportion_z" and big["significant"] is True
+    assert big is not None
+    assert big["test"] == "two_proportion_z"
+    assert big["significant"] is True
     small = compare(4, 4, 0, 4)
-    assert small is not None and small["test"] == "fisher_exact"
-    assert small["p_value"] == pytest.approx(2 / 70, abs=1e-6) and small["significant"] is True
+    assert small is not None
+    assert small["test"] == "fisher_exact"
+    assert small["p_value"] == pytest.approx(2 / 70, abs=1e-6)
+    assert small["significant"] is True
     even = compare(3, 4, 1, 4)
-    assert even is not None and even["significant"] is False
+    assert even is not None
+    assert even["significant"] is False
     assert compare(1, 0, 1, 5) is None
 
 

@@ -45,7 +45,8 @@ def answer(**over):
 def test_overall_computed_and_action_kept_when_consistent() -> None:
     res = finalize(answer(), LEAD, [], CTX)
     assert res.overall_score == round(0.35 * 0.8 + 0.25 * 0.7 + 0.2 * 0.6 + 0.2 * 0.9, 3)
-    assert res.recommended_action is Action.IMMEDIATE_OUTREACH and res.flags == []
+    assert res.recommended_action is Action.IMMEDIATE_OUTREACH
+    assert res.flags == []
 
 
 def test_model_overall_is_ignored() -> None:
@@ -54,7 +55,9 @@ def test_model_overall_is_ignored() -> None:
 
 def test_out_of_range_scores_clamped_and_flagged() -> None:
     res = finalize(answer(fit_score=10.5, confidence=10.5, budget_score=-3), LEAD, [], CTX)
-    assert res.fit_score == 1.0 and res.confidence == 1.0 and res.budget_score == 0.0
+    assert res.fit_score == 1.0
+    assert res.confidence == 1.0
+    assert res.budget_score == 0.0
     assert Flag.SCORE_CLAMPED in res.flags
 
 
@@ -98,7 +101,8 @@ def test_missing_field_is_a_bad_answer() -> None:
 
 def test_long_lists_capped_and_flagged() -> None:
     res = finalize(answer(key_insights=[f"i{n}" for n in range(30)]), LEAD, [], CTX)
-    assert len(res.key_insights) == 8 and Flag.LIST_TRUNCATED in res.flags
+    assert len(res.key_insights) == 8
+    assert Flag.LIST_TRUNCATED in res.flags
 
 
 def test_cost_from_usage_and_price_table() -> None:
@@ -112,7 +116,8 @@ def test_partial_view_clamps_and_settles_when_it_can() -> None:
     view = partial_view({"fit_score": 3.0, "reasoning": "par"}, [], ScoreWeights()).fields
     assert view == {"fit_score": 1.0, "reasoning": "par"}
     full = partial_view(answer(), [], ScoreWeights()).fields
-    assert full["recommended_action"] == "immediate_outreach" and "overall_score" in full
+    assert full["recommended_action"] == "immediate_outreach"
+    assert "overall_score" in full
 
 
 def _typed(data: dict) -> dict:
@@ -144,7 +149,8 @@ def test_trusted_path_applies_the_same_rules(over, missing) -> None:
     trusted = finalize_trusted(_typed(data), LEAD, list(missing), CTX, latency_ms=1.234)
     checked = finalize(data, LEAD, list(missing), CTX, latency_ms=1.234)
     assert trusted == checked
-    assert 0.0 <= trusted.overall_score <= 1.0 and 0.0 <= trusted.fit_score <= 1.0
+    assert 0.0 <= trusted.overall_score <= 1.0
+    assert 0.0 <= trusted.fit_score <= 1.0
 
 
 def test_trusted_path_still_refuses_scores_that_are_not_numbers() -> None:

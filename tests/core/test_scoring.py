@@ -15,7 +15,7 @@ def test_clamp() -> None:
     assert clamp(10.5) == (1.0, True)
     assert clamp(-0.2) == (0.0, True)
     assert clamp(0.4) == (0.4, False)
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="not a finite number"):
         clamp(float("nan"))
 
 
@@ -41,7 +41,8 @@ def test_bands(score: float, action: Action) -> None:
 
 def test_contradicting_action_is_replaced_and_flagged() -> None:
     action, flags = settle_action(Action.IMMEDIATE_OUTREACH, 0.2, 0.9, missing_critical=False)
-    assert action is Action.NOT_QUALIFIED and flags == [Flag.ACTION_ADJUSTED]
+    assert action is Action.NOT_QUALIFIED
+    assert flags == [Flag.ACTION_ADJUSTED]
 
 
 def test_agreeing_action_is_kept_unflagged() -> None:

@@ -40,7 +40,8 @@ def test_parse_weights_and_bare_names() -> None:
 def test_bad_specs_name_the_variable(spec: str, says: str) -> None:
     with pytest.raises(ValidationError) as info:
         Settings(prompt_variants=spec)
-    assert "LEADQ_PROMPT_VARIANTS" in str(info.value) and says in str(info.value)
+    assert "LEADQ_PROMPT_VARIANTS" in str(info.value)
+    assert says in str(info.value)
 
 
 def test_the_same_lead_always_gets_the_same_variant() -> None:
@@ -85,9 +86,11 @@ def test_a_new_salt_reshuffles_and_ramping_up_moves_only_some_leads() -> None:
 @pytest.mark.parametrize("method", ["json_schema", "function_calling", "json_mode"])
 def test_v2_is_a_shorter_prompt_with_the_same_slot(method: str) -> None:
     v1, v2 = load_prompt("v1"), load_prompt("v2")
-    assert v2.version == "v2" and len(v2.system) < len(v1.system)
+    assert v2.version == "v2"
+    assert len(v2.system) < len(v1.system)
     assert v1.system != v2.system
     prompt = build_prompt(v2, method)
     assert prompt.input_variables == ["lead_block"]
     text = prompt.format(lead_block='{"lead_name":"Ann"}')
-    assert "<lead_data>" in text and "untrusted data" in text
+    assert "<lead_data>" in text
+    assert "untrusted data" in text

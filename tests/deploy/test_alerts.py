@@ -38,8 +38,10 @@ def test_rules_are_complete_and_use_only_exposed_metrics() -> None:
     alerts = [rule["alert"] for rule in rules()]
     assert len(alerts) == len(set(alerts))
     # The four the issue asks for: error rate, p95 latency, an open breaker, spend.
-    assert "leadq_provider_calls_total" in names and "leadq_lead_failures_total" in names
-    assert "leadq_lead_seconds_bucket" in names and "leadq_breaker_state" in names
+    assert "leadq_provider_calls_total" in names
+    assert "leadq_lead_failures_total" in names
+    assert "leadq_lead_seconds_bucket" in names
+    assert "leadq_breaker_state" in names
     assert "leadq_cost_usd_total" in names
     assert any("histogram_quantile(0.95" in r["expr"] for r in rules())
 

@@ -34,8 +34,10 @@ def test_json_lines_carry_event_fields_and_request_id() -> None:
     finally:
         request_id.reset(token)
     data = json.loads(line)
-    assert data["event"] == "lead.qualified" and data["level"] == "info"
-    assert data["logger"] == "leadq.events" and data["ts"].endswith("+00:00")
+    assert data["event"] == "lead.qualified"
+    assert data["level"] == "info"
+    assert data["logger"] == "leadq.events"
+    assert data["ts"].endswith("+00:00")
     assert (data["provider"], data["overall_score"], data["request_id"]) == (
         "rules",
         0.8,
@@ -59,15 +61,19 @@ def test_exceptions_and_foreign_extras_are_kept() -> None:
             extra={"job": "j1", "color_message": "\x1b[31m"},
         )
     data = json.loads(JsonFormatter().format(rec))
-    assert data["event"] == "failed here" and data["job"] == "j1"
-    assert "RuntimeError: boom" in data["exc"] and "color_message" not in data
+    assert data["event"] == "failed here"
+    assert data["job"] == "j1"
+    assert "RuntimeError: boom" in data["exc"]
+    assert "color_message" not in data
 
 
 def test_secrets_are_scrubbed_from_any_line() -> None:
     line = JsonFormatter(["csk-secret-1", "k2"]).format(record(note="key csk-secret-1 here"))
-    assert "csk-secret-1" not in line and "***" in line
+    assert "csk-secret-1" not in line
+    assert "***" in line
     text = TextFormatter(["csk-secret-1"]).format(record(note="csk-secret-1"))
-    assert "csk-secret-1" not in text and 'note="***"' in text
+    assert "csk-secret-1" not in text
+    assert 'note="***"' in text
 
 
 @pytest.fixture
@@ -87,13 +93,17 @@ def test_configure_logging_installs_one_handler_at_the_level(root_logging, capsy
     configure_logging(settings)
     configure_logging(settings)  # again: replaces, does not add
     ours = [h for h in root_logging.handlers if getattr(h, "_leadq_handler", False)]
-    assert len(ours) == 1 and root_logging.level == logging.WARNING
+    assert len(ours) == 1
+    assert root_logging.level == logging.WARNING
     log_event("lead.qualified", provider="rules")  # below the level
     log_event("lead.failed", logging.WARNING, error="x", note="csk-live-key")
     lines = [json.loads(x) for x in capsys.readouterr().err.splitlines() if x.startswith("{")]
-    assert [x["event"] for x in lines] == ["lead.failed"] and lines[0]["note"] == "***"
+    assert [x["event"] for x in lines] == ["lead.failed"]
+    assert lines[0]["note"] == "***"
     configure_logging(Settings(log_format="text"), default_level="INFO")
     assert root_logging.level == logging.INFO
     EVENTS.info("provider.call", extra={"fields": {"status": "ok"}})
     err = capsys.readouterr().err
-    assert "provider.call" in err and 'status="ok"' in err and not err.startswith("{")
+    assert "provider.call" in err
+    assert 'status="ok"' in err
+    assert not err.startswith("{")

@@ -35,7 +35,9 @@ def test_sane_ids_are_kept_others_replaced() -> None:
     assert pick_request_id("abc-123_X.y:z") == "abc-123_X.y:z"
     for bad in (None, "", "a b", "x\r\nSet-Cookie: y", "é", "a" * 129):
         new = pick_request_id(bad)
-        assert new != bad and len(new) == 32 and new.isalnum()
+        assert new != bad
+        assert len(new) == 32
+        assert new.isalnum()
 
 
 def test_request_id_header_and_events_without_pii(live_app, caplog) -> None:
@@ -45,11 +47,15 @@ def test_request_id_header_and_events_without_pii(live_app, caplog) -> None:
         given = api.post("/api/leads/qualify", json=LEAD, headers={"X-Request-ID": "trace-42"})
         made = api.post("/api/leads/qualify-batch", json=[LEAD, {"company_name": "x"}])
         forged = api.get("/api/leads/health", headers={"X-Request-ID": b"bad id\xe9"})
-    assert given.status_code == 200 and given.headers["X-Request-ID"] == "trace-42"
+    assert given.status_code == 200
+    assert given.headers["X-Request-ID"] == "trace-42"
     new_id = made.headers["X-Request-ID"]
-    assert new_id != "trace-42" and len(new_id) == 32
+    assert new_id != "trace-42"
+    assert len(new_id) == 32
     replaced = forged.headers["X-Request-ID"]
-    assert len(replaced) == 32 and replaced.isalnum() and replaced != new_id
+    assert len(replaced) == 32
+    assert replaced.isalnum()
+    assert replaced != new_id
     evs = events(caplog)
     first = [e for e in evs if e.get("request_id") == "trace-42"]
     assert [e["event"] for e in first] == ["lead.qualified", "http.request"]
@@ -57,7 +63,8 @@ def test_request_id_header_and_events_without_pii(live_app, caplog) -> None:
     data = given.json()["data"]
     assert qualified["qualification_id"] == data["qualification_id"]
     assert (qualified["lead_id"], qualified["action"]) == ("CRM-77", data["recommended_action"])
-    assert qualified["overall_score"] == data["overall_score"] and qualified["provider"] == "rules"
+    assert qualified["overall_score"] == data["overall_score"]
+    assert qualified["provider"] == "rules"
     batch = [e for e in evs if e.get("request_id") == new_id]
     assert sorted(e["event"] for e in batch) == ["http.request", "lead.failed", "lead.qualified"]
     failed = next(e for e in batch if e["event"] == "lead.failed")
@@ -75,8 +82,10 @@ def test_pii_is_logged_when_asked(live_app, caplog) -> None:
         rid = api.post("/api/leads/qualify", json=LEAD).headers["X-Request-ID"]
     (qualified,) = [e for e in events(caplog) if e["event"] == "lead.qualified"]
     assert qualified["request_id"] == rid
-    assert qualified["lead_name"] == LEAD["lead_name"] and qualified["email"] == LEAD["email"]
-    assert qualified["company_name"] == LEAD["company_name"] and qualified["reasoning"]
+    assert qualified["lead_name"] == LEAD["lead_name"]
+    assert qualified["email"] == LEAD["email"]
+    assert qualified["company_name"] == LEAD["company_name"]
+    assert qualified["reasoning"]
 
 
 def test_llm_calls_log_provider_call_events_without_the_key(
@@ -96,6 +105,8 @@ def test_llm_calls_log_provider_call_events_without_the_key(
     assert [e["event"] for e in mine] == ["provider.call", "lead.qualified", "http.request"]
     call = mine[0]
     assert (call["provider"], call["status"], call["http_status"]) == ("cerebras", "ok", 200)
-    assert call["input_tokens"] > 0 and call["latency_ms"] > 0
+    assert call["input_tokens"] > 0
+    assert call["latency_ms"] > 0
     dump = json.dumps(mine)
-    assert "csk-never-logged-123" not in dump and "Zelda" not in dump
+    assert "csk-never-logged-123" not in dump
+    assert "Zelda" not in dump

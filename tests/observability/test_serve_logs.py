@@ -40,7 +40,8 @@ def test_serve_logs_json_lines_with_request_ids() -> None:
                 httpx.get(f"{url}/api/leads/health", timeout=2)
                 break
             except httpx.TransportError:
-                assert proc.poll() is None and time.monotonic() < deadline, "serve did not start"
+                assert proc.poll() is None, "serve exited before it answered"
+                assert time.monotonic() < deadline, "serve did not start"
                 time.sleep(0.1)
         reply = httpx.post(
             f"{url}/api/leads/qualify", json=LEAD, headers={"X-Request-ID": "serve-1"}

@@ -3,6 +3,8 @@ test_resilience_http.py)."""
 
 from __future__ import annotations
 
+import itertools
+
 import pytest
 
 from leadq.providers.ratelimit import RateLimiter, parse_reset, read_windows, retry_after
@@ -60,7 +62,7 @@ def test_configured_rpm_spaces_requests_evenly() -> None:
     clock = Clock()
     limiter = RateLimiter(rpm=600, clock=clock)
     times = send_times(limiter, clock, 50)
-    gaps = {round(b - a, 6) for a, b in zip(times, times[1:], strict=False)}
+    gaps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
     assert gaps == {0.1}
     assert times[0] == clock.now  # the first goes at once
 

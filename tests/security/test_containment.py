@@ -87,7 +87,8 @@ def test_llm_answering_a_perfect_score_for_an_injected_lead_is_capped(llm, opena
     result = llm().qualify_lead(raw)
     caps = rules_scores_without(raw, "additional_context")
     assert_contained(result, caps)
-    assert result.provider == "openai" and Flag.ACTION_ADJUSTED in result.flags
+    assert result.provider == "openai"
+    assert Flag.ACTION_ADJUSTED in result.flags
     assert "the model proposed immediate_outreach" in result.reasoning_for_action
     # The text still reached the model as data, inside the delimited block.
     sent = lead_in(openai_server.requests[-1])
@@ -98,7 +99,8 @@ def test_llm_answer_for_a_clean_lead_is_not_capped(llm, openai_server) -> None:
     openai_server.handler = lambda body: answer(body, PERFECT)
     result = llm().qualify_lead(example("L-0001"))
     assert Flag.SUSPECTED_INJECTION not in result.flags
-    assert result.overall_score == 1.0 and result.recommended_action is Action.IMMEDIATE_OUTREACH
+    assert result.overall_score == 1.0
+    assert result.recommended_action is Action.IMMEDIATE_OUTREACH
 
 
 async def test_llm_stream_partials_are_capped_too(llm, openai_server) -> None:
@@ -125,9 +127,11 @@ def test_injection_in_a_required_field_withholds_it_for_the_ceiling() -> None:
         }
     )
     finding = screen(lead)
-    assert finding is not None and finding.fields == ("company_name",)
+    assert finding is not None
+    assert finding.fields == ("company_name",)
     stripped = without(lead, finding)
-    assert stripped.company_name == WITHHELD and stripped.lead_name == lead.lead_name
+    assert stripped.company_name == WITHHELD
+    assert stripped.lead_name == lead.lead_name
     caps = ceiling(lead, finding, None, ScoreWeights())
     assert caps == rules_scores_without(example("L-0001"))  # company name does not score
 

@@ -37,7 +37,8 @@ def test_every_field_has_a_length_limit() -> None:
         limits = [
             m.max_length for m in LeadInput.model_fields[name].metadata if hasattr(m, "max_length")
         ]
-        assert limits and limits[0] <= 4000, name
+        assert limits, name
+        assert limits[0] <= 4000, name
 
 
 @pytest.mark.parametrize("field", LEAD_FIELDS)
@@ -96,14 +97,16 @@ def test_deeply_nested_json_is_4xx(api, path: str) -> None:
 
 def test_invalid_unicode_is_422(api) -> None:
     response = post(api, '{"lead_name": "\\ud800", "company_name": "C"}')
-    assert response.status_code == 422 and fields_of(response) == ["lead_name"]
+    assert response.status_code == 422
+    assert fields_of(response) == ["lead_name"]
 
 
 def test_a_batch_over_the_limit_is_413(live_app, tmp_path: Path) -> None:
     app = live_app(provider="rules", max_batch=5, database_url=f"sqlite:///{tmp_path / 'batch.db'}")
     with app.client() as client:
         response = client.post("/api/leads/qualify-batch", json=[LEAD] * 6)
-        assert response.status_code == 413 and "LEADQ_MAX_BATCH" in response.text
+        assert response.status_code == 413
+        assert "LEADQ_MAX_BATCH" in response.text
         body = json.dumps([LEAD, "x"])[:-1] + ', {"lead_name": 1e400, "company_name": "C"}]'
         mixed = post(client, body, "/api/leads/qualify-batch")
     assert mixed.status_code == 200
@@ -145,7 +148,8 @@ def test_cli_file_over_the_size_limit_exits_2(tmp_path: Path) -> None:
     leads = write_csv(tmp_path / "leads.csv", [{"lead_name": "A", "company_name": "B"}] * 600)
     proc = leadq("qualify", str(leads), "-q", env={"LEADQ_MAX_FILE_BYTES": "2048"})
     assert proc.returncode == 2
-    assert "LEADQ_MAX_FILE_BYTES" in proc.stderr and "Traceback" not in proc.stderr
+    assert "LEADQ_MAX_FILE_BYTES" in proc.stderr
+    assert "Traceback" not in proc.stderr
 
 
 @pytest.mark.parametrize("suffix", ["csv", "jsonl"])
@@ -172,7 +176,8 @@ def test_cli_nested_or_absurd_jsonl_rows_are_their_own_errors(tmp_path: Path) ->
         + '{"lead_name": "C", "company_name": "D", "annual_revenue": 1e999}\n'
     )
     proc = leadq("qualify", str(leads), "-q")
-    assert proc.returncode == 1 and "Traceback" not in proc.stderr
+    assert proc.returncode == 1
+    assert "Traceback" not in proc.stderr
     rows = records(proc.stdout)
     assert [r["status"] for r in rows] == ["ok", "error", "error"]
     assert rows[2]["error"]["field"] == "annual_revenue"

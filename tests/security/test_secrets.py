@@ -19,9 +19,9 @@ from leadq.backends.llm import LLMBackend
 from leadq.config import Settings
 from leadq.core.redact import redact
 from leadq.core.result import LeadError
+from tests.cli.test_app import leadq
 from tests.support.llm import answer
 from tests.support.openai_server import Reply
-from tests.cli.test_app import leadq
 
 CEREBRAS = "csk-SECRETcerebras7f3a9c01b7de44aa"
 OPENAI = "sk-SECRETopenai58e2d6c90f1b3377"
@@ -37,10 +37,8 @@ def assert_no_key(text: str) -> None:
 
 
 def llm_backends(qualifier) -> list[LLMBackend]:
-    """The LLM backends behind a qualifier (routed or not)."""
-    backend = qualifier.backend
-    found = [r.backend for r in getattr(backend, "routes", [])] or [backend]
-    return [b for b in found if isinstance(b, LLMBackend)]
+    """The LLM backend behind a qualifier's policies (breaker, fallbacks)."""
+    return [b for b in [qualifier.backend.unwrap()] if isinstance(b, LLMBackend)]
 
 
 def test_repr_of_settings_qualifier_backend_and_chat_model(llm) -> None:
@@ -94,7 +92,8 @@ def test_openapi_document_and_health_hold_no_key(live_app, openai_server, tmp_pa
         document = client.get("/openapi.json")
         health = client.get("/api/leads/health")
         denied = client.post("/api/leads/qualify", json=LEAD, headers={"X-API-Key": "wrong"})
-    assert document.status_code == health.status_code == 200 and denied.status_code == 401
+    assert document.status_code == health.status_code == 200
+    assert denied.status_code == 401
     assert_no_key(document.text + health.text + denied.text)
 
 
@@ -135,7 +134,8 @@ def test_serve_output_holds_no_key(openai_server, tmp_path: Path) -> None:
                 httpx.get(f"{base}/api/leads/health", timeout=1)
                 break
             except httpx.TransportError:
-                assert time.monotonic() < deadline and proc.poll() is None, "serve did not start"
+                assert time.monotonic() < deadline, "serve did not start"
+                assert proc.poll() is None, "serve exited before it answered"
                 time.sleep(0.1)
         with httpx.Client(base_url=base, timeout=30) as client:
             ok = client.post("/api/leads/qualify", json=LEAD, headers={"X-API-Key": SERVICE})
@@ -174,7 +174,8 @@ def test_cli_output_holds_no_key(openai_server, tmp_path: Path) -> None:
             "LEADQ_LOG_LEVEL": "DEBUG",
         },
     )
-    assert proc.returncode == 1 and "provider_rejected" in proc.stdout
+    assert proc.returncode == 1
+    assert "provider_rejected" in proc.stdout
     assert_no_key(proc.stdout + proc.stderr)
 
 

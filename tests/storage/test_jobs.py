@@ -50,7 +50,8 @@ def test_outcomes_in_row_order_with_stored_ids(store: Store, tmp_path: Path) -> 
     rows = list(ledger.outcomes(job.id))
     assert [(row, status) for row, status, _ in rows] == [(1, "done"), (2, "pending"), (3, "error")]
     done = rows[0][2]
-    assert done is not None and done["qualification_id"] is not None
+    assert done is not None
+    assert done["qualification_id"] is not None
     assert done["lead_ref"] is not None
     without_ids = {k: v for k, v in done.items() if k not in ("qualification_id", "lead_ref")}
     assert without_ids == result.model_dump(mode="json", exclude={"qualification_id", "lead_ref"})
@@ -72,5 +73,7 @@ def test_reopen_failed_takes_back_only_retryable_errors(store: Store, tmp_path: 
     assert ledger.pending(job.id) == [1]
     assert [status for _, status, _ in ledger.outcomes(job.id)] == ["pending", "error", "done"]
     with store.session() as s:
-        assert s.get(Job, job.id).finished_at is None  # unfinished until closed again
+        row = s.get(Job, job.id)
+        assert row is not None
+        assert row.finished_at is None  # unfinished until closed again
     assert ledger.reopen_failed(job.id) == 0

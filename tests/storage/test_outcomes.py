@@ -13,7 +13,7 @@ from leadq.storage.models import LeadOutcome
 from leadq.storage.outcomes import find_lead_ref, record_outcomes
 from leadq.storage.stats import outcome_rows, period_stats, variant_stats
 from leadq.storage.store import Store
-from tests.storage.test_store import lead, qualify
+from tests.storage.test_store import lead, qualify, saved_ids
 
 DAY = timedelta(days=1)
 
@@ -30,11 +30,12 @@ def window() -> tuple[datetime, datetime]:
 def test_outcome_is_linked_to_the_latest_qualification(store: Store) -> None:
     item = lead(lead_id="O-1")
     store.save([(item, result_as(item, prompt_version="v1"))])
-    ((ref, qid),) = store.save([(item, result_as(item, prompt_version="v2"))])
+    ((ref, qid),) = saved_ids(store.save([(item, result_as(item, prompt_version="v2"))]))
     (saved, missing) = record_outcomes(
         store, [(ref, "won", date(2026, 11, 20)), (999, "won", date(2026, 11, 20))]
     )
-    assert missing is None and saved is not None
+    assert missing is None
+    assert saved is not None
     assert (saved["qualification_id"], saved["prompt_version"]) == (qid, "v2")
     assert (saved["outcome"], saved["date"], saved["lead_ref"]) == ("won", "2026-11-20", ref)
     with pytest.raises(ValueError, match="won, lost, no_response, disqualified"):
@@ -55,7 +56,9 @@ def test_find_lead_ref_by_stored_id_caller_id_or_email(store: Store) -> None:
 
 def test_erasure_deletes_outcomes(store: Store) -> None:
     keep, gone = lead(lead_id="keep"), lead(lead_id="gone")
-    (keep_ref, _), (gone_ref, _) = store.save([(keep, qualify(keep)), (gone, qualify(gone))])
+    (keep_ref, _), (gone_ref, _) = saved_ids(
+        store.save([(keep, qualify(keep)), (gone, qualify(gone))])
+    )
     record_outcomes(store, [(keep_ref, "lost", date.today()), (gone_ref, "won", date.today())])
     assert store.erase_lead(gone_ref)
     with store.session() as s:
@@ -96,22 +99,28 @@ def test_period_stats_counts_percentiles_and_error_rate(store: Store) -> None:
     since, until = window()
     data = period_stats(store, since, until)
     total = data["totals"]
-    assert total["leads"] == 104 and sum(total["actions"].values()) == 104
+    assert total["leads"] == 104
+    assert sum(total["actions"].values()) == 104
     assert (total["calls"], total["failed_calls"], total["error_rate"]) == (4, 1, 0.25)
-    assert total["input_tokens"] == 3000 and total["cost_usd"] == pytest.approx(0.03)
+    assert total["input_tokens"] == 3000
+    assert total["cost_usd"] == pytest.approx(0.03)
     by = {(g["provider"], g["model"]): g for g in data["by_provider"]}
     llm = by[("openai", "m")]
     # Nearest rank over 1..100 ms: the 50th and the 95th value.
     assert llm["latency_ms"] == {"p50": 50.0, "p95": 95.0}
     assert llm["call_latency_ms"] == {"p50": 100.0, "p95": 100.0}
-    assert llm["leads"] == 100 and llm["error_rate"] == 0.25
+    assert llm["leads"] == 100
+    assert llm["error_rate"] == 0.25
     rules = next(g for g in data["by_provider"] if g["provider"] == "rules")
-    assert rules["leads"] == 4 and rules["calls"] == 0 and rules["error_rate"] is None
+    assert rules["leads"] == 4
+    assert rules["calls"] == 0
+    assert rules["error_rate"] is None
     assert rules["latency_ms"] == {"p50": 1002.0, "p95": 1004.0}
     # Over all 104 (1..100 and 1001..1004): ranks ceil(52) and ceil(98.8) = 99.
     assert total["latency_ms"] == {"p50": 52.0, "p95": 99.0}
     empty = period_stats(store, until, until + DAY)["totals"]
-    assert empty["leads"] == 0 and empty["latency_ms"] == {"p50": None, "p95": None}
+    assert empty["leads"] == 0
+    assert empty["latency_ms"] == {"p50": None, "p95": None}
 
 
 def test_variant_stats_and_latest_outcome_per_lead(store: Store) -> None:
@@ -124,12 +133,13 @@ def test_variant_stats_and_latest_outcome_per_lead(store: Store) -> None:
             usage=Usage(input_tokens=100, output_tokens=50),
             cost_usd=0.001 * (i + 1),
         )
-        ((refs[i], _),) = store.save([(item, res)])
+        ((refs[i], _),) = saved_ids(store.save([(item, res)]))
     record_outcomes(store, [(refs[0], "no_response", date.today())])
     record_outcomes(store, [(refs[0], "won", date.today()), (refs[2], "lost", date.today())])
     since, until = window()
     stats = {v["variant"]: v for v in variant_stats(store, since, until)}
-    assert stats["v1"]["qualifications"] == 2 and stats["v1"]["leads"] == 2
+    assert stats["v1"]["qualifications"] == 2
+    assert stats["v1"]["leads"] == 2
     assert stats["v1"]["tokens_per_lead"] == 150.0
     assert stats["v1"]["cost_per_lead_usd"] == pytest.approx(0.0015)
     assert stats["v2"]["cost_per_lead_usd"] == pytest.approx(0.003)

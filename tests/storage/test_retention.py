@@ -21,8 +21,8 @@ from leadq.storage.outcomes import record_outcomes
 from leadq.storage.retention import Purged, cutoff_for, purge
 from leadq.storage.store import Store
 from tests.api.conftest import LiveApp
-from tests.storage.test_store import lead, qualify
 from tests.cli.test_app import leadq
+from tests.storage.test_store import lead, qualify
 
 NOW = datetime.now(UTC)
 OLD = NOW - timedelta(days=40)
@@ -33,7 +33,8 @@ def stored(store: Store, item, *, at: datetime, calls: int = 0) -> tuple[int, in
     """Save a rules result for `item` (and `calls` call rows), dated `at`."""
     attempts = [CallAttempt(item, "openai", "m", "ok", 5.0, at=at) for _ in range(calls)]
     ((ref, qid),) = store.save([(item, qualify(item))], attempts)
-    assert ref is not None and qid is not None
+    assert ref is not None
+    assert qid is not None
     with store.session.begin() as s:
         s.execute(update(Qualification).where(Qualification.id == qid).values(created_at=at))
         s.execute(update(Lead).where(Lead.id == ref).values(updated_at=at))
@@ -54,7 +55,8 @@ def test_old_rows_go_new_rows_stay_and_latest_is_recomputed(store: Store) -> Non
     found = store.get_lead(ref)
     assert found is not None
     assert [q["qualification_id"] for q in found["qualifications"]] == [new_qid]
-    assert found["qualification_count"] == 1 and found["latest_qualification_id"] == new_qid
+    assert found["qualification_count"] == 1
+    assert found["latest_qualification_id"] == new_qid
     assert store.get_qualification(old_qid) is None
     assert count(store, ProviderCall) == 1
 
@@ -67,7 +69,8 @@ def test_latest_falls_back_to_the_newest_kept_qualification(store: Store) -> Non
         s.execute(update(Qualification).where(Qualification.id == newest).values(created_at=OLD))
     purge(store, CUTOFF)
     found = store.get_lead(ref)
-    assert found is not None and found["latest_qualification_id"] == kept
+    assert found is not None
+    assert found["latest_qualification_id"] == kept
     kept_row = store.get_qualification(kept)
     assert kept_row is not None
     assert found["latest_score"] == kept_row["overall_score"]
@@ -79,7 +82,8 @@ def test_a_lead_with_nothing_left_is_deleted(store: Store) -> None:
     kept, _ = stored(store, lead(lead_id="KEPT"), at=NOW)
     purged = purge(store, CUTOFF)
     assert purged.leads == 1
-    assert store.get_lead(gone) is None and store.get_lead(kept) is not None
+    assert store.get_lead(gone) is None
+    assert store.get_lead(kept) is not None
     with store.session() as s:
         assert s.scalars(select(Lead.email)).all() == [None]  # the old email is gone too
 
@@ -103,7 +107,8 @@ def test_a_lead_with_only_a_recent_call_left_stays(store: Store) -> None:
     store.save([], [CallAttempt(item, "openai", "m", "rate_limited", 3.0)])
     assert purge(store, CUTOFF).leads == 0
     found = store.get_lead(ref)
-    assert found is not None and found["qualification_count"] == 0
+    assert found is not None
+    assert found["qualification_count"] == 0
 
 
 def test_job_rows_of_purged_results_are_marked_and_old_finished_jobs_go(store: Store) -> None:
@@ -161,14 +166,17 @@ def _old_database(tmp_path: Path) -> tuple[str, Store]:
 def test_db_purge_reports_counts_and_needs_a_period(tmp_path: Path) -> None:
     url, store = _old_database(tmp_path)
     refused = leadq("db", "purge", env={"DATABASE_URL": url})
-    assert refused.returncode == 2 and "LEADQ_RETENTION_DAYS" in refused.stderr
+    assert refused.returncode == 2
+    assert "LEADQ_RETENTION_DAYS" in refused.stderr
     assert count(store, Qualification) == 2
     done = leadq("db", "purge", env={"DATABASE_URL": url, "LEADQ_RETENTION_DAYS": "30"})
     assert done.returncode == 0, done.stderr
-    assert "1 qualifications, 1 provider calls" in done.stderr and "1 leads" in done.stderr
+    assert "1 qualifications, 1 provider calls" in done.stderr
+    assert "1 leads" in done.stderr
     assert count(store, Qualification) == 1
     nothing = leadq("db", "purge", "--days", "365", env={"DATABASE_URL": url})
-    assert nothing.returncode == 0 and "0 qualifications" in nothing.stderr
+    assert nothing.returncode == 0
+    assert "0 qualifications" in nothing.stderr
     store.close()
 
 

@@ -34,6 +34,14 @@ def qualify(item: LeadInput):
     return RULES.qualify_now(item)
 
 
+def saved_ids(ids: list[tuple[int | None, int | None]]) -> list[tuple[int, int]]:
+    """What `Store.save` returns for results, which are always stored: `(lead_ref,
+    qualification_id)` each, neither None (None is for errors, which store no result)."""
+    pairs = [(ref, qid) for ref, qid in ids if ref is not None and qid is not None]
+    assert len(pairs) == len(ids), ids
+    return pairs
+
+
 def test_identity_prefers_caller_id_then_email_then_name() -> None:
     assert lead_key(lead(lead_id="L-1", email="a@b.co")) == "id:L-1"
     assert lead_key(lead(email="Ann@B.co")) == "email:ann@b.co"
@@ -65,24 +73,28 @@ def test_migrations_create_every_table(store: Store) -> None:
 
 def test_qualifying_again_adds_history_and_overwrites_nothing(store: Store) -> None:
     first, second = lead(), lead(engagement_history="Requested a demo this quarter")
-    ((ref1, q1),) = store.save([(first, qualify(first))])
-    ((ref2, q2),) = store.save([(second, qualify(second))])
-    assert ref1 == ref2 and q1 != q2
+    ((ref1, q1),) = saved_ids(store.save([(first, qualify(first))]))
+    ((ref2, q2),) = saved_ids(store.save([(second, qualify(second))]))
+    assert ref1 == ref2
+    assert q1 != q2
     stored = store.get_lead(ref1)
-    assert stored is not None and stored["qualification_count"] == 2
+    assert stored is not None
+    assert stored["qualification_count"] == 2
     assert [h["qualification_id"] for h in stored["history"]] == [q1, q2]
     assert stored["latest_qualification_id"] == q2
     assert stored["latest_score"] == stored["history"][-1]["overall_score"]
     assert stored["history"][0]["overall_score"] < stored["history"][1]["overall_score"]
     one = store.get_qualification(q1)
-    assert one is not None and one["input"]["lead_name"] == "Ann Lee"
-    assert one["input_hash"] == input_hash(first) and one["provider"] == "rules"
+    assert one is not None
+    assert one["input"]["lead_name"] == "Ann Lee"
+    assert one["input_hash"] == input_hash(first)
+    assert one["provider"] == "rules"
 
 
 def test_every_result_field_is_stored(store: Store) -> None:
     item = lead(lead_id="L-9")
     result = qualify(item)
-    ((_, qid),) = store.save([(item, result)])
+    ((_, qid),) = saved_ids(store.save([(item, result)]))
     stored = store.get_qualification(qid)
     assert stored is not None
     for field, value in result.model_dump(
@@ -120,7 +132,8 @@ def test_call_attempts_are_logged_per_lead(store: Store) -> None:
         (ref, "rate_limited", 429),
         (ref, "ok", 200),
     ]
-    assert rows[1].input_tokens == 800 and rows[1].cost_usd == 0.0005
+    assert rows[1].input_tokens == 800
+    assert rows[1].cost_usd == 0.0005
 
 
 def test_list_filter_sort_search_paginate(store: Store) -> None:
@@ -132,12 +145,14 @@ def test_list_filter_sort_search_paginate(store: Store) -> None:
     ]
     store.save([(i, qualify(i)) for i in items])
     total, page = store.list_leads(sort="-score", limit=2)
-    assert total == 4 and [p["lead_name"] for p in page] == ["Ann", "Cy"]
+    assert total == 4
+    assert [p["lead_name"] for p in page] == ["Ann", "Cy"]
     total, page = store.list_leads(sort="-score", limit=2, offset=2)
     assert [p["lead_name"] for p in page] == ["Di", "Bo"]
     top = page[0]["latest_score"]
     total, page = store.list_leads(min_score=top, sort="score")
-    assert all(p["latest_score"] >= top for p in page) and total == 3
+    assert all(p["latest_score"] >= top for p in page)
+    assert total == 3
     action = page[0]["latest_action"]
     assert all(p["latest_action"] == action for p in store.list_leads(action=action)[1])
     assert [p["lead_name"] for p in store.list_leads(search="cy")[1]] == ["Cy"]
@@ -155,8 +170,8 @@ def test_find_lead_by_id_caller_id_email_or_name(store: Store) -> None:
 def test_erasure_leaves_nothing_behind(store: Store) -> None:
     keep, gone = lead(lead_id="keep"), lead(lead_id="gone", email="gone@x.example")
     calls = [CallAttempt(gone, "openai", "m", "ok", 1.0)]
-    (keep_ref, _), (gone_ref, gone_q) = store.save(
-        [(keep, qualify(keep)), (gone, qualify(gone))], calls
+    (keep_ref, _), (gone_ref, gone_q) = saved_ids(
+        store.save([(keep, qualify(keep)), (gone, qualify(gone))], calls)
     )
     store.save([(gone, qualify(gone))])
     with store.session.begin() as s:
@@ -187,10 +202,12 @@ def _job(s) -> str:
 def test_bulk_save_of_many_leads(store: Store) -> None:
     items = [lead(lead_id=f"B-{i}") for i in range(1200)]
     out = store.save([(i, qualify(i)) for i in items])
-    assert len({q for _, q in out}) == 1200 and all(q for _, q in out)
+    assert len({q for _, q in out}) == 1200
+    assert all(q for _, q in out)
     assert store.list_leads(limit=1)[0] == 1200
     exported = list(store.latest_results())
-    assert len(exported) == 1200 and exported[0]["lead_id"] == "B-0"
+    assert len(exported) == 1200
+    assert exported[0]["lead_id"] == "B-0"
 
 
 def test_migrations_match_the_models(store: Store) -> None:

@@ -18,6 +18,7 @@ thread's event loop: keep them quick (they may also be `async def`).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import inspect
 import json
@@ -419,10 +420,8 @@ class ScriptedServer:
 
         async def pause(seconds: float) -> None:
             if seconds > 0:
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(gone.wait(), seconds)
-                except TimeoutError:
-                    pass
             else:
                 await asyncio.sleep(0)
             if gone.is_set():
@@ -454,7 +453,8 @@ class ScriptedServer:
                     reply = await result if inspect.isawaitable(result) else result
                     if not isinstance(reply, Reply):
                         raise TypeError(f"handler returned {type(reply).__name__}, not Reply")
-                except Exception as exc:  # a broken handler: answer 500, keep it for the test
+                # A broken handler, whatever it raised: answer 500, keep it for the test.
+                except Exception as exc:  # noqa: BLE001 - kept in self.errors, not swallowed
                     with self._lock:
                         self.errors.append(exc)
                     reply = Reply(

@@ -59,13 +59,17 @@ def test_example_file_every_row_ends_in_a_result_or_an_error(web_app, open_page)
         page.get_by_role("button", name="Download CSV").click()
     with open(got.value.path(), encoding="utf-8", newline="") as fh:
         out = list(csv.reader(fh))
-    assert out[0] == list(CSV_COLUMNS) and len(out) == 22
+    assert out[0] == list(CSV_COLUMNS)
+    assert len(out) == 22
     assert [r[0] for r in out[1:]] == [str(i) for i in range(1, 22)]
     with page.expect_download() as got:
         page.get_by_role("button", name="Download JSONL").click()
-    records = [json.loads(line) for line in open(got.value.path(), encoding="utf-8")]
-    assert [r["status"] for r in records].count("error") == 1 and len(records) == 21
-    assert records[0]["lead_id"] == "L-0001" and records[0]["result"]["qualification_id"]
+    with open(got.value.path(), encoding="utf-8") as fh:
+        records = [json.loads(line) for line in fh]
+    assert [r["status"] for r in records].count("error") == 1
+    assert len(records) == 21
+    assert records[0]["lead_id"] == "L-0001"
+    assert records[0]["result"]["qualification_id"]
 
 
 def test_failed_row_can_be_retried(

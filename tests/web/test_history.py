@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from playwright.sync_api import expect
+from playwright.sync_api import Request, expect
 
 LEAD = {
     "lead_id": "CRM-7",
@@ -60,9 +60,12 @@ def test_lead_qualified_twice_has_two_points_on_its_chart(web_app, open_page) ->
 def test_api_key_is_asked_for_once_and_kept_for_the_session(web_app, open_page) -> None:
     ui = open_page(web_app(api_keys="k-right"), allow=(401,))
     sent: list[str | None] = []
-    ui.page.on(
-        "request", lambda r: "/api/leads" in r.url and sent.append(r.headers.get("x-api-key"))
-    )
+
+    def keep_key(request: Request) -> None:
+        if "/api/leads" in request.url:
+            sent.append(request.headers.get("x-api-key"))
+
+    ui.page.on("request", keep_key)
     page = ui.goto("/#/history")
     dialog = page.get_by_role("dialog", name="API key needed")
     dialog.get_by_label("API key").fill("k-wrong")
@@ -80,5 +83,7 @@ def test_api_key_is_asked_for_once_and_kept_for_the_session(web_app, open_page) 
     expect(page.locator("#history-table tbody tr")).to_have_count(1)
     assert not dialog.is_visible()
     keyed = [k for k in sent if k is not None]
-    assert keyed[0] == "k-wrong" and set(keyed[1:]) == {"k-right"} and len(keyed) >= 4
+    assert keyed[0] == "k-wrong"
+    assert set(keyed[1:]) == {"k-right"}
+    assert len(keyed) >= 4
     assert sent.count(None) <= 2  # the first history request (the health check needs none)

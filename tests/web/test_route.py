@@ -16,13 +16,17 @@ def test_page_and_assets_are_served_with_cache_and_security_headers(web_app) -> 
         again = http.get("/web/app.js", headers={"If-None-Match": script.headers["etag"]})
         missing = http.get("/web/nope.js")
         escape = http.get("/web/..%2Fapi%2Froutes%2Fweb.py")
-    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert page.status_code == 200
+    assert page.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in page.headers["content-security-policy"]
-    assert page.headers["cache-control"] == "no-cache" and page.headers["etag"]
+    assert page.headers["cache-control"] == "no-cache"
+    assert page.headers["etag"]
     assert script.status_code == 200
     assert script.headers["content-type"].startswith("text/javascript")
-    assert again.status_code == 304 and again.content == b""
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert again.status_code == 304
+    assert again.content == b""
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
     assert escape.status_code == 404
 
 
@@ -43,5 +47,6 @@ def test_every_file_the_page_references_is_served(web_app) -> None:
 def test_ui_routes_are_not_in_the_openapi_schema(web_app) -> None:
     with web_app().client() as http:
         paths = http.get("/openapi.json").json()["paths"]
-    assert "/" not in paths and not any(p.startswith("/web") for p in paths)
+    assert "/" not in paths
+    assert not any(p.startswith("/web") for p in paths)
     assert "/api/leads/qualify-stream" in paths

@@ -65,7 +65,8 @@ def test_whole_answer_text_finish_and_usage() -> None:
         "prompt_tokens_details": {"cached_tokens": 4},
     }
     reply = read_completion(_completion({"content": '{"a": 1}'}, usage=usage), False)
-    assert reply.text == '{"a": 1}' and reply.finish_reason == "stop"
+    assert reply.text == '{"a": 1}'
+    assert reply.finish_reason == "stop"
     assert reply.usage is not None
     assert (reply.usage.input_tokens, reply.usage.output_tokens) == (12, 3)
     assert reply.usage.cached_tokens == 4
@@ -89,9 +90,13 @@ def test_anything_but_a_chat_completion_is_a_bad_answer(raw: bytes) -> None:
 
 def test_stream_events() -> None:
     delta = read_event(b'{"choices":[{"delta":{"content":"{\\"a"},"finish_reason":null}]}', False)
-    assert delta.text == '{"a' and delta.finish_reason is None and delta.usage is None
+    assert delta.text == '{"a'
+    assert delta.finish_reason is None
+    assert delta.usage is None
     last = read_event(b'{"choices":[],"usage":{"prompt_tokens":5,"completion_tokens":2}}', False)
-    assert last.text == "" and last.usage is not None and last.usage.input_tokens == 5
+    assert last.text == ""
+    assert last.usage is not None
+    assert last.usage.input_tokens == 5
     tool = b'{"choices":[{"delta":{"tool_calls":[{"index":0,"function":{"arguments":"{\\"b"}}]}}]}'
     assert read_event(tool, True).text == '{"b'
 

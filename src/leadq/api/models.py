@@ -1,4 +1,5 @@
-"""Response envelopes (the seed guide's `{"status": "success", "data": ...}`) and error bodies."""
+"""Response envelopes (`{"status": "success", "data": ...}`, the shape the original design's
+clients read) and error bodies."""
 
 from __future__ import annotations
 

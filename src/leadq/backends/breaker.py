@@ -1,16 +1,21 @@
 """A circuit breaker per provider: after `threshold` failed leads in a row it opens and the
-provider is not called (the router goes to the next one, or the lead fails at once with a
-clear error); after `cooldown` seconds one probe lead is let through (half-open): its success
-closes the breaker, its failure opens it again."""
+provider is not called (a fallback answers, or the lead fails at once with a clear error);
+after `cooldown` seconds one probe lead is let through (half-open): its success closes the
+breaker, its failure opens it again. `BreakerBackend` is the policy that puts one in front of
+a backend."""
 
 from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from enum import StrEnum
+from typing import Any
 
-from leadq.core.errors import ProviderUnavailable
+from leadq.backends.base import Backend, WrapperBackend
+from leadq.core.errors import ProviderRejected, ProviderTimeout, ProviderUnavailable, RateLimited
+from leadq.core.lead import LeadInput
+from leadq.core.result import PartialResult, QualificationResult
 
 
 class BreakerState(StrEnum):
@@ -103,3 +108,50 @@ class CircuitBreaker:
                 "failures_in_a_row": self._failures,
                 "opened": self.opened,
             }
+
+
+class BreakerBackend(WrapperBackend):
+    """`inner` behind a circuit breaker: while it is open, `qualify` raises
+    `ProviderUnavailable` at once instead of calling the provider."""
+
+    def __init__(self, inner: Backend, breaker: CircuitBreaker) -> None:
+        super().__init__(inner)
+        self.breaker = breaker
+
+    def _verdict(self, err: BaseException) -> None:
+        """Tell the breaker how a call ended. Outages, timeouts and refusals (a wrong key)
+        count; a 429 is the limiter's business, an unusable answer is usually about one lead,
+        and a failure that is not the provider's (bad input, cancellation) says nothing."""
+        if isinstance(err, ProviderUnavailable | ProviderTimeout | ProviderRejected) and not (
+            isinstance(err, RateLimited)
+        ):
+            self.breaker.failed()
+        else:
+            self.breaker.released()
+
+    async def qualify(self, lead: LeadInput) -> QualificationResult:
+        self.breaker.admit()
+        try:
+            result = await self.inner.qualify(lead)
+        except BaseException as exc:
+            self._verdict(exc)
+            raise
+        self.breaker.succeeded()
+        return result
+
+    async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
+        self.breaker.admit()
+        try:
+            async for item in self.inner.stream(lead):
+                if isinstance(item, QualificationResult):
+                    self.breaker.succeeded()
+                yield item
+        except BaseException as exc:
+            self._verdict(exc)
+            raise
+
+    def describe(self) -> dict[str, Any]:
+        out = dict(self.inner.describe())
+        name = f"{self.inner.provider}:{self.inner.model}"
+        out["breakers"] = {**out.get("breakers", {}), name: self.breaker.describe()}
+        return out

@@ -1,13 +1,20 @@
 """`LEADQ_DAILY_BUDGET_USD`: today's LLM spend (UTC day), kept in process from the call log's
-costs and seeded from the stored call log at start, so that the router can send leads to the
-rules engine once the day's budget is used up."""
+costs and seeded from the stored call log at start; `BudgetBackend` sends leads to the rules
+engine once the day's budget is used up, with the `budget_exceeded` flag."""
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from datetime import UTC, date, datetime
+from typing import Any
+
+from leadq.backends.base import Backend, WrapperBackend
+from leadq.core.calls import CallAttempt, CallSink
+from leadq.core.lead import LeadInput
+from leadq.core.result import Flag, PartialResult, QualificationResult
+from leadq.observability.metrics import count_budget_switch
 
 log = logging.getLogger("leadq.budget")
 
@@ -81,3 +88,54 @@ class BudgetGuard:
                 "spent_today_usd": round(self._spent, 6),
                 "exhausted": self._spent >= self.limit,
             }
+
+
+class BudgetBackend(WrapperBackend):
+    """`inner` while today's spend is under the budget; `offline` (the rules engine) after,
+    its results flagged `budget_exceeded`. Every call `inner` reports is counted."""
+
+    def __init__(self, inner: Backend, guard: BudgetGuard, offline: Backend) -> None:
+        super().__init__(inner)
+        self.guard = guard
+        self.offline = offline
+        self._sink: CallSink | None = None
+        inner.report_calls_to(self._count)
+
+    def _count(self, attempt: CallAttempt) -> None:
+        self.guard.add(attempt.cost_usd)
+        if self._sink is not None:
+            self._sink(attempt)
+
+    def report_calls_to(self, sink: CallSink | None) -> None:
+        self._sink = sink
+
+    def seed_spend(self, spent_today_usd: float) -> None:
+        self.guard.seed(spent_today_usd)
+
+    def _switched(self) -> bool:
+        return not self.inner.unwrap().is_local and self.guard.exhausted()
+
+    async def _offline(self, lead: LeadInput) -> QualificationResult:
+        result = await self.offline.qualify(lead)
+        count_budget_switch()
+        result.flags.append(Flag.BUDGET_EXCEEDED)
+        return result
+
+    async def qualify(self, lead: LeadInput) -> QualificationResult:
+        if self._switched():
+            return await self._offline(lead)
+        return await self.inner.qualify(lead)
+
+    async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
+        if self._switched():
+            yield await self._offline(lead)
+            return
+        async for item in self.inner.stream(lead):
+            yield item
+
+    def describe(self) -> dict[str, Any]:
+        return {**self.inner.describe(), "budget": self.guard.describe()}
+
+    async def aclose(self) -> None:
+        await self.inner.aclose()
+        await self.offline.aclose()

@@ -1,14 +1,15 @@
-"""The one seam between settings and whatever answers: an LLM backend (Cerebras or any
-OpenAI-compatible server, through the LCEL chain) or the embedded rules engine, behind a
-router when fallbacks, escalation or a budget are configured (or a breaker is useful: any
-LLM)."""
+"""Settings in, a `Backend` out: an LLM backend (Cerebras or any OpenAI-compatible server,
+through the LCEL chain) or the embedded rules engine, wrapped in the policies the settings
+ask for, innermost first: a circuit breaker per route, fallbacks, escalation, the daily
+budget. The rules engine alone is returned bare, as it has nothing to guard."""
 
 from __future__ import annotations
 
 from leadq.backends.base import Backend
-from leadq.backends.breaker import CircuitBreaker
-from leadq.backends.budget import BudgetGuard
-from leadq.backends.router import Route, RoutedBackend
+from leadq.backends.breaker import BreakerBackend, CircuitBreaker
+from leadq.backends.budget import BudgetBackend, BudgetGuard
+from leadq.backends.escalation import EscalatingBackend
+from leadq.backends.fallback import FallbackBackend
 from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
 from leadq.core.errors import ProviderNotConfigured
@@ -49,28 +50,26 @@ def make_backend(settings: Settings) -> Backend:
         for spec in settings.fallbacks.split(",")
         if spec.strip()
     ]
-    escalation = None
+    stronger = None
     if settings.escalate_below is not None:
         if not settings.escalate_to:
             raise ProviderNotConfigured(
                 "LEADQ_ESCALATE_BELOW is set but LEADQ_ESCALATE_TO is not: name the stronger "
                 "model as provider:model, e.g. cerebras:qwen-3-235b-a22b-instruct-2507"
             )
-        escalation = _single(settings, *parse_route(settings.escalate_to, "LEADQ_ESCALATE_TO"))
-    budget = BudgetGuard(settings.daily_budget_usd) if settings.daily_budget_usd else None
-    if len(routes) == 1 and primary.is_local and escalation is None:
-        return primary  # nothing to route: the rules engine answers alone, synchronously
-    offline = None  # what answers once the budget is used up
-    if budget is not None:
-        offline = next((b for b in routes if b.is_local), None) or RulesBackend(settings)
+        stronger = _single(settings, *parse_route(settings.escalate_to, "LEADQ_ESCALATE_TO"))
+    if len(routes) == 1 and primary.is_local and stronger is None:
+        return primary  # nothing to guard: the rules engine answers alone, synchronously
     threshold, cooldown = settings.breaker_threshold, settings.breaker_cooldown
-    return RoutedBackend(
-        [
-            Route(b, CircuitBreaker(b.provider, threshold, cooldown, on_change=set_breaker))
-            for b in routes
-        ],
-        escalation=escalation,
-        escalate_below=settings.escalate_below,
-        budget=budget,
-        offline=offline,
-    )
+    guarded: list[Backend] = [
+        BreakerBackend(b, CircuitBreaker(b.provider, threshold, cooldown, on_change=set_breaker))
+        for b in routes
+    ]
+    backend = guarded[0] if len(guarded) == 1 else FallbackBackend(guarded)
+    guard = BudgetGuard(settings.daily_budget_usd) if settings.daily_budget_usd else None
+    if stronger is not None and settings.escalate_below is not None:
+        backend = EscalatingBackend(backend, stronger, settings.escalate_below, guard)
+    if guard is not None:  # what answers once the budget is used up: a local route, or rules
+        offline = next((b for b in routes if b.is_local), None) or RulesBackend(settings)
+        backend = BudgetBackend(backend, guard, offline)
+    return backend

@@ -1,41 +1,41 @@
 """The LLM backend: the chain over Cerebras or any OpenAI-compatible server (the model step
-is `chat_api.ChatCompletions`), with retries, a per-lead deadline and one HTTP session per
-event loop (a client bound to a closed loop fails: FINDINGS 9)."""
+is `wire.openai_chat.ChatCompletions`), with retries, a per-lead deadline and one HTTP session
+per event loop (an aiohttp session bound to a loop that has closed cannot be used again)."""
 
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import random
 import time
 import weakref
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn
 
 import aiohttp
 from langchain_core.runnables import Runnable, RunnableConfig
 
+from leadq.backends.base import Backend
 from leadq.chain.answer_schema import request_extras
 from leadq.chain.build import build_chain
 from leadq.chain.prompt import Repair
 from leadq.config import Settings
-from leadq.core.calls import CallAttempt
+from leadq.core.calls import CallAttempt, CallSink
 from leadq.core.errors import (
     BadProviderAnswer,
     LeadqError,
-    ProviderNotConfigured,
     ProviderTimeout,
     RateLimited,
 )
-from leadq.core.identity import lead_key
+from leadq.core.identity import CacheScope, lead_key
 from leadq.core.lead import LeadInput
 from leadq.core.policy import ResultContext
 from leadq.core.result import PartialResult, QualificationResult
 from leadq.observability.metrics import count_retry, observe_rate_wait
 from leadq.providers.catalog import ProviderInfo
-from leadq.providers.ratelimit import RateLimiter, shared_limiter
+from leadq.providers.endpoint import endpoint_for
+from leadq.providers.ratelimit import RateLimiter
 from leadq.wire.failures import classify
 from leadq.wire.openai_chat import ChatCompletions
 
@@ -47,35 +47,18 @@ CHARS_PER_TOKEN = 4  # for the limiter's estimate of a request's prompt tokens
 MIN_CONNECTIONS = 512  # the HTTP pool's least size (see `_session`)
 
 
-class LLMBackend:
+class LLMBackend(Backend):
     """Qualifies leads with an LLM through the LCEL chain."""
-
-    is_local = False
 
     def __init__(self, settings: Settings, info: ProviderInfo) -> None:
         self.settings = settings
         self.info = info
+        self.endpoint = endpoint_for(settings, info)
+        self.base_url = self.endpoint.base_url
         self.provider = info.name
         self.model = settings.model or info.default_model
         self.method = settings.structured_output or info.structured_output
-        self.key_env = (info.api_key_setting or "").upper()
-        key = getattr(settings, info.api_key_setting) if info.api_key_setting else None
-        base_url = (
-            getattr(settings, info.base_url_setting) if info.base_url_setting else None
-        ) or info.base_url
-        if not base_url:
-            raise ProviderNotConfigured(f"{info.name} has no base URL to call")
-        self.base_url: str = base_url
-        if key is None and (info.name == "cerebras" or self.base_url == info.base_url):
-            raise ProviderNotConfigured(
-                f"{self.key_env} is not set: set it to use {info.name}, or set "
-                "LEADQ_PROVIDER=rules to run offline on the built-in rules engine"
-            )
-        self._key = key
-        key_id = hashlib.sha256(key.get_secret_value().encode()).hexdigest()[:16] if key else ""
-        self.limiter: RateLimiter = shared_limiter(  # providers limit per key and model
-            f"{self.base_url}#{self.model}", key_id, settings.rpm, settings.tpm
-        )
+        self.limiter: RateLimiter = self.endpoint.limiter(self.model, settings)
         self.reasoning_effort = settings.reasoning_effort or (
             info.default_reasoning_effort if info.is_reasoning_model(self.model) else None
         )
@@ -92,7 +75,7 @@ class LLMBackend:
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
         )
-        self.on_call: Callable[[CallAttempt], None] | None = None  # the call log's sink
+        self._sink: CallSink | None = None  # the call log
         build_chain(self._model(None), self.method, self.ctx)  # fail fast on bad config
 
     def __repr__(self) -> str:
@@ -110,10 +93,12 @@ class LLMBackend:
             "rate_limit": self.limiter.describe(),
         }
 
-    def cache_scope(self, lead: LeadInput) -> tuple[str, str, str]:
-        """What a cached result must match besides the input: provider, model and the lead's
-        prompt variant."""
+    def cache_scope(self, lead: LeadInput) -> CacheScope:
+        """Provider, model and the lead's prompt variant."""
         return self.provider, self.model, self.variants.pick(lead_key(lead))
+
+    def report_calls_to(self, sink: CallSink | None) -> None:
+        self._sink = sink
 
     def _request_fields(self) -> dict[str, Any]:
         """What every request sends besides the messages: model, sampling, the answer budget
@@ -131,7 +116,7 @@ class LLMBackend:
         return ChatCompletions(
             session=session,
             base_url=self.base_url,
-            api_key=self._key.get_secret_value() if self._key else None,
+            api_key=self.endpoint.bearer,
             fields=self._fields,
             from_tool=self.method == "function_calling",
             before_send=self._before_send,
@@ -217,7 +202,7 @@ class LLMBackend:
 
     def _reraise(self, exc: Exception) -> NoReturn:
         """Raise the typed error for a provider failure; anything else unchanged."""
-        err = classify(exc, self.info, self.model, self.key_env)
+        err = classify(exc, self.info, self.model, self.endpoint.key_env)
         if err is None or err is exc:
             raise exc
         raise err from exc
@@ -230,11 +215,11 @@ class LLMBackend:
         error: BaseException | None = None,
     ) -> None:
         """Report one attempt to the call log (status, latency, tokens, cost, error class)."""
-        if self.on_call is None:
+        if self._sink is None:
             return
         latency = round((time.perf_counter() - started) * 1000, 2)
         if result is not None:
-            self.on_call(
+            self._sink(
                 CallAttempt(
                     lead,
                     self.provider,
@@ -251,7 +236,7 @@ class LLMBackend:
         code = getattr(error, "code", "internal_error")
         cause = error.__cause__ if error is not None and error.__cause__ else error
         status = getattr(cause, "status_code", None) or getattr(error, "status", None)
-        self.on_call(
+        self._sink(
             CallAttempt(
                 lead,
                 self.provider,
@@ -273,45 +258,35 @@ class LLMBackend:
     async def qualify(self, lead: LeadInput) -> QualificationResult:
         """One validated result, retrying what may succeed on a second try, all within
         `LEADQ_LEAD_DEADLINE`."""
-        chain = await self._chain(lead)
-        t0 = time.perf_counter()
-        end = t0 + self.settings.lead_deadline
-        tries: Counter[str] = Counter()
-        config: RunnableConfig | None = None
-        while True:
-            started = time.perf_counter()
-            try:
-                scope = asyncio.timeout(max(0.0, end - started))
-                try:
-                    async with scope:
-                        result: QualificationResult = await chain.ainvoke(lead, config)
-                except TimeoutError as exc:
-                    if scope.expired():
-                        raise self._deadline_error() from None
-                    self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
-                except Exception as exc:
-                    self._reraise(exc)
-            except Exception as err:
-                self._record(lead, started, error=err)
-                if not isinstance(err, LeadqError):  # not the provider's failure: as it is
-                    raise
-                await self._pause_before_retry(err, tries, end)
-                config = _repair_config(err) or config
-                continue
-            self._record(lead, started, result)
-            result.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
-            return result
+        result: QualificationResult | None = None
+        async for item in self._attempts(lead, streaming=False):
+            result = item  # type: ignore[assignment] - a whole answer is the result alone
+        if result is None:  # pragma: no cover - the chain always ends with the result
+            raise BadProviderAnswer("the model gave no answer", provider=self.provider)
+        return result
 
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
         """Partial results as tokens arrive, the validated result last. A failure before the
         first partial is retried; after it, the error ends the stream."""
+        async for item in self._attempts(lead, streaming=True):
+            yield item
+
+    async def _attempts(
+        self, lead: LeadInput, *, streaming: bool
+    ) -> AsyncIterator[PartialResult | QualificationResult]:
+        """The one attempt loop of `qualify` and `stream`: run the chain (whole or streamed),
+        type each failure, report every attempt to the call log, and retry what may succeed
+        on a second try until the lead's deadline. After the first item has gone out, a
+        failure ends the run instead."""
         chain = await self._chain(lead)
         t0 = time.perf_counter()
         end = t0 + self.settings.lead_deadline
         emitted, tries = False, Counter[str]()
         config: RunnableConfig | None = None
         while True:
-            items = chain.astream(lead, config).__aiter__()
+            items = (
+                chain.astream(lead, config) if streaming else _whole(chain, lead, config)
+            ).__aiter__()
             started = time.perf_counter()
             try:
                 while True:
@@ -332,9 +307,9 @@ class LLMBackend:
                         item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
                         self._record(lead, started, item)
                     yield item
-            except LeadqError as err:
+            except Exception as err:
                 self._record(lead, started, error=err)
-                if emitted:
+                if emitted or not isinstance(err, LeadqError):  # not the provider's: as it is
                     raise
                 await self._pause_before_retry(err, tries, end)
                 config = _repair_config(err) or config
@@ -347,6 +322,13 @@ class LLMBackend:
         if state is not None:
             await state.session.close()
             await state.keeper.aclose()
+
+
+async def _whole(
+    chain: Runnable, lead: LeadInput, config: RunnableConfig | None
+) -> AsyncIterator[QualificationResult]:
+    """The chain's whole answer as a one-item stream, so `qualify` and `stream` share one loop."""
+    yield await chain.ainvoke(lead, config)
 
 
 def _repair_config(err: LeadqError) -> RunnableConfig | None:

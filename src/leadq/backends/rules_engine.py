@@ -1,21 +1,21 @@
-"""The rules engine behind the same backend seam as the LLM."""
+"""The rules engine behind the backend contract: local, deterministic, no network."""
 
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
+from leadq.backends.base import Backend
 from leadq.config import Settings
 from leadq.core.lead import LeadInput
 from leadq.core.policy import ResultContext, finalize_trusted
-from leadq.core.result import PartialResult, QualificationResult
+from leadq.core.result import QualificationResult
 from leadq.core.rules.engine import VERSION, RulesEngine
 from leadq.core.rules.icp import load_icp
 from leadq.core.scoring import missing_critical_fields
 
 
-class RulesBackend:
+class RulesBackend(Backend):
     """Qualifies leads locally and deterministically; results pass the same `finalize` rules
     (bands, missing facts) as the LLM's, minus re-validating the engine's own answer."""
 
@@ -50,9 +50,3 @@ class RulesBackend:
 
     async def qualify(self, lead: LeadInput) -> QualificationResult:
         return self.qualify_now(lead)
-
-    async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
-        yield self.qualify_now(lead)
-
-    async def aclose(self) -> None:
-        return None

@@ -6,11 +6,10 @@
 rules that depend on the input (missing facts) without a second pass.
 
 The steps are small `Runnable` classes rather than LangChain's generic ones. The shape and
-the streaming are the same; the plumbing is not. With an instant model, the chain built from
-`RunnableLambda`, `ChatPromptTemplate` and `RunnablePassthrough.assign` spent 1,360 µs of CPU
-a lead, of which the steps' own work was about 60 µs; this one spends about 470 µs, most of
-it in the two `RunnableSequence`s. Through the real model: 5.50 -> 4.92 ms a lead (`make
-bench`, measurement 1; bench/README.md)."""
+the streaming are the same; the plumbing is not: `RunnableLambda`, `ChatPromptTemplate` and
+`RunnablePassthrough.assign` spend many times their steps' own work on signature inspection,
+input validation, callback runs and extra tasks, for every lead. What is left is mostly the
+two `RunnableSequence`s: the price of keeping the LCEL design (docs/decisions.md)."""
 
 from __future__ import annotations
 
@@ -29,7 +28,7 @@ from leadq.core.policy import ResultContext
 class AssignAnswer(Runnable[dict[str, Any], dict[str, Any]]):
     """`RunnablePassthrough.assign(answer=inner)` without its `RunnableParallel`: the state
     with `answer` added; streaming, the state first and then `{"answer": ...}` per chunk of
-    `inner`, as `assign` streams. Saves 280 µs a lead (one task and one callback run)."""
+    `inner`, as `assign` streams. Saves a task and a callback run for every lead."""
 
     name = "assign_answer"
 

@@ -22,7 +22,7 @@ from leadq.cli.outcomes import outcomes
 from leadq.config import Settings
 from leadq.core.errors import LeadqError
 from leadq.core.lead import LeadInput
-from leadq.core.result import LeadError, Outcome
+from leadq.core.result import LeadError, ResultOrError
 from leadq.leadfiles import (
     LeadFileError,
     file_format,
@@ -31,7 +31,7 @@ from leadq.leadfiles import (
     row_error,
     write_records,
 )
-from leadq.observability.events import record_outcomes
+from leadq.observability.events import observe_results
 from leadq.observability.logs import configure_logging
 from leadq.qualifier import LeadQualifier, collector_paused
 from leadq.service.leads import LeadService, parse_each, seed_budget
@@ -102,7 +102,7 @@ async def _run(
     )
     valid = [v for v, hit in zip(valid, hits, strict=True) if hit is None]
     flush_every = LOCAL_FLUSH if writer is not None else 1
-    buffer: list[tuple[int, LeadInput | None, Outcome]] = []
+    buffer: list[tuple[int, LeadInput | None, ResultOrError]] = []
     last = time.monotonic()
 
     def flush() -> None:
@@ -111,7 +111,7 @@ async def _run(
             writer.submit(buffer, qualifier.drain_calls())
         else:
             ledger.finish_rows(job_id, buffer, qualifier.drain_calls())
-        record_outcomes([(lead, o) for _, lead, o in buffer], qualifier.settings.log_pii)
+        observe_results([(lead, o) for _, lead, o in buffer], qualifier.settings.log_pii)
         buffer.clear()
         last = time.monotonic()
 

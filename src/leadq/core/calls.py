@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -21,3 +22,6 @@ class CallAttempt:
     cost_usd: float | None = None
     error_class: str | None = None
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+
+CallSink = Callable[[CallAttempt], None]  # where each attempt is reported (the call log)

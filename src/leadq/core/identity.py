@@ -8,6 +8,8 @@ import unicodedata
 
 from leadq.core.lead import LeadInput
 
+CacheScope = tuple[str, str, str]  # provider, model, prompt version a cached result must match
+
 
 def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
@@ -23,7 +25,7 @@ def lead_key(lead: LeadInput) -> str:
 
 
 # `json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":"))` without
-# building an encoder on every call (the same text: 5.8 -> 5.1 µs a lead).
+# building an encoder on every call: the same text, and every stored lead is hashed.
 _HASHED_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":"))
 
 

@@ -25,9 +25,8 @@ from leadq.core.result import Action, Flag, PartialResult, QualificationResult, 
 from leadq.core.scoring import COMPONENTS, ScoreWeights, clamp, overall, settle_action
 from leadq.core.screening.ceiling import contain
 
-SCORE_FIELDS = (*COMPONENTS, "confidence")
-LIST_FIELDS = ("key_insights", "risk_factors", "positive_indicators", "follow_up_questions")
-TEXT_FIELDS = ("reasoning", "reasoning_for_action", "suggested_messaging")
+SCORE_FIELDS = (*COMPONENTS, "confidence")  # what the answer scores; overall is computed
+LIST_FIELDS = QualificationResult.LIST_FIELDS
 ANSWER_FIELDS = frozenset(ModelAnswer.model_fields)
 MAX_ITEMS = 8
 MAX_ITEM_CHARS = 400
@@ -92,8 +91,9 @@ def finalize_trusted(
 ) -> QualificationResult:
     """`finalize` for an answer our own code built (the rules engine), which already has
     `ModelAnswer`'s fields and types (`recommended_action` an `Action`), so it is not
-    validated against the schema again (2 µs a lead). The rules applied, and the validated
-    `QualificationResult` they build, are the same as `finalize`'s."""
+    validated against the schema again: this is the rules engine's hot path. The rules
+    applied, and the validated `QualificationResult` they build, are the same as
+    `finalize`'s."""
     return _apply_rules(answer, lead, missing, ctx, usage=None, latency_ms=latency_ms)
 
 
@@ -155,7 +155,7 @@ def _apply_rules(
         )
     usage = usage or Usage()
     # One dict to `model_validate`, not keywords to the constructor: the same validation,
-    # without `__init__`'s round trip through keywords (building a result: 4.5 -> 3.2 µs).
+    # without `__init__`'s round trip through keywords, for every result built.
     return QualificationResult.model_validate(
         {
             "overall_score": overall_score,

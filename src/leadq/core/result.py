@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -11,7 +11,7 @@ Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
 class Action(StrEnum):
-    """The next step for a lead (the seed guide's five actions)."""
+    """The next step for a lead: the original design's five actions, which its clients read."""
 
     IMMEDIATE_OUTREACH = "immediate_outreach"
     QUALIFIED_NURTURE = "qualified_nurture"
@@ -49,6 +49,40 @@ class QualificationResult(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
+    # The result's field sets, declared once: the policy, the writers, the log events, the
+    # store and escalation read these instead of listing fields of their own.
+    SCORE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "overall_score",
+        "fit_score",
+        "budget_score",
+        "urgency_score",
+        "authority_score",
+        "confidence",
+    )
+    TEXT_FIELDS: ClassVar[tuple[str, ...]] = (
+        "reasoning",
+        "reasoning_for_action",
+        "suggested_messaging",
+    )
+    LIST_FIELDS: ClassVar[tuple[str, ...]] = (
+        "key_insights",
+        "positive_indicators",
+        "risk_factors",
+        "follow_up_questions",
+    )
+    SOURCE_FIELDS: ClassVar[tuple[str, ...]] = ("provider", "model", "prompt_version")
+    # What `escalated_from` keeps of the first answer.
+    SUMMARY_FIELDS: ClassVar[tuple[str, ...]] = (
+        *SOURCE_FIELDS,
+        *SCORE_FIELDS,
+        "recommended_action",
+        "reasoning",
+        "latency_ms",
+        "usage",
+        "cost_usd",
+        "flags",
+    )
+
     overall_score: Score
     fit_score: Score
     budget_score: Score
@@ -82,6 +116,29 @@ class QualificationResult(BaseModel):
     )
     qualification_id: int | None = Field(None, description="Stored qualification's id.")
     lead_ref: int | None = Field(None, description="Stored lead's id (GET /api/leads/{id}).")
+
+    def flat(self) -> dict[str, Any]:
+        """The result's scalar columns (scores, action, source, tokens, cost, latency, cached,
+        flags), as the store's columns and the log events carry them. Written out, not
+        dumped, as it runs for every stored lead."""
+        return {
+            "overall_score": self.overall_score,
+            "fit_score": self.fit_score,
+            "budget_score": self.budget_score,
+            "urgency_score": self.urgency_score,
+            "authority_score": self.authority_score,
+            "confidence": self.confidence,
+            "recommended_action": self.recommended_action.value,
+            "provider": self.provider,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "input_tokens": self.usage.input_tokens,
+            "output_tokens": self.usage.output_tokens,
+            "cost_usd": self.cost_usd,
+            "latency_ms": self.latency_ms,
+            "cached": self.cached,
+            "flags": [f.value for f in self.flags],
+        }
 
 
 class LeadError(BaseModel):
@@ -123,7 +180,7 @@ class LeadError(BaseModel):
         )
 
 
-Outcome = QualificationResult | LeadError
+ResultOrError = QualificationResult | LeadError
 
 
 class PartialResult(BaseModel):

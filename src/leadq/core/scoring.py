@@ -51,7 +51,8 @@ def clamp(value: float) -> tuple[float, bool]:
 
 def overall(scores: dict[str, float], weights: ScoreWeights) -> float:
     """Weighted mean of the four component scores, rounded to 3 places."""
-    # Written out, not summed over COMPONENTS: the same sums in the same order, 1.8 -> 0.9 µs.
+    # Written out rather than summed over COMPONENTS (the same sums in the same order): this
+    # runs once per lead, and again for each partial result of a stream, on the hot path.
     total = weights.fit + weights.budget + weights.urgency + weights.authority
     value = (
         weights.fit * scores["fit_score"]

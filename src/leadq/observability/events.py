@@ -12,9 +12,9 @@ from typing import Any
 
 from leadq.core.calls import CallAttempt
 from leadq.core.lead import LeadInput
-from leadq.core.result import LeadError, Outcome, QualificationResult
+from leadq.core.result import LeadError, QualificationResult, ResultOrError
 from leadq.observability.logs import EVENTS, log_event
-from leadq.observability.metrics import observe_call, observe_outcome
+from leadq.observability.metrics import observe_call, observe_result
 
 PII_FIELDS = ("lead_name", "email", "company_name", "job_title")
 
@@ -29,36 +29,23 @@ def _who(lead: LeadInput | None, pii: bool) -> dict[str, Any]:
 
 
 def _result_fields(r: QualificationResult, pii: bool) -> dict[str, Any]:
-    fields: dict[str, Any] = {
-        "provider": r.provider,
-        "model": r.model,
-        "prompt_version": r.prompt_version,
-        "action": r.recommended_action.value,
-        "overall_score": r.overall_score,
-        "fit_score": r.fit_score,
-        "budget_score": r.budget_score,
-        "urgency_score": r.urgency_score,
-        "authority_score": r.authority_score,
-        "confidence": r.confidence,
-        "latency_ms": r.latency_ms,
-        "input_tokens": r.usage.input_tokens,
-        "output_tokens": r.usage.output_tokens,
-        "cost_usd": r.cost_usd,
-        "cached": r.cached,
-        "flags": [f.value for f in r.flags] or None,
-        "qualification_id": r.qualification_id,
-        "lead_ref": r.lead_ref,
-    }
+    fields = r.flat()
+    fields["action"] = fields.pop("recommended_action")
+    fields["flags"] = fields["flags"] or None
+    fields["qualification_id"] = r.qualification_id
+    fields["lead_ref"] = r.lead_ref
     if pii:
         fields["reasoning"] = r.reasoning
     return fields
 
 
-def record_outcomes(pairs: Sequence[tuple[LeadInput | None, Outcome]], pii: bool = False) -> None:
+def observe_results(
+    pairs: Sequence[tuple[LeadInput | None, ResultOrError]], pii: bool = False
+) -> None:
     """Metrics and a `lead.qualified` / `lead.failed` event for each lead's outcome."""
     info = EVENTS.isEnabledFor(logging.INFO)  # build no event that would be dropped
     for lead, outcome in pairs:
-        observe_outcome(outcome)
+        observe_result(outcome)
         if isinstance(outcome, QualificationResult):
             if info:
                 log_event("lead.qualified", **_who(lead, pii), **_result_fields(outcome, pii))
@@ -76,9 +63,9 @@ def record_outcomes(pairs: Sequence[tuple[LeadInput | None, Outcome]], pii: bool
             )
 
 
-def record_failure(lead: LeadInput, exc: BaseException, pii: bool = False) -> None:
-    """`record_outcomes` for a lead whose qualification raised."""
-    record_outcomes([(lead, LeadError.from_exception(exc, lead.lead_id))], pii)
+def observe_failure(lead: LeadInput, exc: BaseException, pii: bool = False) -> None:
+    """`observe_results` for a lead whose qualification raised."""
+    observe_results([(lead, LeadError.from_exception(exc, lead.lead_id))], pii)
 
 
 def record_call(attempt: CallAttempt) -> None:

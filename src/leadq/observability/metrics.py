@@ -23,7 +23,7 @@ from prometheus_client import (
 )
 
 from leadq.core.calls import CallAttempt
-from leadq.core.result import LeadError, Outcome, QualificationResult
+from leadq.core.result import LeadError, QualificationResult, ResultOrError
 
 REGISTRY = CollectorRegistry(auto_describe=True)
 process_collector.ProcessCollector(registry=REGISTRY)
@@ -133,7 +133,7 @@ HTTP_REQUESTS = Counter(
 _LEAD_CHILDREN: dict[tuple[str, str, str, str], tuple[Any, Any]] = {}
 
 
-def observe_outcome(outcome: Outcome, seconds: float | None = None) -> None:
+def observe_result(outcome: ResultOrError, seconds: float | None = None) -> None:
     """Count one lead's outcome; a result's own `latency_ms` is its time unless given."""
     if isinstance(outcome, QualificationResult):
         key = (outcome.provider, outcome.model, outcome.prompt_version, outcome.recommended_action)

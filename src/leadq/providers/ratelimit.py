@@ -2,7 +2,8 @@
 
 It keeps requests and tokens within the provider's limits: the configured ones
 (`LEADQ_RPM`, `LEADQ_TPM`) or, when none are, the ones it learns from the `x-ratelimit-*`
-headers of each answer (FINDINGS 3: Cerebras sends limit, remaining and reset per window).
+headers of each answer (Cerebras sends a limit, a remaining count and a reset time for each
+window).
 It paces instead of bursting into 429s, and a 429 holds every caller until the reset the
 headers give, so one limit hit does not become a storm of retries.
 

@@ -9,22 +9,21 @@ import asyncio
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
-from leadq.backends.budget import BudgetGuard, day_start, utc_today
+from leadq.backends.budget import day_start, utc_today
 from leadq.core.errors import InvalidLeadError
+from leadq.core.identity import CacheScope
 from leadq.core.lead import LeadInput
-from leadq.core.result import LeadError, Outcome, PartialResult, QualificationResult
-from leadq.observability.events import record_failure, record_outcomes
+from leadq.core.result import LeadError, PartialResult, QualificationResult, ResultOrError
+from leadq.observability.events import observe_failure, observe_results
 from leadq.observability.metrics import count_cache
 from leadq.qualifier import LeadQualifier
-from leadq.storage.cache import ResultCache, Scope
+from leadq.storage.cache import ResultCache
 from leadq.storage.store import Store
 
 
 def seed_budget(qualifier: LeadQualifier, store: Store) -> None:
     """Start the daily budget guard (if any) from what the call log says was spent today."""
-    budget: BudgetGuard | None = getattr(qualifier.backend, "budget", None)
-    if budget is not None:
-        budget.seed(store.spend_since(day_start(utc_today())))
+    qualifier.backend.seed_spend(store.spend_since(day_start(utc_today())))
 
 
 def parse_each(raws: Sequence[Any]) -> list[LeadInput | LeadError]:
@@ -50,9 +49,8 @@ class LeadService:
         self.store = store
         self.cache = cache if cache is not None and cache.enabled else None
 
-    def _scope(self, lead: LeadInput) -> Scope | None:
-        scope = getattr(self.qualifier.backend, "cache_scope", None)
-        return scope(lead) if scope is not None else None
+    def _scope(self, lead: LeadInput) -> CacheScope | None:
+        return self.qualifier.backend.cache_scope(lead)
 
     async def cached(self, leads: Sequence[LeadInput]) -> list[QualificationResult | None]:
         """Each lead's cached result, or None (always None without a cache or for a local
@@ -66,10 +64,10 @@ class LeadService:
         for lead, hit in zip(leads, out, strict=True):
             count_cache(hit is not None)
             if hit is not None:
-                record_outcomes([(lead, hit)], self.qualifier.settings.log_pii)
+                observe_results([(lead, hit)], self.qualifier.settings.log_pii)
         return out
 
-    async def _share(self, pairs: Sequence[tuple[LeadInput | None, Outcome]]) -> None:
+    async def _share(self, pairs: Sequence[tuple[LeadInput | None, ResultOrError]]) -> None:
         """Offer fresh results to the shared (Redis) cache."""
         if self.cache is None or self.cache.redis is None:
             return
@@ -82,7 +80,7 @@ class LeadService:
         if items:
             await asyncio.to_thread(self.cache.remember, items)
 
-    async def keep(self, pairs: Sequence[tuple[LeadInput | None, Outcome]]) -> None:
+    async def keep(self, pairs: Sequence[tuple[LeadInput | None, ResultOrError]]) -> None:
         """Store outcomes and the calls made for them; stamp the ids on the results."""
         calls = self.qualifier.drain_calls()
         if self.store is None or not (pairs or calls):
@@ -92,7 +90,7 @@ class LeadService:
             if isinstance(outcome, QualificationResult):
                 outcome.lead_ref, outcome.qualification_id = lead_ref, qid
         await self._share(pairs)
-        record_outcomes(pairs, self.qualifier.settings.log_pii)  # metrics, one event per lead
+        observe_results(pairs, self.qualifier.settings.log_pii)  # metrics, one event per lead
 
     async def qualify(self, lead: LeadInput) -> QualificationResult:
         (hit,) = await self.cached([lead])
@@ -101,13 +99,13 @@ class LeadService:
         try:
             result = await self.qualifier.qualify_lead_async(lead)
         except Exception as exc:
-            record_failure(lead, exc, self.qualifier.settings.log_pii)
+            observe_failure(lead, exc, self.qualifier.settings.log_pii)
             await self.keep([])  # the failed attempts still go to the call log
             raise
         await self.keep([(lead, result)])
         return result
 
-    async def as_completed(self, raws: Sequence[Any]) -> AsyncIterator[tuple[int, Outcome]]:
+    async def as_completed(self, raws: Sequence[Any]) -> AsyncIterator[tuple[int, ResultOrError]]:
         """`(index, outcome)` as each lead completes, each stored before it is yielded."""
         parsed = parse_each(raws)
         for i, item in enumerate(parsed):
@@ -124,7 +122,7 @@ class LeadService:
             await self.keep([(lead, outcome)])
             yield index, outcome
 
-    async def batch(self, raws: Sequence[Any]) -> list[Outcome]:
+    async def batch(self, raws: Sequence[Any]) -> list[ResultOrError]:
         """One outcome per lead, in order, stored in one transaction."""
         parsed = parse_each(raws)
         valid = [p for p in parsed if isinstance(p, LeadInput)]
@@ -132,8 +130,8 @@ class LeadService:
         misses = [p for p, hit in zip(valid, hits, strict=True) if hit is None]
         fresh = iter(await self.qualifier.qualify_leads_batch_async(misses))
         found = iter(hits)
-        outcomes: list[Outcome] = []
-        kept: list[tuple[LeadInput | None, Outcome]] = []
+        outcomes: list[ResultOrError] = []
+        kept: list[tuple[LeadInput | None, ResultOrError]] = []
         for p in parsed:
             if isinstance(p, LeadError):
                 outcomes.append(p)
@@ -158,6 +156,6 @@ class LeadService:
                     await self.keep([(lead, item)])
                 yield item
         except Exception as exc:
-            record_failure(lead, exc, self.qualifier.settings.log_pii)
+            observe_failure(lead, exc, self.qualifier.settings.log_pii)
             await self.keep([])
             raise

@@ -19,7 +19,7 @@ from typing import Any
 from sqlalchemy import select
 
 from leadq.config import Settings
-from leadq.core.identity import input_hash
+from leadq.core.identity import CacheScope, input_hash
 from leadq.core.lead import LeadInput
 from leadq.core.result import QualificationResult, Usage
 from leadq.storage.models import Qualification
@@ -27,11 +27,10 @@ from leadq.storage.store import Store
 
 log = logging.getLogger("leadq.cache")
 
-Scope = tuple[str, str, str]  # provider, model, prompt version
 PREFIX = "leadq:cache:"
 
 
-def cache_key(lead: LeadInput, scope: Scope) -> str:
+def cache_key(lead: LeadInput, scope: CacheScope) -> str:
     return hashlib.sha256("\x00".join((input_hash(lead), *scope)).encode()).hexdigest()
 
 
@@ -66,7 +65,9 @@ class ResultCache:
             return since.replace(tzinfo=None)
         return since
 
-    def lookup(self, items: Sequence[tuple[LeadInput, Scope]]) -> list[QualificationResult | None]:
+    def lookup(
+        self, items: Sequence[tuple[LeadInput, CacheScope]]
+    ) -> list[QualificationResult | None]:
         """For each (lead, scope), a fresh copy of its cached result marked `cached`, or None."""
         keys = [cache_key(lead, scope) for lead, scope in items]
         found: dict[str, dict[str, Any]] = {}
@@ -81,8 +82,8 @@ class ResultCache:
             out.append(None if data is None else _revive(data))
         return out
 
-    def _db_get(self, wanted: Sequence[tuple[str, tuple[LeadInput, Scope]]]) -> dict[str, Any]:
-        by_hash: dict[str, list[tuple[str, Scope]]] = {}
+    def _db_get(self, wanted: Sequence[tuple[str, tuple[LeadInput, CacheScope]]]) -> dict[str, Any]:
+        by_hash: dict[str, list[tuple[str, CacheScope]]] = {}
         for key, (lead, scope) in wanted:
             by_hash.setdefault(input_hash(lead), []).append((key, scope))
         q = Qualification
@@ -110,7 +111,7 @@ class ResultCache:
             return {}
         return {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
 
-    def remember(self, items: Sequence[tuple[LeadInput, Scope, QualificationResult]]) -> None:
+    def remember(self, items: Sequence[tuple[LeadInput, CacheScope, QualificationResult]]) -> None:
         """Share fresh results through Redis (the database already has them)."""
         if self.redis is None or not items:
             return
@@ -140,7 +141,9 @@ class ResultCache:
             log.error("redis: could not erase lead %s's cache entries: %s", lead_ref, exc)
 
 
-def _scopes_answered(provider: str, model: str, version: str, result: dict[str, Any]) -> set[Scope]:
+def _scopes_answered(
+    provider: str, model: str, version: str, result: dict[str, Any]
+) -> set[CacheScope]:
     """The lookups a stored result answers: its own scope and, for an escalated result, the
     first model's, for which it was made (the stronger model answered in its place)."""
     scopes = {(provider, model, version)}

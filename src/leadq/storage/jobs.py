@@ -15,7 +15,7 @@ from sqlalchemy import Table, bindparam, select, update
 
 from leadq.core.calls import CallAttempt
 from leadq.core.lead import LeadInput
-from leadq.core.result import Outcome, QualificationResult
+from leadq.core.result import QualificationResult, ResultOrError
 from leadq.storage.db import JSONText
 from leadq.storage.models import Job, JobItem, Qualification
 from leadq.storage.store import Store, _chunks
@@ -84,7 +84,7 @@ class JobLedger:
             )
             s.add(job)
             s.flush()
-            s.connection().execute(  # Core, not the ORM's bulk insert: 0.6 -> 0.3 s for 100k
+            s.connection().execute(  # Core, not the ORM's bulk insert: no per-object work
                 _items.insert(),
                 [{"job_id": job.id, "row": r, "status": "pending"} for r in range(1, total + 1)],
             )
@@ -104,7 +104,7 @@ class JobLedger:
     def finish_rows(
         self,
         job_id: str,
-        entries: Sequence[tuple[int, LeadInput | None, Outcome]],
+        entries: Sequence[tuple[int, LeadInput | None, ResultOrError]],
         calls: Sequence[CallAttempt] = (),
     ) -> int:
         """Store the outcomes of rows still pending and mark them; returns how many."""
@@ -114,7 +114,7 @@ class JobLedger:
             for part in _chunks([row for row, _, _ in entries]):
                 # The status is tested here, not in SQL: with it in the WHERE clause SQLite
                 # searched the (job_id, status) index, reading every pending row of the job
-                # for each chunk (1.6 s of a 100,000-row job, growing with the square).
+                # for each chunk, so finishing a job took time growing with its size squared.
                 found = conn.execute(
                     select(_items.c.row, _items.c.status)
                     .where(_items.c.job_id == job_id, _items.c.row.in_(part))
@@ -172,9 +172,8 @@ class JobLedger:
 
     def outcomes(self, job_id: str) -> Iterator[tuple[int, str, dict[str, Any] | None]]:
         """`(row, status, result-or-error)` for every row, in row order. Plain columns
-        through the connection, not the ORM: this reads every row of a job (ORM objects were
-        3x slower on 20k rows; the same columns through the ORM session, 1.55 -> 0.79 s on
-        100k)."""
+        through the connection, not the ORM: this reads every row of a job, and ORM objects,
+        or even the same columns through an ORM session, add work for each of them."""
         query = (
             select(
                 _items.c.row,
@@ -198,7 +197,7 @@ class JobLedger:
                     yield row, status, error
 
 
-def _stored(outcome: Outcome) -> TypeGuard[QualificationResult]:
+def _stored(outcome: ResultOrError) -> TypeGuard[QualificationResult]:
     """A cached result: already a stored qualification."""
     return (
         isinstance(outcome, QualificationResult)

@@ -22,7 +22,7 @@ export const FORM_FIELDS = [
   { name: "additional_context", label: "Additional context", max: 4000, multiline: true, placeholder: "Recently funded Series B" },
 ];
 
-// The seed guide's example lead, for "Fill in an example".
+// A sample lead, for "Fill in an example".
 export const EXAMPLE_LEAD = {
   lead_name: "John Doe",
   company_name: "Acme Corp",

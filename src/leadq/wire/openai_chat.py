@@ -4,9 +4,9 @@ model step of the chain: one POST over aiohttp, answered whole or as a server-se
 Why not `ChatOpenAI`: leadq prebuilds the request (`answer_schema.request_extras`), retries,
 paces and parses on its own, so `ChatOpenAI` and the OpenAI SDK under it added work without
 adding behaviour: the SDK's request building, httpx and `ChatOpenAI`'s thread-pool hop were
-about 60% of leadq's CPU a lead. With this step instead: 3.3-3.6 -> 0.8-0.9 ms a lead
-(`make bench`, measurement 1; bench/README.md). It is the same link of the same LCEL chain
-(`prompt | model | parser`), with streaming, and speaks the same wire format.
+most of leadq's CPU a lead. It is the same link of the same LCEL chain (`prompt | model |
+parser`), with streaming, and speaks the same wire format. The measurements behind this are
+in docs/decisions.md.
 """
 
 from __future__ import annotations

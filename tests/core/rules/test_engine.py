@@ -50,7 +50,9 @@ def test_seniority(title, tier) -> None:
 def test_strong_lead_gets_outreach_with_reasons(rules, strong_lead) -> None:
     res = rules.qualify_now(LeadInput.parse(strong_lead))
     assert res.recommended_action is Action.IMMEDIATE_OUTREACH
-    assert res.provider == "rules" and res.lead_id == "L-1" and res.flags == []
+    assert res.provider == "rules"
+    assert res.lead_id == "L-1"
+    assert res.flags == []
     assert "Demo requested" in res.positive_indicators
     assert "Recent funding" in res.positive_indicators
     assert any("VP level" in s for s in res.key_insights)
@@ -148,4 +150,5 @@ def test_results_are_bounded_and_typed(rules) -> None:
         assert res.overall_score == overall(res.model_dump(), Settings().score_weights)
         assert type(res.recommended_action) is Action
         assert all(type(f) is Flag for f in res.flags)
-        assert len(res.positive_indicators) <= 8 and res.latency_ms >= 0
+        assert len(res.positive_indicators) <= 8
+        assert res.latency_ms >= 0

@@ -160,7 +160,8 @@ def test_span_mid() -> None:
 def test_fx_table_has_required_currencies() -> None:
     for code in ("USD", "EUR", "GBP", "CHF", "CAD", "AUD", "JPY", "INR", "SEK", "NOK", "DKK"):
         assert FX_TO_USD[code] > 0
-    assert FX_TO_USD["BRL"] > 0 and FX_TO_USD["CNY"] > 0
+    assert FX_TO_USD["BRL"] > 0
+    assert FX_TO_USD["CNY"] > 0
     assert FX_TO_USD["USD"] == 1.0
 
 
@@ -191,10 +192,13 @@ def _check_invariants(span: Span | None) -> None:
     if span is None:
         return
     assert isinstance(span, Span)
-    assert math.isfinite(span.low) and span.low >= 0
+    assert math.isfinite(span.low)
+    assert span.low >= 0
     if span.high is not None:
-        assert math.isfinite(span.high) and span.high >= span.low
-    assert math.isfinite(span.mid) and span.mid >= span.low
+        assert math.isfinite(span.high)
+        assert span.high >= span.low
+    assert math.isfinite(span.mid)
+    assert span.mid >= span.low
 
 
 @settings(max_examples=400, deadline=None)

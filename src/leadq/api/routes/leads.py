@@ -1,4 +1,5 @@
-"""The seed guide's lead endpoints, with its paths and envelopes."""
+"""The lead endpoints, on the paths and with the envelopes that the original design's
+clients call."""
 
 from __future__ import annotations
 
