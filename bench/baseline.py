@@ -265,7 +265,7 @@ def create_app(base_url: str) -> Any:
             try:
                 async for chunk in get_qualifier().stream_qualification(lead.model_dump()):
                     yield f"data: {json.dumps(chunk)}\n\n"
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:  # noqa: BLE001 - the original: any error is one error event
                 yield f"data: {json.dumps({'error': str(exc)})}\n\n"
 
         return StreamingResponse(events(), media_type="text/event-stream")

@@ -27,8 +27,8 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:  # `tests.support` lives beside `bench/`, not in the package
     sys.path.insert(0, str(ROOT))
 
-from tests.support import openai_server  # noqa: E402
-from tests.support.openai_server import Reply, ScriptedServer  # noqa: E402
+from tests.support import openai_server  # noqa: E402 - needs the sys.path entry above
+from tests.support.openai_server import Reply, ScriptedServer  # noqa: E402 - needs the sys.path entry above
 
 # One answer that fits both schemas: leadq's (which ignores `overall_score`: it computes it)
 # and the original design's (which requires it).

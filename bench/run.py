@@ -27,9 +27,9 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import clients, local, served  # noqa: E402
-from bench.report import load, render  # noqa: E402
-from bench.rows import Row  # noqa: E402
+from bench import clients, local, served  # noqa: E402 - needs the sys.path entry above
+from bench.report import load, render  # noqa: E402 - needs the sys.path entry above
+from bench.rows import Row  # noqa: E402 - needs the sys.path entry above
 
 ORDER = ("1", "2", "3", "4", "5", "6", "7", "8")
 

@@ -102,13 +102,15 @@ def test_open_breaker_without_fallback_fails_fast_with_a_clear_error(
     assert all(isinstance(o, LeadError) for o in outcomes)
     assert len(openai_server.requests) == 3
     last = outcomes[-1]
-    assert last.error == "provider_unavailable" and "circuit open" in last.message
+    assert last.error == "provider_unavailable"
+    assert "circuit open" in last.message
 
 
 def test_rules_engine_as_last_resort_fallback(llm, openai_server, strong_lead) -> None:
     openai_server.handler = lambda body: Reply(content="not json at all")
     result = llm(fallbacks="rules", max_retries=2).qualify_lead(strong_lead)
-    assert result.provider == "rules" and Flag.FALLBACK_USED in result.flags
+    assert result.provider == "rules"
+    assert Flag.FALLBACK_USED in result.flags
     assert len(openai_server.requests) == 2  # the answer, and its one repair attempt
 
 
@@ -133,7 +135,8 @@ def test_low_confidence_is_escalated_and_both_answers_kept(llm, openai_server, s
     openai_server.handler = handler
     q = llm(escalate_below=0.6, escalate_to="openai:strong-model")
     sure = q.qualify_lead(strong_lead)
-    assert sure.model == "test-model" and sure.escalated_from is None
+    assert sure.model == "test-model"
+    assert sure.escalated_from is None
     assert len(openai_server.requests) == 1
 
     escalated = q.qualify_lead({**strong_lead, "lead_name": "Unsure"})
@@ -155,7 +158,8 @@ def test_rules_engine_first_escalates_unsure_leads_to_an_llm(
     q = llm(provider="rules", escalate_below=0.99, escalate_to="openai:strong-model")
     result = q.qualify_lead(strong_lead)
     assert (result.provider, result.model) == ("openai", "strong-model")
-    assert result.escalated_from["provider"] == "rules" and Flag.ESCALATED in result.flags
+    assert result.escalated_from["provider"] == "rules"
+    assert Flag.ESCALATED in result.flags
     assert len(openai_server.requests) == 1
 
 
@@ -167,7 +171,8 @@ def test_failed_escalation_keeps_the_first_answer_flagged(llm, openai_server, st
 
     openai_server.handler = handler
     result = llm(escalate_below=0.6, escalate_to="openai:strong-model").qualify_lead(strong_lead)
-    assert result.model == "test-model" and Flag.ESCALATION_FAILED in result.flags
+    assert result.model == "test-model"
+    assert Flag.ESCALATION_FAILED in result.flags
 
 
 def test_budget_reached_switches_to_the_rules_engine(
@@ -177,9 +182,12 @@ def test_budget_reached_switches_to_the_rules_engine(
     prices.write_text('["openai/test-model"]\ninput = 1000.0\noutput = 1000.0\n')
     q = llm(prices_file=prices, daily_budget_usd=0.05)
     first = q.qualify_lead(strong_lead)
-    assert first.provider == "openai" and first.cost_usd and first.cost_usd >= 0.05
+    assert first.provider == "openai"
+    assert first.cost_usd
+    assert first.cost_usd >= 0.05
     second = q.qualify_lead(strong_lead)
-    assert second.provider == "rules" and Flag.BUDGET_EXCEEDED in second.flags
+    assert second.provider == "rules"
+    assert Flag.BUDGET_EXCEEDED in second.flags
     assert len(openai_server.requests) == 1
     assert q.describe()["budget"]["exhausted"] is True
 
@@ -195,5 +203,6 @@ async def test_stream_falls_back_before_the_first_partial(llm, openai_server, st
     )
     items = [item async for item in q.stream_qualification(strong_lead)]
     final = items[-1]
-    assert isinstance(final, QualificationResult) and final.model == "backup-model"
+    assert isinstance(final, QualificationResult)
+    assert final.model == "backup-model"
     assert Flag.FALLBACK_USED in final.flags

@@ -40,25 +40,30 @@ def test_examples_offline_give_explained_results_and_name_the_bad_row() -> None:
     # Row 13 has no lead_name: the one invalid row, named, while all others are written.
     assert [(r["row"], r["error"]["field"]) for r in failed] == [(13, "lead_name")]
     assert proc.returncode == 1
-    assert "row 13" in proc.stderr and "lead_name" in proc.stderr
+    assert "row 13" in proc.stderr
+    assert "lead_name" in proc.stderr
     ok = [r["result"] for r in rows if r["status"] == "ok"]
     assert all(r["provider"] == "rules" and 0 <= r["overall_score"] <= 1 for r in ok)
     assert all(r["reasoning"] and r["key_insights"] for r in ok)
     by_id = {r["lead_id"]: r for r in rows}
     assert by_id["L-0001"]["result"]["recommended_action"] == "immediate_outreach"
     assert by_id["L-0010"]["result"]["recommended_action"] == "manual_review"  # no industry
-    assert "immediate_outreach" in proc.stderr and "failed" in proc.stderr
+    assert "immediate_outreach" in proc.stderr
+    assert "failed" in proc.stderr
 
 
 def test_csv_output_file(tmp_path: Path) -> None:
     out = tmp_path / "results.csv"
     proc = leadq("qualify", str(EXAMPLES), "-o", str(out), "-q")
-    assert proc.returncode == 1 and f"wrote 21 results to {out}" in proc.stderr
+    assert proc.returncode == 1
+    assert f"wrote 21 results to {out}" in proc.stderr
     with out.open(encoding="utf-8") as fh:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 21
-    assert rows[0]["lead_id"] == "L-0001" and float(rows[0]["overall_score"]) > 0.75
-    assert rows[12]["status"] == "error" and rows[12]["error"] == "invalid_input"
+    assert rows[0]["lead_id"] == "L-0001"
+    assert float(rows[0]["overall_score"]) > 0.75
+    assert rows[12]["status"] == "error"
+    assert rows[12]["error"] == "invalid_input"
 
 
 def test_jsonl_with_a_broken_line_and_unknown_keys(tmp_path: Path) -> None:
@@ -87,7 +92,8 @@ def test_unreadable_file_is_exit_2(tmp_path: Path) -> None:
     src = tmp_path / "leads.txt"
     src.write_text("x", encoding="utf-8")
     proc = leadq("qualify", str(src))
-    assert proc.returncode == 2 and "--format" in proc.stderr
+    assert proc.returncode == 2
+    assert "--format" in proc.stderr
 
 
 def test_against_an_openai_compatible_server_one_outcome_per_row(openai_server) -> None:
@@ -110,7 +116,8 @@ def test_against_an_openai_compatible_server_one_outcome_per_row(openai_server) 
     }
     proc = leadq("qualify", str(EXAMPLES), "-q", env=env)
     rows = records(proc.stdout)
-    assert len(rows) == 21 and proc.returncode == 1
+    assert len(rows) == 21
+    assert proc.returncode == 1
     errors = {r["lead_name"]: r["error"]["error"] for r in rows if r["status"] == "error"}
     assert errors == {
         "Marcus O'Neill": "provider_unavailable",
@@ -118,7 +125,8 @@ def test_against_an_openai_compatible_server_one_outcome_per_row(openai_server) 
         None: "invalid_input",
     }
     ok = [r["result"] for r in rows if r["status"] == "ok"]
-    assert len(ok) == 18 and all(r["provider"] == "openai" for r in ok)
+    assert len(ok) == 18
+    assert all(r["provider"] == "openai" for r in ok)
     assert all(0 <= r[k] <= 1 for r in ok for k in r if k.endswith("_score"))
     assert all(r["cost_usd"] is not None for r in ok)  # gpt-4o-mini is in the price table
     assert "provider: openai, model: gpt-4o-mini" in proc.stderr
@@ -148,4 +156,5 @@ def test_second_run_of_a_file_is_served_from_the_cache(openai_server, tmp_path: 
     ids = [r["result"]["qualification_id"] for r in records(first.stdout)]
     assert [r["result"]["qualification_id"] for r in records(again.stdout)] == ids
     fresh = leadq("qualify", str(src), "-q", "--new", "--no-cache", env=env)
-    assert fresh.returncode == 0 and len(openai_server.requests) == 4
+    assert fresh.returncode == 0
+    assert len(openai_server.requests) == 4

@@ -35,12 +35,14 @@ def _count(store: Store, model) -> int:
 def test_rerun_on_the_same_file_resumes_and_qualifies_nothing_twice(tmp_path: Path) -> None:
     first = leadq("qualify", str(EXAMPLES), "-q")
     again = leadq("qualify", str(EXAMPLES), "-q")
-    assert "job " in first.stderr and "resuming, 0 of 21 rows left" in again.stderr
+    assert "job " in first.stderr
+    assert "resuming, 0 of 21 rows left" in again.stderr
     assert records(first.stdout) == records(again.stdout)
     store = _store()
     assert _count(store, Qualification) == 20  # 21 rows, one invalid
     fresh = leadq("qualify", str(EXAMPLES), "-q", "--new")
-    assert "21 rows" in fresh.stderr and _count(store, Qualification) == 40
+    assert "21 rows" in fresh.stderr
+    assert _count(store, Qualification) == 40
     ids = [r["result"]["qualification_id"] for r in records(first.stdout) if "result" in r]
     assert len(set(ids)) == 20
 
@@ -49,7 +51,8 @@ def test_history_and_export(tmp_path: Path) -> None:
     leadq("qualify", str(EXAMPLES), "-q")
     leadq("qualify", str(EXAMPLES), "-q", "--new")
     hist = leadq("history", "L-0001")
-    assert hist.returncode == 0 and "Priya Raman" in hist.stdout
+    assert hist.returncode == 0
+    assert "Priya Raman" in hist.stdout
     assert hist.stdout.count("immediate_outreach") == 2  # two qualifications over time
     assert leadq("history", "nobody at all").returncode == 1
     out = tmp_path / "latest.csv"
@@ -106,7 +109,8 @@ def test_sigkill_mid_batch_then_resume_loses_and_duplicates_nothing(
     assert _count(store, Qualification) == rows  # exactly one result per row
     with store.session() as s:
         items = s.scalars(select(JobItem)).all()
-    assert len(items) == rows and all(i.status == "done" and i.qualification_id for i in items)
+    assert len(items) == rows
+    assert all(i.status == "done" and i.qualification_id for i in items)
     assert len({i.qualification_id for i in items}) == rows
     # Calls: one per row, plus at most the ones in flight when the process died.
     assert rows <= len(openai_server.requests) <= rows + concurrency
@@ -122,13 +126,15 @@ def test_postgresql_via_database_url(pg_fresh: str) -> None:
     assert store.engine.dialect.name == "postgresql"
     assert _count(store, Qualification) == 20
     hist = leadq("history", "L-0002", env=env)
-    assert hist.returncode == 0 and "Marcus" in hist.stdout
+    assert hist.returncode == 0
+    assert "Marcus" in hist.stdout
     assert not (Path.cwd() / "data").exists()  # nothing went to the SQLite default
 
 
 def test_db_upgrade_command(tmp_path: Path) -> None:
     proc = leadq("db", "upgrade")
-    assert proc.returncode == 0 and "up to date" in proc.stderr
+    assert proc.returncode == 0
+    assert "up to date" in proc.stderr
     assert (tmp_path / "data" / "leadq.db").exists()
 
 
@@ -144,9 +150,11 @@ def test_jsonl_output_carries_stored_ids() -> None:
 def test_unreachable_database_is_a_clear_error_not_a_traceback() -> None:
     env = {"DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
     served = leadq("serve", "--port", "1", env=env)
-    assert served.returncode == 2 and "cannot start" in served.stderr
+    assert served.returncode == 2
+    assert "cannot start" in served.stderr
     ran = leadq("qualify", str(EXAMPLES), "-q", env=env)
-    assert ran.returncode == 2 and "cannot open the database" in ran.stderr
+    assert ran.returncode == 2
+    assert "cannot open the database" in ran.stderr
     assert "Traceback" not in served.stderr + ran.stderr
 
 
@@ -172,7 +180,8 @@ def test_retry_failed_requalifies_rows_that_may_pass_now(openai_server, tmp_path
 
     down["on"] = False
     plain = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
-    assert "0 of 5 rows left" in plain.stderr and len(openai_server.requests) == 4
+    assert "0 of 5 rows left" in plain.stderr
+    assert len(openai_server.requests) == 4
 
     again = subprocess.run([*cmd, "--retry-failed"], env=env, capture_output=True, text=True)
     assert "4 failed rows to try again" in again.stderr

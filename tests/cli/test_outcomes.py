@@ -45,7 +45,8 @@ def test_outcomes_from_csv_report_counts_and_unknown_leads(tmp_path: Path) -> No
     assert proc.returncode == 1, proc.stderr
     assert "recorded 3 of 7 outcomes: won 1, lost 1, no_response 1" in proc.stderr
     assert "row 4: unknown lead (lead_id L-9999)" in proc.stderr
-    assert "row 5: outcome 'maybe'" in proc.stderr and "row 6: date '20/11/2026'" in proc.stderr
+    assert "row 5: outcome 'maybe'" in proc.stderr
+    assert "row 6: date '20/11/2026'" in proc.stderr
     assert "row 7: no lead_ref, lead_id or email" in proc.stderr
     store = Store.open(Settings())
     with store.session() as s:
@@ -70,8 +71,10 @@ def test_outcomes_all_good_exits_0_and_a_bad_file_exits_2(tmp_path: Path) -> Non
     good = tmp_path / "good.csv"
     good.write_text("lead_id,outcome,date\nL-0001,disqualified,2026-11-22\n", encoding="utf-8")
     proc = leadq("outcomes", str(good))
-    assert proc.returncode == 0 and "recorded 1 of 1 outcomes: disqualified 1" in proc.stderr
+    assert proc.returncode == 0
+    assert "recorded 1 of 1 outcomes: disqualified 1" in proc.stderr
     no_column = tmp_path / "bad.csv"
     no_column.write_text("lead_id,result\nL-0001,won\n", encoding="utf-8")
     proc = leadq("outcomes", str(no_column))
-    assert proc.returncode == 2 and "needs an `outcome` column" in proc.stderr
+    assert proc.returncode == 2
+    assert "needs an `outcome` column" in proc.stderr

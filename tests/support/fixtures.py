@@ -52,7 +52,7 @@ def live_app() -> Iterator[Callable[..., LiveApp]]:
 
 
 @pytest.fixture
-def llm(openai_server) -> Callable[..., LeadQualifier]:
+def llm(openai_server: ScriptedServer) -> Iterator[Callable[..., LeadQualifier]]:
     """`llm(**settings)`: a qualifier on the `openai` provider pointed at the scripted server
     (`provider="cerebras"` points the Cerebras provider there instead)."""
     openai_server.handler = lambda body: answer(body)

@@ -49,18 +49,18 @@ class Backend(ABC):
         prompt version); None when results are not cached. Default: not cached."""
         return None
 
-    def report_calls_to(self, sink: CallSink | None) -> None:
+    def report_calls_to(self, sink: CallSink | None) -> None:  # noqa: B027 - no-op default
         """Where each provider call attempt is reported (the call log). Default: nowhere to
         report, as the backend calls no provider."""
 
-    def seed_spend(self, spent_today_usd: float) -> None:
+    def seed_spend(self, spent_today_usd: float) -> None:  # noqa: B027 - no-op default
         """Today's spend so far, from the stored call log. Default: no budget to seed."""
 
     def unwrap(self) -> Backend:
         """The backend that answers first, under any policies. Default: this one."""
         return self
 
-    async def aclose(self) -> None:  # noqa: B027 - a no-op is the right default
+    async def aclose(self) -> None:  # noqa: B027 - no-op default
         """Release connections. Default: nothing to release."""
 
 

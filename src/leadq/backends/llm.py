@@ -11,7 +11,7 @@ import weakref
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Mapping
 from dataclasses import dataclass, replace
-from typing import Any, NoReturn
+from typing import Any, NoReturn, cast
 
 import aiohttp
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -171,9 +171,9 @@ class LLMBackend(Backend):
         """Seconds before retry number `attempt`: the provider's reset time for a 429, else
         exponential backoff with jitter."""
         if isinstance(exc, RateLimited) and exc.retry_after is not None:
-            return min(exc.retry_after, MAX_RATE_LIMIT_WAIT) + random.uniform(0, 0.5)
+            return min(exc.retry_after, MAX_RATE_LIMIT_WAIT) + random.uniform(0, 0.5)  # noqa: S311 - jitter
         base = self.settings.retry_base_delay
-        return min(base * 2 ** (attempt - 1), max(base, 8.0)) + random.uniform(0, base)
+        return min(base * 2 ** (attempt - 1), max(base, 8.0)) + random.uniform(0, base)  # noqa: S311 - jitter
 
     def _retry_limit(self, err: LeadqError) -> int:
         """How many retries `err`'s kind gets: 429s with a reset are waited out; an unusable
@@ -260,7 +260,8 @@ class LLMBackend(Backend):
         `LEADQ_LEAD_DEADLINE`."""
         result: QualificationResult | None = None
         async for item in self._attempts(lead, streaming=False):
-            result = item  # type: ignore[assignment] - a whole answer is the result alone
+            if isinstance(item, QualificationResult):  # a whole answer is the result alone
+                result = item
         if result is None:  # pragma: no cover - the chain always ends with the result
             raise BadProviderAnswer("the model gave no answer", provider=self.provider)
         return result
@@ -284,9 +285,10 @@ class LLMBackend(Backend):
         emitted, tries = False, Counter[str]()
         config: RunnableConfig | None = None
         while True:
-            items = (
-                chain.astream(lead, config) if streaming else _whole(chain, lead, config)
-            ).__aiter__()
+            items = cast(
+                AsyncGenerator[Any, None],
+                chain.astream(lead, config) if streaming else _whole(chain, lead, config),
+            )
             started = time.perf_counter()
             try:
                 while True:
@@ -300,7 +302,7 @@ class LLMBackend(Backend):
                         if scope.expired():
                             raise self._deadline_error() from None
                         self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
-                    except Exception as exc:
+                    except Exception as exc:  # noqa: BLE001 - typed, or re-raised as it is
                         self._reraise(exc)
                     emitted = True
                     if isinstance(item, QualificationResult):
@@ -314,7 +316,7 @@ class LLMBackend(Backend):
                 await self._pause_before_retry(err, tries, end)
                 config = _repair_config(err) or config
             finally:
-                await items.aclose()  # type: ignore[attr-defined]
+                await items.aclose()
 
     async def aclose(self) -> None:
         """Close this event loop's HTTP session (another loop's closes when that loop ends)."""

@@ -197,7 +197,8 @@ class RateLimiter:
                     self.blocked_until = max(self.blocked_until, now + w.reset)
 
     def _learn(self, w: Window) -> None:
-        assert w.limit is not None
+        if w.limit is None:  # nothing to learn from a window without its limit
+            return
         name = f"{w.kind}/{w.seconds:g}s"
         if self.learned.get(name) == w.limit:
             return

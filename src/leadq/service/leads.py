@@ -1,13 +1,15 @@
-"""`LeadService`: qualify and keep. The HTTP layer calls this; it pairs each lead with its
-outcome, stores both (off the event loop) and puts the stored ids on the result. Leads whose
-identical input was qualified within `LEADQ_CACHE_TTL` get the stored result (`cached: true`)
-without a provider call."""
+"""`LeadService`: the path of every lead, whoever sent it. `pipeline` takes parsed leads
+through the cache and the qualifier; `keep` stores what came out (off the event loop) and
+puts the stored ids on the results; the HTTP routes call `qualify`, `stream`, `batch` and
+`as_completed`, and a job (`service/jobs.py`) runs the same `pipeline` with its rows. Leads
+whose identical input was qualified within `LEADQ_CACHE_TTL` get the stored result
+(`cached: true`) without a provider call."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
-from typing import Any
+from typing import Any, cast
 
 from leadq.backends.budget import day_start, utc_today
 from leadq.core.errors import InvalidLeadError
@@ -26,10 +28,19 @@ def seed_budget(qualifier: LeadQualifier, store: Store) -> None:
     qualifier.backend.seed_spend(store.spend_since(day_start(utc_today())))
 
 
+# One lead's way out of the pipeline: its index, the parsed lead (None if it did not parse),
+# its result or error, and whether that is fresh (not stored yet) or came from the cache.
+Step = tuple[int, LeadInput | None, ResultOrError, bool]
+
+
 def parse_each(raws: Sequence[Any]) -> list[LeadInput | LeadError]:
-    """Each raw lead validated, or the error naming its field."""
+    """Each raw lead validated, or the error naming its field. A lead that is already parsed,
+    or already an error (a file row that could not be read), is passed through."""
     out: list[LeadInput | LeadError] = []
     for raw in raws:
+        if isinstance(raw, LeadInput | LeadError):
+            out.append(raw)
+            continue
         try:
             out.append(LeadInput.parse(raw))
         except InvalidLeadError as exc:
@@ -84,6 +95,7 @@ class LeadService:
         """Store outcomes and the calls made for them; stamp the ids on the results."""
         calls = self.qualifier.drain_calls()
         if self.store is None or not (pairs or calls):
+            observe_results(pairs, self.qualifier.settings.log_pii)
             return
         ids = await asyncio.to_thread(self.store.save, pairs, calls)
         for (_, outcome), (lead_ref, qid) in zip(pairs, ids, strict=True):
@@ -105,45 +117,49 @@ class LeadService:
         await self.keep([(lead, result)])
         return result
 
-    async def as_completed(self, raws: Sequence[Any]) -> AsyncIterator[tuple[int, ResultOrError]]:
-        """`(index, outcome)` as each lead completes, each stored before it is yielded."""
-        parsed = parse_each(raws)
+    async def pipeline(
+        self, parsed: Sequence[LeadInput | LeadError], concurrency: int | None = None
+    ) -> AsyncIterator[Step]:
+        """Every lead's step out, as it comes: invalid leads first (their error), then cache
+        hits (the stored result), then the rest as the qualifier completes them. Closing the
+        iterator early cancels the calls still in flight."""
+        valid: list[tuple[int, LeadInput]] = []
         for i, item in enumerate(parsed):
             if isinstance(item, LeadError):
-                yield i, item
-        valid = [(i, p) for i, p in enumerate(parsed) if isinstance(p, LeadInput)]
-        hits = await self.cached([p for _, p in valid])
-        for (i, _), hit in zip(valid, hits, strict=True):
-            if hit is not None:
-                yield i, hit
-        valid = [v for v, hit in zip(valid, hits, strict=True) if hit is None]
-        async for j, outcome in self.qualifier.qualify_leads_as_completed([p for _, p in valid]):
-            index, lead = valid[j]
-            await self.keep([(lead, outcome)])
-            yield index, outcome
+                yield i, None, item, True
+            else:
+                valid.append((i, item))
+        hits = await self.cached([lead for _, lead in valid])
+        misses: list[tuple[int, LeadInput]] = []
+        for (i, lead), hit in zip(valid, hits, strict=True):
+            if hit is None:
+                misses.append((i, lead))
+            else:
+                yield i, lead, hit, False
+        leads = [lead for _, lead in misses]
+        async for j, outcome in self.qualifier.qualify_leads_as_completed(leads, concurrency):
+            i, lead = misses[j]
+            yield i, lead, outcome, True
+
+    async def as_completed(self, raws: Sequence[Any]) -> AsyncIterator[tuple[int, ResultOrError]]:
+        """`(index, outcome)` as each lead completes, each stored before it is yielded."""
+        async for i, lead, outcome, fresh in self.pipeline(parse_each(raws)):
+            if fresh:
+                await self.keep([(lead, outcome)])
+            yield i, outcome
 
     async def batch(self, raws: Sequence[Any]) -> list[ResultOrError]:
         """One outcome per lead, in order, stored in one transaction."""
         parsed = parse_each(raws)
-        valid = [p for p in parsed if isinstance(p, LeadInput)]
-        hits = await self.cached(valid)
-        misses = [p for p, hit in zip(valid, hits, strict=True) if hit is None]
-        fresh = iter(await self.qualifier.qualify_leads_batch_async(misses))
-        found = iter(hits)
-        outcomes: list[ResultOrError] = []
-        kept: list[tuple[LeadInput | None, ResultOrError]] = []
-        for p in parsed:
-            if isinstance(p, LeadError):
-                outcomes.append(p)
-                kept.append((None, p))
-            elif (hit := next(found)) is not None:
-                outcomes.append(hit)  # stored already: not stored again
-            else:
-                outcome = next(fresh)
-                outcomes.append(outcome)
-                kept.append((p, outcome))
-        await self.keep(kept)
-        return outcomes
+        out: list[ResultOrError | None] = [None] * len(parsed)
+        fresh: list[tuple[int, LeadInput | None, ResultOrError]] = []
+        async for i, lead, outcome, is_fresh in self.pipeline(parsed):
+            out[i] = outcome
+            if is_fresh:
+                fresh.append((i, lead, outcome))
+        fresh.sort(key=lambda step: step[0])  # stored in input order
+        await self.keep([(lead, outcome) for _, lead, outcome in fresh])
+        return cast(list[ResultOrError], out)  # the pipeline yields every index once
 
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
         (hit,) = await self.cached([lead])

@@ -157,7 +157,7 @@ async def run_purges(store: Store, days: float, every_hours: float) -> None:
         try:
             purged = await asyncio.to_thread(purge, store, cutoff_for(days))
             log.info("retention.purge", extra={"fields": purged.as_dict()})
-        except Exception:  # noqa: BLE001 - the server keeps serving; the next turn retries
+        except Exception:
             log.exception("retention.purge_failed")
         await asyncio.sleep(every_hours * 3600)
 

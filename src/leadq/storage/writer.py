@@ -6,6 +6,7 @@ thread made the command slower rather than faster."""
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import multiprocessing
 import signal
@@ -53,10 +54,9 @@ class JobWriter:
         """Wait until every submitted batch is stored; raises the writer's failure if any."""
         try:
             if self._error is None:
-                try:
+                # A process that ended already: its report (or its absence) says why.
+                with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                     self._conn.send(None)
-                except (BrokenPipeError, ConnectionResetError):
-                    pass  # it ended already: its report (or its absence) says why
             self._check(wait=True)
         finally:
             self._process.join()

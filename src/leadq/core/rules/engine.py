@@ -26,7 +26,7 @@ VERSION = "rules-v1"
 class _Notes:
     """The sentences the rules that fired add to each list of the result."""
 
-    __slots__ = ("insights", "positives", "risks", "questions")
+    __slots__ = ("insights", "positives", "questions", "risks")
 
     def __init__(self) -> None:
         self.insights: list[str] = []

@@ -290,9 +290,8 @@ def parse_money(text: str | None) -> Span | None:
     if not isinstance(text, str):
         return None
     s = text.lower()
-    if "rev" in s or "sales" in s:
-        if _PREREV_RE.search(s):
-            return Span(0.0, 0.0)
+    if ("rev" in s or "sales" in s) and _PREREV_RE.search(s):
+        return Span(0.0, 0.0)
     res = _core(s, _MONEY_TOKEN_RE, _MONEY_MULT, 0.0)
     if res is None:
         return None

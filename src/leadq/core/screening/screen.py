@@ -54,7 +54,7 @@ MAX_DEPTH = 2  # decoding inside decoding
 
 def _is_word(trigger: str) -> bool:
     """A word or phrase (Latin letters and spaces), as opposed to a literal."""
-    return all(c == " " or c.isalpha() and ord(c) < 0x250 for c in trigger)
+    return all(c == " " or (c.isalpha() and ord(c) < 0x250) for c in trigger)
 
 
 # (signal, regex, whether it reads the text as written rather than the folded words)
