@@ -96,7 +96,8 @@ def read_leads(
 
 
 _R = QualificationResult
-# One row of `leadq qualify -o out.csv`: where the row came from, then the result's fields.
+# One row of `leadq qualify -o out.csv` (and the page's Download CSV, in the same order):
+# where the row came from, then the result's fields.
 CSV_COLUMNS = (
     "row",
     "qualification_id",
@@ -107,8 +108,10 @@ CSV_COLUMNS = (
     "status",
     *_R.SCORE_FIELDS,
     "recommended_action",
-    *_R.TEXT_FIELDS,
+    "reasoning",
+    "reasoning_for_action",
     *_R.LIST_FIELDS,
+    "suggested_messaging",
     "flags",
     *_R.SOURCE_FIELDS,
     "latency_ms",

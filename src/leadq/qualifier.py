@@ -1,5 +1,5 @@
-"""`LeadQualifier`: the Python API, with the seed guide's method names. Every lead in gets
-exactly one outcome out: a `QualificationResult` or a `LeadError` in its place."""
+"""`LeadQualifier`: the Python API, with the method names of the original design. Every lead
+in gets exactly one outcome out: a `QualificationResult` or a `LeadError` in its place."""
 
 from __future__ import annotations
 
@@ -176,7 +176,7 @@ class LeadQualifier:
 class _CollectorPause:
     """Holds off cyclic garbage collection while the local engine qualifies a chunk of leads
     (its results are acyclic: refcounting frees them). Collections in the middle of a batch
-    walk every result made so far: they took 13% of qualifying 10,000 leads. Nests and works
+    walk every result made so far, over and over in a large batch. Nests and works
     across threads; the collector is turned back on only if it was on to begin with."""
 
     def __init__(self) -> None:

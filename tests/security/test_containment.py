@@ -9,11 +9,11 @@ from typing import Any
 
 from leadq.config import Settings
 from leadq.core.lead import LeadInput
+from leadq.core.policy import WITHHELD, ceiling, without
 from leadq.core.result import Action, Flag, PartialResult, QualificationResult
 from leadq.core.rules.engine import RulesEngine
 from leadq.core.rules.icp import load_icp
 from leadq.core.scoring import COMPONENTS, ScoreWeights, overall
-from leadq.core.screening.ceiling import WITHHELD, ceiling, without
 from leadq.core.screening.screen import screen
 from leadq.qualifier import LeadQualifier
 from tests.conftest import EXAMPLES

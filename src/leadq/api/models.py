@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from leadq.core.result import LeadError, QualificationResult
 
@@ -59,6 +59,147 @@ class HealthResponse(BaseModel):
     detail: str | None = None
     backend: dict[str, Any] = Field(default_factory=dict)
     database: dict[str, Any] = Field(default_factory=dict)
+
+
+# ---- stored leads and qualifications -------------------------------------------------------
+
+
+class StoredLead(BaseModel):
+    """A stored lead with its latest score and action."""
+
+    id: int = Field(description="The stored lead's id (`lead_ref` on results).")
+    lead_id: str | None = Field(None, description="Your id for the lead, when you sent one.")
+    lead_name: str
+    email: str | None = None
+    company_name: str
+    latest_score: float | None = None
+    latest_action: str | None = None
+    latest_qualification_id: int | None = None
+    qualification_count: int
+    created_at: str
+    updated_at: str
+
+
+class HistoryPoint(BaseModel):
+    """One qualification on a lead's score history."""
+
+    qualification_id: int
+    at: str
+    overall_score: float
+    recommended_action: str
+    provider: str
+    model: str
+
+
+class StoredQualification(QualificationResult):
+    """A stored result, with the cleaned input it was computed from and that input's hash."""
+
+    model_config = ConfigDict(extra="allow")  # a result stored by an older version may carry more
+
+    created_at: str
+    input: dict[str, Any]
+    input_hash: str = Field(description="SHA-256 of the normalised input.")
+
+
+class LeadDetail(StoredLead):
+    history: list[HistoryPoint] = Field(description="Score and action at each qualification.")
+    qualifications: list[StoredQualification] = Field(description="Oldest first.")
+
+
+class LeadPage(BaseModel):
+    status: Literal["success"] = "success"
+    total: int
+    limit: int
+    offset: int
+    data: list[StoredLead]
+
+
+class LeadResponse(BaseModel):
+    status: Literal["success"] = "success"
+    data: LeadDetail
+
+
+class QualificationResponse(BaseModel):
+    status: Literal["success"] = "success"
+    data: StoredQualification
+
+
+class ErasedResponse(BaseModel):
+    status: Literal["success"] = "success"
+    erased: int = Field(description="The erased lead's id.")
+
+
+class RecordedOutcome(BaseModel):
+    """A won/lost/... outcome, recorded against the lead's latest qualification."""
+
+    id: int
+    lead_ref: int
+    outcome: str
+    date: str
+    recorded_at: str
+    qualification_id: int | None = None
+    prompt_version: str | None = None
+    recommended_action: str | None = None
+
+
+class OutcomeResponse(BaseModel):
+    status: Literal["success"] = "success"
+    data: RecordedOutcome
+
+
+# ---- stats and experiments ----------------------------------------------------------------
+
+
+class Percentiles(BaseModel):
+    p50: float | None = None
+    p95: float | None = None
+
+
+class PeriodTotals(BaseModel):
+    """What the stored qualifications and provider calls of a period add up to."""
+
+    model_config = ConfigDict(extra="allow")
+
+    leads: int
+    cached: int
+    actions: dict[str, int]
+    calls: int
+    failed_calls: int
+    error_rate: float | None = None
+    input_tokens: int
+    output_tokens: int
+    cost_usd: float
+    latency_ms: Percentiles = Field(default_factory=Percentiles)
+    call_latency_ms: Percentiles = Field(default_factory=Percentiles)
+
+
+class ProviderTotals(PeriodTotals):
+    provider: str
+    model: str
+
+
+class PeriodStats(BaseModel):
+    since: str
+    until: str
+    totals: PeriodTotals
+    by_provider: list[ProviderTotals]
+
+
+class StatsResponse(BaseModel):
+    status: Literal["success"] = "success"
+    data: PeriodStats
+
+
+class ExperimentsResponse(BaseModel):
+    """Per prompt variant: volumes, scores, cost and (with outcomes) conversion; then each
+    pair of variants compared."""
+
+    status: Literal["success"] = "success"
+    since: str
+    until: str
+    variants: list[dict[str, Any]]
+    comparisons: list[dict[str, Any]]
+    configured: dict[str, Any] = Field(description="The experiment's salt and weights.")
 
 
 def error_body(

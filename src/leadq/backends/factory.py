@@ -33,8 +33,8 @@ def parse_route(spec: str, setting: str) -> tuple[str, str | None]:
 def _single(settings: Settings, name: str, model: str | None) -> Backend:
     if name == "rules":
         return RulesBackend(settings)
-    # Imported here: the LLM stack (aiohttp, langchain-core, langsmith) took 0.5 s of the
-    # CLI's 1.2 s start, and the rules engine needs none of it.
+    # Imported here: the LLM stack (aiohttp, langchain-core, langsmith) is a large part of
+    # the CLI's start-up time, and the rules engine needs none of it.
     from leadq.backends.llm import LLMBackend
 
     tuned = settings.model_copy(update={"provider": name, "model": model})

@@ -9,9 +9,8 @@ from typing import Any
 
 from langchain_core.runnables import Runnable, RunnableConfig
 
-from leadq.core.policy import ResultContext, finalize, partial_view
+from leadq.core.policy import ResultContext, ceiling, finalize, partial_view
 from leadq.core.result import QualificationResult
-from leadq.core.screening.ceiling import ceiling
 from leadq.core.screening.screen import screen
 
 

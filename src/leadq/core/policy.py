@@ -3,9 +3,10 @@ into a validated, bounded result.
 
 Scores are clamped to [0, 1] (flagged), `overall_score` is the configured weighted mean,
 the action follows the documented bands (flagged when changed), missing critical facts force
-manual_review, a suspected prompt injection forces manual_review and caps the scores (see
-`screening/ceiling.py`), lists and texts are capped, and cost comes from usage times the
-price table."""
+manual_review, a suspected prompt injection forces manual_review and caps the scores (a
+suspect lead's component scores may not exceed what the rules engine gives it with the
+flagged fields removed, so text that tries to steer the model can only lower a score), lists
+and texts are capped, and cost comes from usage times the price table."""
 
 from __future__ import annotations
 
@@ -22,8 +23,10 @@ from leadq.core.errors import BadProviderAnswer
 from leadq.core.lead import LeadInput
 from leadq.core.prices import cost_of
 from leadq.core.result import Action, Flag, PartialResult, QualificationResult, Usage
+from leadq.core.rules.engine import RulesEngine
+from leadq.core.rules.icp import load_icp
 from leadq.core.scoring import COMPONENTS, ScoreWeights, clamp, overall, settle_action
-from leadq.core.screening.ceiling import contain
+from leadq.core.screening.screen import Finding, screen
 
 SCORE_FIELDS = (*COMPONENTS, "confidence")  # what the answer scores; overall is computed
 LIST_FIELDS = QualificationResult.LIST_FIELDS
@@ -31,6 +34,45 @@ ANSWER_FIELDS = frozenset(ModelAnswer.model_fields)
 MAX_ITEMS = 8
 MAX_ITEM_CHARS = 400
 MAX_TEXT_CHARS = 2000
+
+
+# ---- a suspected prompt injection ------------------------------------------------------
+
+WITHHELD = "(withheld)"  # stands in for a flagged required field (name, company)
+REQUIRED = ("lead_name", "company_name")
+
+
+def without(lead: LeadInput, finding: Finding) -> LeadInput:
+    """`lead` with the flagged fields removed (a whole field: the rest of an injected field
+    cannot be trusted either)."""
+    return lead.model_copy(update={f: WITHHELD if f in REQUIRED else None for f in finding.fields})
+
+
+def ceiling(
+    lead: LeadInput, finding: Finding, icp_file: Path | None, weights: ScoreWeights
+) -> dict[str, float]:
+    """The component scores the rules engine gives `lead` without its flagged fields."""
+    answer = RulesEngine(load_icp(icp_file), weights).answer(without(lead, finding))
+    return {name: answer[name] for name in COMPONENTS}
+
+
+def contain(
+    lead: LeadInput,
+    scores: dict[str, float],
+    icp_file: Path | None,
+    weights: ScoreWeights,
+) -> Finding | None:
+    """Screen `lead`; if it is suspect, lower its component `scores` (in place) to the
+    ceiling and return what was found. None, and `scores` unchanged, for a clean lead."""
+    finding = screen(lead)
+    if finding is not None:
+        for name, cap in ceiling(lead, finding, icp_file, weights).items():
+            if name in scores:
+                scores[name] = min(scores[name], cap)
+    return finding
+
+
+# ---- the policy -------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,7 @@ from typing import Any
 from fastapi import APIRouter, Depends
 
 from leadq.api.deps import SettingsDep, StoreDep, require_api_key
-from leadq.api.models import ERROR_RESPONSES
+from leadq.api.models import ERROR_RESPONSES, ExperimentsResponse
 from leadq.api.routes.stats import When, period
 from leadq.core.experiments import report
 from leadq.storage.stats import outcome_rows, variant_stats
@@ -27,7 +27,7 @@ def _report(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
     return report(variant_stats(store, since, until), outcome_rows(store, since, until))
 
 
-@router.get("/experiments")
+@router.get("/experiments", response_model=ExperimentsResponse)
 async def experiments(
     store: StoreDep, settings: SettingsDep, since: When = None, until: When = None
 ) -> dict[str, Any]:

@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
 from leadq.api.deps import StoreDep, require_api_key
-from leadq.api.models import ERROR_RESPONSES, ErrorResponse
+from leadq.api.models import ERROR_RESPONSES, ErrorResponse, OutcomeResponse
 from leadq.api.routes.records import RecordId
 from leadq.core.errors import NotFound
 from leadq.storage.outcomes import OutcomeName, record_outcomes
@@ -35,7 +35,7 @@ _404: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.post("/{lead_ref}/outcome", responses=_404)
+@router.post("/{lead_ref}/outcome", response_model=OutcomeResponse, responses=_404)
 async def record_outcome(lead_ref: RecordId, body: OutcomeIn, store: StoreDep) -> dict[str, Any]:
     """Record the lead's outcome against its latest qualification (its prompt variant and
     action); a later outcome for the same lead supersedes it in `/api/experiments`."""

@@ -8,7 +8,14 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Path, Query, Request
 
 from leadq.api.deps import StoreDep, require_api_key
-from leadq.api.models import ERROR_RESPONSES, ErrorResponse
+from leadq.api.models import (
+    ERROR_RESPONSES,
+    ErasedResponse,
+    ErrorResponse,
+    LeadPage,
+    LeadResponse,
+    QualificationResponse,
+)
 from leadq.core.errors import NotFound
 from leadq.core.result import Action
 
@@ -26,7 +33,7 @@ _404: dict[int | str, dict[str, Any]] = {
 }
 
 
-@router.get("/leads")
+@router.get("/leads", response_model=LeadPage)
 async def list_leads(
     store: StoreDep,
     action: Action | None = None,
@@ -49,7 +56,7 @@ async def list_leads(
     return {"status": "success", "total": total, "limit": limit, "offset": offset, "data": page}
 
 
-@router.get("/leads/{lead_ref}", responses=_404)
+@router.get("/leads/{lead_ref}", response_model=LeadResponse, responses=_404)
 async def get_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
     """One lead with its score history over time and every qualification."""
     lead = await asyncio.to_thread(store.get_lead, lead_ref)
@@ -58,7 +65,7 @@ async def get_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
     return {"status": "success", "data": lead}
 
 
-@router.delete("/leads/{lead_ref}", responses=_404)
+@router.delete("/leads/{lead_ref}", response_model=ErasedResponse, responses=_404)
 async def erase_lead(lead_ref: RecordId, store: StoreDep, request: Request) -> dict[str, Any]:
     """Erase a lead: its record, qualifications, call log rows, job results and cache."""
     if not await asyncio.to_thread(store.erase_lead, lead_ref):
@@ -67,7 +74,9 @@ async def erase_lead(lead_ref: RecordId, store: StoreDep, request: Request) -> d
     return {"status": "success", "erased": lead_ref}
 
 
-@router.get("/qualifications/{qualification_id}", responses=_404)
+@router.get(
+    "/qualifications/{qualification_id}", response_model=QualificationResponse, responses=_404
+)
 async def get_qualification(qualification_id: RecordId, store: StoreDep) -> dict[str, Any]:
     """One stored qualification, with the input it was computed from."""
     found = await asyncio.to_thread(store.get_qualification, qualification_id)

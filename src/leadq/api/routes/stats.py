@@ -10,7 +10,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 
 from leadq.api.deps import StoreDep, require_api_key
-from leadq.api.models import ERROR_RESPONSES
+from leadq.api.models import ERROR_RESPONSES, StatsResponse
 from leadq.storage.stats import period_stats
 
 router = APIRouter(
@@ -53,7 +53,7 @@ def _invalid(message: str) -> RequestValidationError:
     return RequestValidationError([{"loc": ("query", "since"), "msg": message, "type": "value"}])
 
 
-@router.get("/stats")
+@router.get("/stats", response_model=StatsResponse)
 async def stats(store: StoreDep, since: When = None, until: When = None) -> dict[str, Any]:
     """Leads, cost, tokens, p50/p95 latency, action mix and provider error rate, in total and
     per provider and model, over `[since, until)` (default: the last 24 hours)."""
