@@ -1,7 +1,9 @@
 # The README's commands. Each sets up .venv on first use (and again when pyproject.toml changes).
 VENV ?= .venv
 PY := $(VENV)/bin/python
-STAMP := $(VENV)/.installed
+STAMP := $(VENV)/.installed-test
+SERVE_STAMP := $(VENV)/.installed-serve
+PIP := $(PY) -m pip install -q --disable-pip-version-check
 HOST ?= 127.0.0.1
 PORT ?= 8001
 CHROMIUM := /usr/bin/chromium
@@ -11,10 +13,17 @@ APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
 .PHONY: setup serve test lint bench clean
 
+# `make serve` installs only what serving needs; `make test` adds the test toolchain.
+$(SERVE_STAMP): pyproject.toml
+	test -x $(PY) || python3 -m venv $(VENV)
+	$(PIP) --upgrade pip
+	$(PIP) -e .
+	touch $(SERVE_STAMP)
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install -q --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install -q --disable-pip-version-check -e '.[test]'
+	$(PIP) --upgrade pip
+	$(PIP) -e '.[test]'
 	touch $(STAMP)
 
 setup: $(STAMP)
@@ -33,7 +42,7 @@ $(PROMTOOL): | $(STAMP)
 	dpkg-deb --fsys-tarfile $(VENV)/.promtool/prometheus_*.deb | tar -xO ./usr/bin/promtool > $@.tmp
 	chmod +x $@.tmp && mv $@.tmp $@ && rm -rf $(VENV)/.promtool
 
-serve: $(STAMP)
+serve: $(SERVE_STAMP)
 	$(VENV)/bin/leadq serve --host $(HOST) --port $(PORT)
 
 # Lint first: a ruff, format, mypy or import-linter finding fails `make test` (and .ci/run).
@@ -47,7 +56,7 @@ lint: $(STAMP)
 	$(VENV)/bin/mypy
 	$(VENV)/bin/lint-imports
 
-# leadq beside the seed guide's design, one table (bench/README.md); BENCH_ARGS=--smoke etc.
+# leadq beside the original design's baseline, one table (bench/README.md); BENCH_ARGS=--smoke etc.
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
 
