@@ -10,8 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 Score = Annotated[float, Field(ge=0.0, le=1.0)]
 
 
+# The model reads this docstring: it is the answer schema's description of the field.
 class Action(StrEnum):
-    """The next step for a lead: the original design's five actions, which its clients read."""
+    """The next step for a lead."""
 
     IMMEDIATE_OUTREACH = "immediate_outreach"
     QUALIFIED_NURTURE = "qualified_nurture"
