@@ -52,9 +52,13 @@ def _score(what: str) -> Any:
     return Field(description=f"{what} 0.0-1.0.")
 
 
+# What the original asks the model for: fourteen fields, scores unbounded (a model's 10.5
+# passes as valid). The docstring is the original's own: it is sent as the schema's description.
 class SeedResult(BaseModel):
-    """What the original asks the model for: fourteen fields, scores unbounded (a model's 10.5
-    passes as valid)."""
+    """
+    Structured lead qualification result.
+    This is returned by the LLM via with_structured_output().
+    """
 
     overall_score: float = Field(
         description="Overall qualification score 0.0-1.0. "
