@@ -16,8 +16,9 @@ from leadq.core.scoring import missing_critical_fields
 
 
 class RulesBackend(Backend):
-    """Qualifies leads locally and deterministically; results pass the same `finalize` rules
-    (bands, missing facts) as the LLM's, minus re-validating the engine's own answer."""
+    """Qualifies leads locally and deterministically. Results pass the same result policy
+    (`core/policy.py`: bands, missing facts) as the LLM's, minus re-validating the engine's
+    own answer."""
 
     is_local = True
     provider = "rules"

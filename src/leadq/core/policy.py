@@ -102,7 +102,7 @@ def finalize(
     latency_ms: float = 0.0,
     forced_review: bool = False,
 ) -> QualificationResult:
-    """Validate `answer` (raising `BadProviderAnswer` naming the field) and apply the rules."""
+    """Validate `answer` (raising `BadProviderAnswer` naming the field) and apply the policy."""
     try:
         parsed = ModelAnswer.model_validate(answer)
     except ValidationError as exc:
@@ -112,7 +112,7 @@ def finalize(
             f"the model's answer does not fit the schema: {where}: {err['msg']}",
             answer=json.dumps(answer, ensure_ascii=False),
         ) from None
-    return _apply_rules(
+    return _apply_policy(
         vars(parsed),
         lead,
         missing,
@@ -133,13 +133,13 @@ def finalize_trusted(
 ) -> QualificationResult:
     """`finalize` for an answer our own code built (the rules engine), which already has
     `ModelAnswer`'s fields and types (`recommended_action` an `Action`), so it is not
-    validated against the schema again: this is the rules engine's hot path. The rules
-    applied, and the validated `QualificationResult` they build, are the same as
+    validated against the schema again: this is the rules engine's hot path. The policy
+    applied, and the validated `QualificationResult` it builds, are the same as
     `finalize`'s."""
-    return _apply_rules(answer, lead, missing, ctx, usage=None, latency_ms=latency_ms)
+    return _apply_policy(answer, lead, missing, ctx, usage=None, latency_ms=latency_ms)
 
 
-def _apply_rules(
+def _apply_policy(
     answer: dict[str, Any],
     lead: LeadInput,
     missing: list[str],
