@@ -11,6 +11,10 @@ A test scripts it with `server.queue(Reply(...), ...)` (used in order, first) or
 `cancelled` (the client went away while the reply was delayed or streaming) and `cut`
 (streams aborted on purpose by `Reply.cut_after`).
 
+`server.rate_limit = RateLimit(...)` makes it enforce a provider-side limit (a fixed window,
+a sliding window or a token bucket) and answer 429 beyond it; `rejected` counts those 429s and
+`admitted_times` records when each admitted request was let in.
+
 It is a raw ASGI app served by `uvicorn.Server` in a daemon thread, so handlers run in that
 thread's event loop: keep them quick (they may also be `async def`).
 """
@@ -23,6 +27,7 @@ import dataclasses
 import inspect
 import json
 import logging
+import math
 import socket
 import threading
 import time
@@ -34,7 +39,14 @@ from typing import Any
 
 import uvicorn
 
-__all__ = ["RateLimit", "Reply", "ScriptedServer", "chat_reply_json", "default_handler"]
+__all__ = [
+    "RateLimit",
+    "Reply",
+    "ScriptedServer",
+    "chat_reply_json",
+    "default_handler",
+    "openai_duration",
+]
 
 
 @dataclass
@@ -55,17 +67,113 @@ class Reply:
     limit_headers: dict[str, str] | None = None  # set by the server's `rate_limit`
 
 
+RATE_LIMIT_MODES = ("fixed", "sliding", "bucket")
+HEADER_STYLES = ("cerebras", "openai")
+
+
 @dataclass(frozen=True)
 class RateLimit:
-    """A provider-side limit: at most `requests` (and `tokens`, counted as the provider does:
-    prompt tokens + `max_completion_tokens`) per fixed window of `window` seconds, which
-    starts with the first request after the previous one ended. Beyond it: 429 with
-    `x-ratelimit-*-{unit}` headers giving the seconds until the window resets."""
+    """A provider-side limit of `requests` (and `tokens`, counted as the provider does: prompt
+    tokens + `max_completion_tokens`) per `window` seconds. Beyond it: 429, with `retry-after`
+    (whole seconds, rounded up) in the "sliding" and "bucket" modes.
+
+    `mode`:
+    - "fixed": a fixed window that starts with the first request after the previous window
+      ended. `remaining` is what is left in it, `reset` the seconds until it ends. A 429 has
+      no `retry-after`, and its `remaining` is the true count (0 for requests only when the
+      requests ran out).
+    - "sliding": at most `requests` admitted (and `tokens` spent) in ANY interval of `window`
+      seconds. `remaining` is what is left in the window ending now; `reset` the seconds until
+      the oldest admitted request leaves it (0 if none).
+    - "bucket": a token bucket (Cerebras: "capacity replenishes continuously rather than
+      resetting at fixed intervals"): `requests` (and `tokens`) of capacity, starting full,
+      refilled at capacity / `window` per second; a request takes 1 request and its token
+      cost when they are there. `remaining` is the floor of what is left; `reset` the seconds
+      until the bucket is full again.
+    In "sliding" and "bucket", a 429 gives `remaining` 0 for the limit (requests or tokens)
+    that refused it, and `retry-after` is when this request would be admitted.
+
+    `header_style`: "cerebras" sends `x-ratelimit-{limit,remaining,reset}-{requests,tokens}-
+    {unit}` with `reset` in seconds ("7.250"); "openai" sends them without the unit suffix and
+    `reset` as a duration ("6m0s", "1s", "20ms"). `clock` (monotonic seconds) lets a test
+    drive time; the server's `admitted_times` are read from it.
+
+    The server keeps the sliding / bucket state for one `RateLimit` object: assigning another
+    one to `server.rate_limit` (or `reset()`) starts afresh (a full bucket, an empty window).
+    """
 
     requests: int
     window: float = 60.0
     unit: str = "minute"  # the header suffix, e.g. x-ratelimit-limit-requests-minute
     tokens: int | None = None
+    mode: str = "fixed"  # "fixed", "sliding" or "bucket"
+    header_style: str = "cerebras"  # or "openai"
+    clock: Callable[[], float] = field(default=time.monotonic, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        if self.mode not in RATE_LIMIT_MODES:
+            raise ValueError(f"mode must be one of {RATE_LIMIT_MODES}, not {self.mode!r}")
+        if self.header_style not in HEADER_STYLES:
+            raise ValueError(
+                f"header_style must be one of {HEADER_STYLES}, not {self.header_style!r}"
+            )
+        if not self.window > 0:
+            raise ValueError("window must be positive")
+        if self.requests < 0 or (self.tokens is not None and self.tokens < 0):
+            raise ValueError("requests and tokens must not be negative")
+
+
+@dataclass(frozen=True)
+class _Verdict:
+    """What `_admit` decided for one request, before it is spelled as headers."""
+
+    admitted: bool
+    remaining_requests: int
+    remaining_tokens: int | None
+    reset_requests: float
+    reset_tokens: float
+    retry_after: float | None = None  # seconds; None: no `retry-after` header
+
+
+_EPS = 1e-9  # float slack when comparing bucket levels and times
+
+
+def openai_duration(seconds: float) -> str:
+    """A reset time as OpenAI writes it: "6m0s", "1.5s", "20ms", "1h0m0s" (whole
+    milliseconds, rounded up)."""
+    ms = max(0, math.ceil(seconds * 1000 - 1e-6))
+    if ms == 0:
+        return "0s"
+    if ms < 1000:
+        return f"{ms}ms"
+    hours, rest = divmod(ms, 3_600_000)
+    minutes, rest = divmod(rest, 60_000)
+    secs = str(rest // 1000) + (f".{rest % 1000:03d}".rstrip("0") if rest % 1000 else "")
+    if hours:
+        return f"{hours}h{minutes}m{secs}s"
+    return f"{minutes}m{secs}s" if minutes else f"{secs}s"
+
+
+def _limit_headers(limit: RateLimit, verdict: _Verdict) -> dict[str, str]:
+    suffix = f"-{limit.unit}" if limit.header_style == "cerebras" else ""
+
+    def when(seconds: float) -> str:
+        if limit.header_style == "cerebras":
+            return f"{max(0.0, seconds):.3f}"
+        return openai_duration(seconds)
+
+    headers = {
+        f"x-ratelimit-limit-requests{suffix}": str(limit.requests),
+        f"x-ratelimit-remaining-requests{suffix}": str(verdict.remaining_requests),
+        f"x-ratelimit-reset-requests{suffix}": when(verdict.reset_requests),
+    }
+    if limit.tokens is not None:
+        headers[f"x-ratelimit-limit-tokens{suffix}"] = str(limit.tokens)
+        headers[f"x-ratelimit-remaining-tokens{suffix}"] = str(verdict.remaining_tokens or 0)
+        headers[f"x-ratelimit-reset-tokens{suffix}"] = when(verdict.reset_tokens)
+    if not verdict.admitted and verdict.retry_after is not None:
+        headers["retry-after"] = str(max(1, math.ceil(verdict.retry_after - 1e-6)))
+    return headers
 
 
 def chat_reply_json(data: dict[str, Any], **kw: Any) -> Reply:
@@ -206,6 +314,10 @@ class ScriptedServer:
         self.rate_limit: RateLimit | None = None  # None: the large default limits
         self.rejected = 0  # requests answered 429 by `rate_limit`
         self._window = (0.0, 0, 0)  # (start, requests, tokens) of the current window
+        self.admitted_times: list[float] = []  # `rate_limit.clock()` of each admitted request
+        self._limit_owner: RateLimit | None = None  # the limit _sliding / _bucket belong to
+        self._sliding: deque[tuple[float, int]] = deque()  # (admitted at, token cost)
+        self._bucket: tuple[float, float, float] | None = None  # (requests, tokens, as of)
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
 
@@ -228,6 +340,9 @@ class ScriptedServer:
             self._tokens = 0
             self.in_flight = self.completed = self.cancelled = self.cut = 0
             self.rate_limit, self.rejected, self._window = None, 0, (0.0, 0, 0)
+            self.admitted_times.clear()
+            self._limit_owner, self._bucket = None, None
+            self._sliding.clear()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -296,8 +411,8 @@ class ScriptedServer:
                     setattr(self, name, getattr(self, name) + delta)
 
     def _admit(self, body: dict[str, Any]) -> dict[str, str] | None:
-        """Count a request against `rate_limit`: its rate-limit headers, or None when it
-        must be refused (then they hold the marker `x-scripted-over-limit`)."""
+        """Count a request against `rate_limit`: its rate-limit headers, or None when there
+        is no limit. When it must be refused they hold the marker `x-scripted-over-limit`."""
         limit = self.rate_limit
         if limit is None:
             return None
@@ -305,30 +420,118 @@ class ScriptedServer:
             body.get("max_completion_tokens") or body.get("max_tokens") or 0
         )
         with self._lock:
-            now = time.monotonic()
-            start, used, tokens = self._window
-            if now - start >= limit.window:
-                start, used, tokens = now, 0, 0
-            over = used >= limit.requests or (
-                limit.tokens is not None and tokens + cost > limit.tokens
-            )
-            if over:
-                self.rejected += 1
+            now = limit.clock()
+            if limit is not self._limit_owner:
+                self._limit_owner, self._bucket = limit, None
+                self._sliding.clear()
+            if limit.mode == "sliding":
+                verdict = self._admit_sliding(limit, now, cost)
+            elif limit.mode == "bucket":
+                verdict = self._admit_bucket(limit, now, cost)
             else:
-                used, tokens = used + 1, tokens + cost
-            self._window = (start, used, tokens)
-            reset = f"{max(0.0, start + limit.window - now):.3f}"
-        headers = {
-            f"x-ratelimit-limit-requests-{limit.unit}": str(limit.requests),
-            f"x-ratelimit-remaining-requests-{limit.unit}": str(max(0, limit.requests - used)),
-            f"x-ratelimit-reset-requests-{limit.unit}": reset,
-        }
-        if limit.tokens is not None:
-            headers[f"x-ratelimit-limit-tokens-{limit.unit}"] = str(limit.tokens)
-            left = max(0, limit.tokens - tokens)
-            headers[f"x-ratelimit-remaining-tokens-{limit.unit}"] = str(left)
-            headers[f"x-ratelimit-reset-tokens-{limit.unit}"] = reset
-        return {**headers, "x-scripted-over-limit": "1"} if over else headers
+                verdict = self._admit_fixed(limit, now, cost)
+            if verdict.admitted:
+                self.admitted_times.append(now)
+            else:
+                self.rejected += 1
+        headers = _limit_headers(limit, verdict)
+        return headers if verdict.admitted else {**headers, "x-scripted-over-limit": "1"}
+
+    def _admit_fixed(self, limit: RateLimit, now: float, cost: int) -> _Verdict:
+        start, used, tokens = self._window
+        if now - start >= limit.window:
+            start, used, tokens = now, 0, 0
+        over = used >= limit.requests or (limit.tokens is not None and tokens + cost > limit.tokens)
+        if not over:
+            used, tokens = used + 1, tokens + cost
+        self._window = (start, used, tokens)
+        reset = max(0.0, start + limit.window - now)
+        return _Verdict(
+            admitted=not over,
+            remaining_requests=max(0, limit.requests - used),
+            remaining_tokens=None if limit.tokens is None else max(0, limit.tokens - tokens),
+            reset_requests=reset,
+            reset_tokens=reset,
+        )
+
+    def _admit_sliding(self, limit: RateLimit, now: float, cost: int) -> _Verdict:
+        entries = self._sliding
+        while entries and now - entries[0][0] >= limit.window:
+            entries.popleft()
+        used, spent = len(entries), sum(c for _, c in entries)
+        requests_out = used >= limit.requests
+        tokens_out = limit.tokens is not None and spent + cost > limit.tokens
+        admitted = not (requests_out or tokens_out)
+        waits: list[float] = []
+        if admitted:
+            entries.append((now, cost))
+            used, spent = used + 1, spent + cost
+        if requests_out:  # until enough entries leave that one more fits
+            waits.append(
+                entries[used - limit.requests][0] + limit.window - now
+                if limit.requests > 0
+                else limit.window
+            )
+        if tokens_out and limit.tokens is not None:
+            if cost > limit.tokens:
+                waits.append(limit.window)  # never fits; say a window
+            else:
+                left = spent
+                for at, c in entries:
+                    left -= c
+                    if left + cost <= limit.tokens:
+                        waits.append(at + limit.window - now)
+                        break
+        reset = entries[0][0] + limit.window - now if entries else 0.0
+        return _Verdict(
+            admitted=admitted,
+            remaining_requests=0 if requests_out else max(0, limit.requests - used),
+            remaining_tokens=(
+                None if limit.tokens is None else 0 if tokens_out else max(0, limit.tokens - spent)
+            ),
+            reset_requests=reset,
+            reset_tokens=reset,
+            retry_after=max(waits) if waits else None,
+        )
+
+    def _admit_bucket(self, limit: RateLimit, now: float, cost: int) -> _Verdict:
+        cap_r, cap_t = float(limit.requests), float(limit.tokens or 0)
+        if self._bucket is None:
+            level_r, level_t = cap_r, cap_t
+        else:
+            level_r, level_t, then = self._bucket
+            elapsed = max(0.0, now - then)
+            level_r = min(cap_r, level_r + elapsed * cap_r / limit.window)
+            level_t = min(cap_t, level_t + elapsed * cap_t / limit.window)
+        requests_out = level_r < 1 - _EPS
+        tokens_out = limit.tokens is not None and level_t < cost - _EPS
+        admitted = not (requests_out or tokens_out)
+        if admitted:
+            level_r = max(0.0, level_r - 1)
+            level_t = max(0.0, level_t - cost) if limit.tokens is not None else 0.0
+        self._bucket = (level_r, level_t, now)
+
+        def until(level: float, need: float, cap: float) -> float:
+            """Seconds until the bucket of capacity `cap` holds `need`."""
+            if need > cap + _EPS:
+                return limit.window  # never fits; say a window
+            return max(0.0, need - level) * limit.window / cap
+
+        waits: list[float] = []
+        if requests_out:
+            waits.append(until(level_r, 1, cap_r))
+        if tokens_out:
+            waits.append(until(level_t, cost, cap_t))
+        return _Verdict(
+            admitted=admitted,
+            remaining_requests=0 if requests_out else math.floor(level_r + _EPS),
+            remaining_tokens=(
+                None if limit.tokens is None else 0 if tokens_out else math.floor(level_t + _EPS)
+            ),
+            reset_requests=until(level_r, cap_r, cap_r) if cap_r else 0.0,
+            reset_tokens=until(level_t, cap_t, cap_t) if cap_t else 0.0,
+            retry_after=max(waits) if waits else None,
+        )
 
     def _headers(self, reply: Reply, content_type: str) -> list[tuple[bytes, bytes]]:
         with self._lock:
