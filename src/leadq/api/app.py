@@ -14,6 +14,8 @@ from leadq.api.limits import BodyLimit
 from leadq.api.routes import experiments, health, leads, metrics, outcomes, records, stats, web
 from leadq.config import Settings
 from leadq.core.errors import LeadqError
+from leadq.observability.logs import configure_logging
+from leadq.observability.metrics import retire_process
 from leadq.observability.requests import RequestContext
 from leadq.qualifier import LeadQualifier
 from leadq.service.leads import seed_budget
@@ -50,6 +52,7 @@ def create_app(
         if app.state.qualifier is not None:
             await app.state.qualifier.backend.aclose()
         app.state.store.close()
+        retire_process()  # one of several workers: its breaker states leave /metrics with it
 
     app = FastAPI(title="leadq", version=__version__, description=DESCRIPTION, lifespan=lifespan)
     app.state.settings = settings
@@ -72,3 +75,12 @@ def create_app(
     for observing in (outcomes, stats, experiments, metrics):
         app.include_router(observing.router)
     return app
+
+
+def create_app_from_env() -> FastAPI:
+    """The app of one worker process of `leadq serve --workers N` (uvicorn starts each one
+    afresh and imports this by name, `leadq.api.app:create_app_from_env`): the settings from
+    the environment, and logging set up as `leadq serve` does in a single process."""
+    settings = Settings()
+    configure_logging(settings, default_level="INFO")  # uvicorn's records too, one format
+    return create_app(settings)

@@ -4,7 +4,11 @@ module of its own; this one assembles them."""
 
 from __future__ import annotations
 
-from contextlib import suppress
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from typing import Annotated
 
 import typer
@@ -41,8 +45,17 @@ def serve(
         str | None, typer.Option(help="Bind address (default LEADQ_HOST, 127.0.0.1).")
     ] = None,
     port: Annotated[int | None, typer.Option(help="Port (default LEADQ_PORT, 8001).")] = None,
+    workers: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=64,
+            help="Worker processes on the one port (default LEADQ_WORKERS, 1); /metrics "
+            "adds all of theirs up.",
+        ),
+    ] = None,
 ) -> None:
-    """Serve the HTTP API with uvicorn."""
+    """Serve the HTTP API with uvicorn, in one process or in several worker processes."""
     import uvicorn
 
     from leadq.api.app import create_app
@@ -50,21 +63,60 @@ def serve(
     settings = Settings()
     configure_logging(settings, default_level="INFO")  # uvicorn's records too, one format
     host, port = host or settings.host, port or settings.port
+    workers = workers or settings.workers
     if not settings.api_key_list and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(
             f"[yellow]warning:[/yellow] serving on {host} with no LEADQ_API_KEYS: "
             "anyone who can reach it can use it"
         )
-    try:
+    try:  # with several workers, a check that they can start (and the migration, done once)
         app_ = create_app(settings)
     except Exception as exc:  # noqa: BLE001 - a clear message instead of a traceback
         err.print(f"[red]error:[/red] cannot start: {exc}")
         raise typer.Exit(2) from None
     err.print(
         f"leadq on http://{host}:{port} (provider: {settings.effective_provider}, "
-        f"database: {app_.state.store.engine.dialect.name}); API docs at /docs"
+        f"database: {app_.state.store.engine.dialect.name}"
+        + (f", {workers} workers" if workers > 1 else "")
+        + "); API docs at /docs"
     )
-    uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)  # http.request
+    if workers == 1:
+        uvicorn.run(app_, host=host, port=port, log_config=None, access_log=False)  # http.request
+        return
+    app_.state.store.close()  # each worker builds its own app, from the environment
+    with _multiprocess_metrics():
+        uvicorn.run(
+            "leadq.api.app:create_app_from_env",
+            factory=True,
+            workers=workers,
+            host=host,
+            port=port,
+            log_config=None,
+            access_log=False,
+        )
+
+
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+
+
+@contextmanager
+def _multiprocess_metrics() -> Iterator[str]:
+    """Prometheus multiprocess mode for the workers about to start: a fresh, empty directory
+    in PROMETHEUS_MULTIPROC_DIR, which each worker's prometheus-client reads when it is
+    imported (uvicorn spawns the workers, with this environment). This process imported it
+    before and keeps its metrics in memory, where no one reads them. The directory goes when
+    the workers have exited; a left-over one would add its counts to the next run's."""
+    directory = tempfile.mkdtemp(prefix="leadq-metrics-")
+    before = os.environ.get(MULTIPROC_DIR)
+    os.environ[MULTIPROC_DIR] = directory
+    try:
+        yield directory
+    finally:
+        if before is None:
+            os.environ.pop(MULTIPROC_DIR, None)
+        else:
+            os.environ[MULTIPROC_DIR] = before
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @app.command()

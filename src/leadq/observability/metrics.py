@@ -5,10 +5,21 @@ a cache lookup, a budget switch).
 Our own `CollectorRegistry` rather than prometheus-client's global one: an application
 that imports leadq keeps its default registry free of our names (no duplicate-timeseries
 errors), and `GET /metrics` shows exactly leadq's metrics plus the process collectors we
-add here. Metrics are per process; `leadq serve` runs one."""
+add here.
+
+Metrics are per process, unless PROMETHEUS_MULTIPROC_DIR was set when prometheus-client
+was first imported (`leadq serve --workers N` with N > 1 sets it, to a fresh directory,
+before it starts the workers): then prometheus-client's multiprocess mode keeps every value
+in a file of that directory, one file per process and kind, and `exposition()` adds up all
+the processes' files, whichever process answers the scrape. The process, platform and GC
+collectors read only their own process, which multiprocess mode does not support: they are
+left out there."""
 
 from __future__ import annotations
 
+import os
+import re
+from contextlib import suppress
 from typing import Any, Literal
 
 from prometheus_client import (
@@ -18,17 +29,24 @@ from prometheus_client import (
     Histogram,
     gc_collector,
     generate_latest,
+    multiprocess,
     platform_collector,
     process_collector,
+    values,
 )
 
 from leadq.core.calls import CallAttempt
 from leadq.core.result import LeadError, QualificationResult, ResultOrError
 
+# Decided by prometheus-client when it was imported (from PROMETHEUS_MULTIPROC_DIR), so ask
+# the value class it chose rather than the environment, which may have changed since.
+MULTIPROCESS: bool = bool(getattr(values.ValueClass, "_multiprocess", False))
+
 REGISTRY = CollectorRegistry(auto_describe=True)
-process_collector.ProcessCollector(registry=REGISTRY)
-platform_collector.PlatformCollector(registry=REGISTRY)
-gc_collector.GCCollector(registry=REGISTRY)
+if not MULTIPROCESS:
+    process_collector.ProcessCollector(registry=REGISTRY)
+    platform_collector.PlatformCollector(registry=REGISTRY)
+    gc_collector.GCCollector(registry=REGISTRY)
 
 # From the rules engine's fraction of a millisecond to an LLM's slowest retries.
 LATENCY_BUCKETS = (0.001, 0.005, 0.025, 0.1, 0.25, 0.5, 1, 2, 4, 8, 15, 30, 60)
@@ -109,11 +127,17 @@ RATE_WAIT_SECONDS = Counter(
     ["provider"],
     registry=REGISTRY,
 )
+# Each worker process has breakers of its own. Across processes the worst live one counts
+# ("livemax"): one worker's open breaker fails or reroutes its share of the leads, which is
+# what the BreakerOpen alert (`max by (provider)`) is about. "max" would keep a dead
+# worker's last state for good; with "livemax" a worker's value goes when it exits
+# (`retire_process`) or is found dead at a scrape. Single-process mode ignores the mode.
 BREAKER = Gauge(
     "leadq_breaker_state",
     "Circuit breaker state per provider: 0 closed, 1 half-open, 2 open.",
     ["provider"],
     registry=REGISTRY,
+    multiprocess_mode="livemax",
 )
 BUDGET_SWITCHES = Counter(
     "leadq_budget_switches",
@@ -194,8 +218,48 @@ def count_http(method: str, route: str, status: int) -> None:
 
 
 def exposition() -> bytes:
-    """Every metric in the Prometheus text format."""
-    return generate_latest(REGISTRY)
+    """Every metric in the Prometheus text format: this process's, or in multiprocess mode
+    all the processes' added up (gauges as their `multiprocess_mode` says)."""
+    if not MULTIPROCESS:
+        return generate_latest(REGISTRY)
+    directory = os.environ["PROMETHEUS_MULTIPROC_DIR"]
+    _forget_dead_processes(directory)
+    registry = CollectorRegistry()  # a fresh one per scrape, as prometheus-client documents
+    multiprocess.MultiProcessCollector(registry, path=directory)
+    return generate_latest(registry)
+
+
+def retire_process() -> None:
+    """In multiprocess mode, drop this exiting process's live gauges (its breaker states);
+    its counters and histograms stay in the totals. Does nothing in a single process."""
+    if MULTIPROCESS:
+        multiprocess.mark_process_dead(os.getpid(), os.environ["PROMETHEUS_MULTIPROC_DIR"])
+
+
+# prometheus-client's files of live-mode gauges: `gauge_livemax_<pid>.db` and the like.
+_LIVE_GAUGE_FILE = re.compile(r"gauge_live[a-z]+_(\d+)\.db")
+
+
+def _forget_dead_processes(directory: str) -> None:
+    """Drop the live gauges of processes that ended without `retire_process` (a crashed or
+    killed worker, which uvicorn replaces): their last breaker state is no longer true."""
+    for name in os.listdir(directory):
+        match = _LIVE_GAUGE_FILE.fullmatch(name)
+        if match and not _alive(int(match[1])):
+            with suppress(FileNotFoundError):  # another worker's scrape removed it first
+                multiprocess.mark_process_dead(int(match[1]), directory)
+
+
+def _alive(pid: int) -> bool:
+    if os.name == "nt":  # os.kill(pid, 0) would send CTRL_C_EVENT there: assume alive
+        return True
+    try:
+        os.kill(pid, 0)  # signal 0: checks that the process exists, sends nothing
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, under another user
+        return True
+    return True
 
 
 SUFFIXES = {"counter": ("_total",), "histogram": ("_bucket", "_count", "_sum")}
