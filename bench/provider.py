@@ -99,12 +99,24 @@ class BenchServer(ScriptedServer):
             "delay": float(self.config.get("delay", 0.0)),
             "chunk_chars": chars,
             "chunk_delay": seconds / pauses if body.get("stream") else 0.0,
-            "headers": {} if self.config.get("rate_limit") else UNBOUNDED,
+            "headers": {} if self.config.get("rate_limit") else self._advertised(),
         }
         if "tools" in body:
             name = body["tools"][0]["function"]["name"]
             return Reply(tool_call=(name, ANSWER_TEXT), **kw)
         return Reply(content=ANSWER_TEXT, **kw)
+
+    def _advertised(self) -> dict[str, str]:
+        """The limits the answers advertise when none is enforced: `UNBOUNDED`, or with
+        `tokens_per_minute`, a generous token limit that never runs low."""
+        tpm = self.config.get("tokens_per_minute")
+        if not tpm:
+            return UNBOUNDED
+        return {
+            **UNBOUNDED,
+            "x-ratelimit-limit-tokens-minute": str(tpm),
+            "x-ratelimit-remaining-tokens-minute": str(tpm),
+        }
 
     def _usage(self, body: dict[str, Any], reply: Reply) -> dict[str, Any]:
         usage = super()._usage(body, reply)

@@ -31,7 +31,8 @@ from bench import clients, local, served  # noqa: E402 - needs the sys.path entr
 from bench.report import load, render  # noqa: E402 - needs the sys.path entry above
 from bench.rows import Row  # noqa: E402 - needs the sys.path entry above
 
-ORDER = ("1", "2", "3", "4", "5", "6", "7", "8")
+ORDER = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+TOKENS_PER_MINUTE = 10_000_000  # the generous token limit of measurement 2b
 
 
 def scenarios(smoke: bool, repeat: int | None) -> dict[str, Callable[[], Row | list[Row]]]:
@@ -42,7 +43,7 @@ def scenarios(smoke: bool, repeat: int | None) -> dict[str, Callable[[], Row | l
         c, loc = replace(c, repeat=repeat), replace(loc, repeat=repeat)
     return {
         "1": lambda: clients.cpu_per_lead(c),
-        "2": lambda: clients.throughput(c),
+        "2": lambda: [clients.throughput(c), clients.throughput(c, TOKENS_PER_MINUTE)],
         "3": lambda: clients.rate_limit_use(c),
         "4": lambda: served.served(s, {"4"}),
         "5": lambda: served.served(s, {"5"}),
@@ -50,6 +51,7 @@ def scenarios(smoke: bool, repeat: int | None) -> dict[str, Callable[[], Row | l
         "6": lambda: local.rules_engine(loc),
         "7": lambda: local.csv_to_sqlite(loc),
         "8": lambda: clients.prompt_size(c),
+        "9": lambda: clients.provider_limits(c),
     }
 
 

@@ -86,6 +86,20 @@ class Settings(BaseSettings):
     escalate_to: str | None = Field(None, validation_alias=_env("LEADQ_ESCALATE_TO"))
     cache_ttl: float = Field(86400.0, ge=0, validation_alias=_env("LEADQ_CACHE_TTL"))
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
+    redis_prefix: str = Field(
+        "leadq:",
+        min_length=1,
+        max_length=100,
+        validation_alias=_env("LEADQ_REDIS_PREFIX"),
+        description="Prefix of leadq's keys in Redis (the shared rate limit)",
+    )
+    queue_timeout: float = Field(
+        300.0,
+        gt=0,
+        validation_alias=_env("LEADQ_QUEUE_TIMEOUT"),
+        description="Seconds a lead may wait in leadq's own queue for the provider's rate "
+        "limit (and 429 resets); that wait does not count toward LEADQ_LEAD_DEADLINE",
+    )
     daily_budget_usd: float | None = Field(
         None, gt=0, validation_alias=_env("LEADQ_DAILY_BUDGET_USD")
     )
@@ -142,6 +156,14 @@ class Settings(BaseSettings):
     port: int = Field(8001, ge=1, le=65535, validation_alias=_env("LEADQ_PORT"))
     max_body_bytes: int = Field(1_000_000, ge=1024, validation_alias=_env("LEADQ_MAX_BODY_BYTES"))
     max_batch: int = Field(1000, ge=1, validation_alias=_env("LEADQ_MAX_BATCH"))
+    workers: int = Field(
+        1,
+        ge=1,
+        le=64,
+        validation_alias=_env("LEADQ_WORKERS"),
+        description="Worker processes for `leadq serve`, all on one port; /metrics adds "
+        "their counts up (Prometheus multiprocess mode) whichever one answers",
+    )
 
     # CLI input files.
     max_file_bytes: int = Field(

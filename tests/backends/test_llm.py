@@ -341,9 +341,10 @@ def test_a_batch_may_ask_for_more_concurrency_than_the_default(
         peak[0] = max(peak[0], openai_server.in_flight)
         return answer(body, delay=2.0)  # every answer waits until all 60 have arrived
 
-    openai_server.handler = handler
     leads = [{**strong_lead, "lead_id": f"c-{i}"} for i in range(60)]
     q = llm()
+    q.qualify_lead(strong_lead)  # the limiter's first answer: its limits are known from now on
+    openai_server.handler = handler
     assert q.settings.max_concurrency * 2 < 60  # the HTTP pool used to be sized from this
     outcomes = q.qualify_leads_batch(leads, max_concurrency=60)
     assert all(isinstance(o, QualificationResult) for o in outcomes)

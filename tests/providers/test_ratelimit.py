@@ -1,5 +1,5 @@
-"""The rate limiter's pacing and learning, on a fake clock (pure logic; the HTTP path is in
-test_resilience_http.py)."""
+"""The rate limiter's bucket model, on a fake clock (pure logic; the HTTP path is in
+tests/backends/test_policies.py and test_ratelimit_http.py)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,14 @@ import itertools
 
 import pytest
 
-from leadq.providers.ratelimit import RateLimiter, parse_reset, read_windows, retry_after
+from leadq.providers.ratelimit import (
+    PROBE,
+    RateLimiter,
+    Ticket,
+    parse_reset,
+    read_windows,
+    retry_after,
+)
 
 
 class Clock:
@@ -19,8 +26,31 @@ class Clock:
 
 
 def send_times(limiter: RateLimiter, clock: Clock, n: int, tokens: int = 1) -> list[float]:
-    """When each of `n` requests, all asked for at once, may go."""
-    return [clock.now + limiter.reserve(tokens) for _ in range(n)]
+    """When each of `n` requests, all asked for at once, goes: each waits as the limiter
+    says, on the fake clock, with no answer coming back meanwhile."""
+    times = []
+    for _ in range(n):
+        while True:
+            wait, ticket = limiter.take(tokens)
+            if ticket is not None:
+                times.append(clock.now)
+                break
+            clock.now += wait
+    return times
+
+
+def answer(
+    limiter: RateLimiter, ticket: Ticket | None, limit: int, remaining: int, reset: float
+) -> None:
+    limiter.observe(
+        {
+            "x-ratelimit-limit-requests-minute": str(limit),
+            "x-ratelimit-remaining-requests-minute": str(remaining),
+            "x-ratelimit-reset-requests-minute": str(reset),
+        },
+        200,
+        ticket,
+    )
 
 
 def most_in_any_window(times: list[float], window: float) -> int:
@@ -60,29 +90,105 @@ def test_windows_read_from_cerebras_and_openai_names() -> None:
 
 def test_configured_rpm_spaces_requests_evenly() -> None:
     clock = Clock()
+    start = clock.now
     limiter = RateLimiter(rpm=600, clock=clock)
     times = send_times(limiter, clock, 50)
     gaps = {round(b - a, 6) for a, b in itertools.pairwise(times)}
     assert gaps == {0.1}
-    assert times[0] == clock.now  # the first goes at once
+    assert times[0] == start  # the first goes at once
 
 
-def test_learned_limit_never_exceeded_in_any_window_and_nearly_used() -> None:
-    clock = Clock()
-    limiter = RateLimiter(clock=clock)
-    assert limiter.reserve(1) == 0  # nothing known: no wait
-    limiter.observe({"x-ratelimit-limit-requests-minute": "600"}, 200)
-    times = send_times(limiter, clock, 1800)  # three minutes' worth
-    assert most_in_any_window(times, 60.0) <= 600
-    rate = (len(times) - 1) / (times[-1] - times[0])
-    assert 0.95 * 10 <= rate <= 10
-
-
-def test_tokens_are_paced_by_their_own_limit() -> None:
+def test_configured_tokens_are_paced_by_their_own_limit() -> None:
     clock = Clock()
     limiter = RateLimiter(tpm=60_000, clock=clock)  # 1,000 tokens a second
     times = send_times(limiter, clock, 10, tokens=2_000)
     assert times[-1] - times[0] == pytest.approx(18.0)  # 9 gaps of 2 s each
+
+
+def test_configured_limits_are_not_overridden_by_headers() -> None:
+    clock = Clock()
+    start = clock.now
+    limiter = RateLimiter(rpm=60, clock=clock)
+    answer(limiter, None, 100_000, 100_000, 1)
+    assert send_times(limiter, clock, 3) == [start, start + 1, start + 2]
+
+
+def test_before_the_first_answer_only_a_probe_goes_out() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    first = [limiter.take(1) for _ in range(PROBE + 3)]
+    assert all(ticket is not None and wait == 0 for wait, ticket in first[:PROBE])
+    assert all(ticket is None and wait > 0 for wait, ticket in first[PROBE:])
+    limiter.observe({}, 200)  # an answer with no limits in it: nothing to keep to
+    assert send_times(limiter, clock, 100) == [clock.now] * 100
+
+
+def test_an_idle_client_spends_what_remains_at_once() -> None:
+    clock = Clock()
+    start = clock.now
+    limiter = RateLimiter(clock=clock)
+    _, ticket = limiter.take(1)
+    answer(limiter, ticket, 120, 119, 0.5)
+    times = send_times(limiter, clock, 119 + 5)
+    assert times[:119] == [start] * 119  # what the provider said is left goes now
+    assert times[119] >= start + 0.5  # then nothing before the reset
+
+
+def test_remaining_corrects_the_model_less_what_was_sent_after() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    _, first = limiter.take(1)
+    answer(limiter, first, 600, 599, 60)
+    for _ in range(20):
+        assert limiter.take(1)[1] is not None
+    # The first request's answer comes again, late: the provider had 25 left when it
+    # counted it, and has not seen the 20 sent since. So 5 more may go, then the refill.
+    answer(limiter, first, 600, 25, 60)
+    times = send_times(limiter, clock, 6)
+    assert times[:5] == [times[0]] * 5
+    assert times[5] > times[0]
+
+
+def test_a_changed_limit_takes_effect_at_once() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    _, ticket = limiter.take(1)
+    answer(limiter, ticket, 60, 0, 30)
+    assert limiter.take(1)[1] is None  # spent: held until the reset
+    answer(limiter, None, 120, 60, 30)  # the plan changed (say, a new tier)
+    assert limiter.learned == {"requests/60s": 120}
+    wait, ticket = limiter.take(1)
+    assert wait == 0
+    assert ticket is not None
+
+
+def test_after_a_reset_one_request_goes_and_its_answer_says_how_many_more() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    _, ticket = limiter.take(1)
+    answer(limiter, ticket, 600, 0, 10)
+    wait, none = limiter.take(1)
+    assert none is None
+    assert wait == pytest.approx(10)
+    clock.now += 10
+    _, probe = limiter.take(1)
+    assert probe is not None
+    assert limiter.take(1)[1] is None  # a sliding window may have freed only its oldest
+    answer(limiter, probe, 600, 300, 50)  # it freed 300
+    assert send_times(limiter, clock, 300) == [clock.now] * 300
+
+
+def test_once_the_bucket_is_spent_the_refill_rate_is_kept() -> None:
+    clock = Clock()
+    start = clock.now
+    limiter = RateLimiter(clock=clock)
+    limiter.observe({"x-ratelimit-limit-requests-minute": "600"}, 200)
+    times = send_times(limiter, clock, 1800)  # three minutes' worth, with no answers
+    assert times[:600] == [start] * 600  # a full bucket goes at once
+    later = times[600:]
+    assert most_in_any_window(later, 60.0) <= 600
+    rate = (len(later) - 1) / (later[-1] - later[0])
+    assert 0.95 * 10 <= rate <= 10
 
 
 def test_a_429_holds_every_caller_until_its_reset() -> None:
@@ -92,10 +198,12 @@ def test_a_429_holds_every_caller_until_its_reset() -> None:
         {"x-ratelimit-remaining-requests-minute": "0", "x-ratelimit-reset-requests-minute": "7"},
         429,
     )
-    assert limiter.limited == 1
-    assert [limiter.reserve(1) for _ in range(3)] == [7.0, 7.0, 7.0]
+    assert limiter.describe()["rate_limited"] == 1
+    assert [limiter.take(1)[0] for _ in range(3)] == [7.0, 7.0, 7.0]
     clock.now += 7
-    assert limiter.reserve(1) == 0
+    wait, ticket = limiter.take(1)
+    assert wait == 0
+    assert ticket is not None
 
 
 def test_an_exhausted_daily_quota_gates_but_is_not_paced() -> None:
@@ -109,28 +217,20 @@ def test_an_exhausted_daily_quota_gates_but_is_not_paced() -> None:
     limiter.observe(day, 200)
     assert send_times(limiter, clock, 5) == [clock.now] * 5  # 1000/day is not 0.7/min
     limiter.observe({**day, "x-ratelimit-remaining-requests-day": "0"}, 200)
-    assert limiter.reserve(1) == pytest.approx(3600)
+    assert limiter.take(1)[0] == pytest.approx(3600)
 
 
-def test_configured_limits_are_not_overridden_by_headers() -> None:
-    clock = Clock()
-    limiter = RateLimiter(rpm=60, clock=clock)
-    limiter.observe({"x-ratelimit-limit-requests-minute": "100000"}, 200)
-    assert send_times(limiter, clock, 3) == [clock.now, clock.now + 1, clock.now + 2]
-
-
-def test_few_remaining_in_the_window_hold_the_schedule_until_its_reset() -> None:
+@pytest.mark.parametrize("garbage", ["lots", "-5", "nan", "inf", "1e999", ""])
+def test_garbage_header_values_are_ignored(garbage: str) -> None:
     clock = Clock()
     limiter = RateLimiter(clock=clock)
     limiter.observe(
         {
-            "x-ratelimit-limit-requests-minute": "600",
-            "x-ratelimit-remaining-requests-minute": "5",
-            "x-ratelimit-reset-requests-minute": "10",
+            "x-ratelimit-limit-requests-minute": garbage,
+            "x-ratelimit-remaining-requests-minute": garbage,
+            "x-ratelimit-reset-requests-minute": garbage,
         },
         200,
     )
-    times = send_times(limiter, clock, 6)
-    before_reset = [t for t in times if t < clock.now + 10]
-    assert len(before_reset) <= 5 + 1  # the pace's own burst of one
-    assert times[-1] >= clock.now + 10 - 1e-9
+    assert limiter.learned == {}
+    assert send_times(limiter, clock, 10) == [clock.now] * 10

@@ -9,7 +9,9 @@ import random
 import time
 import weakref
 from collections import Counter
-from collections.abc import AsyncGenerator, AsyncIterator, Mapping
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn, cast
 
@@ -26,6 +28,7 @@ from leadq.core.errors import (
     BadProviderAnswer,
     LeadqError,
     ProviderTimeout,
+    QueueTimeout,
     RateLimited,
 )
 from leadq.core.identity import CacheScope, lead_key
@@ -35,7 +38,7 @@ from leadq.core.result import PartialResult, QualificationResult
 from leadq.observability.metrics import count_retry, observe_rate_wait
 from leadq.providers.catalog import ProviderInfo
 from leadq.providers.endpoint import endpoint_for
-from leadq.providers.ratelimit import RateLimiter
+from leadq.providers.ratelimit import RateLimiter, Ticket
 from leadq.wire.failures import classify
 from leadq.wire.openai_chat import ChatCompletions
 
@@ -155,17 +158,25 @@ class LLMBackend(Backend):
             for v in self.variants.versions
         }
 
-    async def _before_send(self, body_bytes: int) -> None:
+    async def _before_send(self, body_bytes: int) -> Ticket:
         """Wait for the limiter's slot: prompt tokens (estimated from the body) plus the
-        completion budget, as the provider counts them."""
+        completion budget, as the provider counts them. The wait is the lead's time in
+        leadq's own queue: it does not count toward LEADQ_LEAD_DEADLINE, only toward
+        LEADQ_QUEUE_TIMEOUT."""
         tokens = body_bytes // CHARS_PER_TOKEN + self.settings.max_completion_tokens
-        waited = await self.limiter.acquire(tokens)
+        clock = _LEAD.get()
+        if clock is None:  # not inside an attempt (a direct call of the model step)
+            return (await self.limiter.acquire(tokens))[1]
+        with clock.queueing() as queue:
+            waited, ticket = await self.limiter.acquire(tokens, clock.queue_left(self.settings))
+            queue.add(waited)
         if waited > 0:
             observe_rate_wait(self.provider, waited)
+        return ticket
 
-    def _on_answer(self, headers: Mapping[str, str], status: int) -> None:
+    def _on_answer(self, headers: Mapping[str, str], status: int, ticket: object) -> None:
         """Learn the provider's limits from every answer's headers, 429s included."""
-        self.limiter.observe(headers, status)
+        self.limiter.observe(headers, status, ticket if isinstance(ticket, Ticket) else None)
 
     def _delay(self, exc: BaseException | None, attempt: int) -> float:
         """Seconds before retry number `attempt`: the provider's reset time for a 429, else
@@ -184,7 +195,9 @@ class LLMBackend(Backend):
             return min(1, self.settings.max_retries)
         return self.settings.max_retries
 
-    async def _pause_before_retry(self, err: LeadqError, tries: Counter[str], end: float) -> None:
+    async def _pause_before_retry(
+        self, err: LeadqError, tries: Counter[str], clock: _LeadClock
+    ) -> None:
         """Wait before the next try, or raise when `err` may not be retried: it is not
         retryable, its kind's retries are used up, or the wait would pass the lead's deadline.
         The one retry policy of both `qualify` and `stream`. No retry library: tenacity's
@@ -194,8 +207,17 @@ class LLMBackend(Backend):
         tries[kind] += 1
         if not err.retryable or tries[kind] > self._retry_limit(err):
             raise err
+        if isinstance(err, QueueTimeout):  # waited as long as the queue may: not again
+            raise err
         delay = self._delay(err, tries[kind])
-        if time.perf_counter() + delay >= end:
+        if isinstance(err, RateLimited):
+            # Waiting out a 429's reset is queue time, not the provider's: it extends the
+            # deadline, within LEADQ_QUEUE_TIMEOUT; past that, the 429 is the lead's error.
+            if delay > clock.queue_left(self.settings):
+                raise err
+            clock.end += delay
+            clock.queued += delay
+        elif time.perf_counter() + delay >= clock.end:
             raise self._deadline_error() from err
         count_retry(self.provider, err.code)
         await asyncio.sleep(delay)
@@ -214,10 +236,15 @@ class LLMBackend(Backend):
         result: QualificationResult | None = None,
         error: BaseException | None = None,
     ) -> None:
-        """Report one attempt to the call log (status, latency, tokens, cost, error class)."""
-        if self._sink is None:
+        """Report one attempt to the call log (status, the provider's latency, the time queued
+        before it, tokens, cost, error class). A lead that only waited in leadq's own queue
+        made no call, so it has no row."""
+        if self._sink is None or isinstance(error, QueueTimeout):
             return
-        latency = round((time.perf_counter() - started) * 1000, 2)
+        clock = _LEAD.get()
+        queued = clock.attempt_queued if clock is not None else 0.0
+        latency = round(max(0.0, time.perf_counter() - started - queued) * 1000, 2)
+        queue_ms = round(queued * 1000, 2)
         if result is not None:
             self._sink(
                 CallAttempt(
@@ -230,6 +257,7 @@ class LLMBackend(Backend):
                     result.usage.input_tokens,
                     result.usage.output_tokens,
                     result.cost_usd,
+                    queue_ms=queue_ms,
                 )
             )
             return
@@ -245,6 +273,7 @@ class LLMBackend(Backend):
                 latency,
                 status,
                 error_class=type(cause).__name__ if cause else None,
+                queue_ms=queue_ms,
             )
         )
 
@@ -281,10 +310,12 @@ class LLMBackend(Backend):
         failure ends the run instead."""
         chain = await self._chain(lead)
         t0 = time.perf_counter()
-        end = t0 + self.settings.lead_deadline
+        clock = _LeadClock(end=t0 + self.settings.lead_deadline)
+        _LEAD.set(clock)  # read by `_before_send` and `_record`; the next lead sets its own
         emitted, tries = False, Counter[str]()
         config: RunnableConfig | None = None
         while True:
+            clock.attempt_queued = 0.0
             items = cast(
                 AsyncGenerator[Any, None],
                 chain.astream(lead, config) if streaming else _whole(chain, lead, config),
@@ -292,7 +323,8 @@ class LLMBackend(Backend):
             started = time.perf_counter()
             try:
                 while True:
-                    scope = asyncio.timeout(max(0.0, end - time.perf_counter()))
+                    scope = asyncio.timeout(max(0.0, clock.end - time.perf_counter()))
+                    clock.scope = scope
                     try:
                         async with scope:
                             item = await items.__anext__()
@@ -307,13 +339,14 @@ class LLMBackend(Backend):
                     emitted = True
                     if isinstance(item, QualificationResult):
                         item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+                        item.queue_ms = round(clock.queued * 1000, 2)
                         self._record(lead, started, item)
                     yield item
             except Exception as err:
                 self._record(lead, started, error=err)
                 if emitted or not isinstance(err, LeadqError):  # not the provider's: as it is
                     raise
-                await self._pause_before_retry(err, tries, end)
+                await self._pause_before_retry(err, tries, clock)
                 config = _repair_config(err) or config
             finally:
                 await items.aclose()
@@ -339,6 +372,51 @@ def _repair_config(err: LeadqError) -> RunnableConfig | None:
     if isinstance(err, BadProviderAnswer) and err.answer:
         return {"configurable": {"repair": Repair(err.answer, str(err))}}
     return None
+
+
+@dataclass(slots=True)
+class _LeadClock:
+    """One lead's time. Provider work counts toward LEADQ_LEAD_DEADLINE (`end`); waiting in
+    leadq's own queue (the rate limiter, a 429's reset) pushes `end` back by as long, and
+    counts toward LEADQ_QUEUE_TIMEOUT instead."""
+
+    end: float  # time.perf_counter() by which the provider's work must be done
+    queued: float = 0.0  # seconds this lead has waited in the queue
+    attempt_queued: float = 0.0  # ... of which during the current attempt
+    scope: asyncio.Timeout | None = None  # the current attempt's deadline
+
+    def queue_left(self, settings: Settings) -> float:
+        return max(0.0, settings.queue_timeout - self.queued)
+
+    @contextmanager
+    def queueing(self) -> Iterator[_Queued]:
+        """While in the queue, the attempt's deadline is off; after, it is back, later by
+        the time waited."""
+        scope = self.scope
+        loop = asyncio.get_running_loop()
+        when = scope.when() if scope is not None else None
+        if scope is not None and when is not None:
+            scope.reschedule(None)
+        queued = _Queued()
+        try:
+            yield queued
+        finally:
+            self.end += queued.seconds
+            self.queued += queued.seconds
+            self.attempt_queued += queued.seconds
+            if scope is not None and when is not None:
+                scope.reschedule(max(when + queued.seconds, loop.time()))
+
+
+@dataclass(slots=True)
+class _Queued:
+    seconds: float = 0.0
+
+    def add(self, seconds: float) -> None:
+        self.seconds += seconds
+
+
+_LEAD: ContextVar[_LeadClock | None] = ContextVar("leadq_lead_clock", default=None)
 
 
 @dataclass(slots=True)

@@ -1,4 +1,5 @@
-"""The record of one provider call attempt, as the LLM backend reports it."""
+"""The record of one provider call attempt, as the LLM backend reports it. `latency_ms` is
+the provider's time; `queue_ms` the wait before it in leadq's own rate-limit queue."""
 
 from __future__ import annotations
 
@@ -21,6 +22,7 @@ class CallAttempt:
     output_tokens: int = 0
     cost_usd: float | None = None
     error_class: str | None = None
+    queue_ms: float = 0.0
     at: datetime = field(default_factory=lambda: datetime.now(UTC))
 
 

@@ -1,5 +1,19 @@
 """Typed failures. Each keeps what the HTTP layer and the CLI need: a code, an HTTP status,
-whether retrying could help, and (for bad input) the fields at fault."""
+whether retrying could help, and (for bad input) the fields at fault.
+
+    LeadqError
+    ├── InvalidLeadError          422 invalid_input: the lead itself is wrong
+    ├── ProviderNotConfigured     503: a key or URL is missing
+    ├── PayloadTooLarge           413: a body or batch over its limit
+    ├── NotFound                  404: no such stored record
+    └── ProviderError             502: no usable answer from the provider
+        ├── ProviderRejected      502: 400/401/403/404, retrying will not help
+        ├── ProviderUnavailable   503: 5xx or no connection (retryable)
+        │   └── RateLimited       503: a 429, with its reset (retryable)
+        │       └── QueueTimeout  503: leadq's own rate-limit queue took too long
+        ├── ProviderTimeout       504: no answer in time (retryable)
+        └── BadProviderAnswer     502: not JSON, off-schema or cut short (retryable)
+"""
 
 from __future__ import annotations
 
@@ -92,6 +106,13 @@ class RateLimited(ProviderUnavailable):
     ) -> None:
         super().__init__(message, provider=provider)
         self.retry_after = retry_after
+
+
+class QueueTimeout(RateLimited):
+    """A lead waited in leadq's own queue for the provider's rate limit longer than
+    `LEADQ_QUEUE_TIMEOUT`; the provider was not called for it. Retrying later may help."""
+
+    code = "rate_limited"
 
 
 class ProviderTimeout(ProviderError):

@@ -103,7 +103,13 @@ class QualificationResult(BaseModel):
     provider: str
     model: str
     prompt_version: str
-    latency_ms: float = Field(ge=0)
+    latency_ms: float = Field(ge=0, description="Time to the result, retries and queue included.")
+    queue_ms: float = Field(
+        0.0,
+        ge=0,
+        description="Of latency_ms, the wait in leadq's own queue for the provider's rate "
+        "limit (and a 429's reset): not the provider's time.",
+    )
     usage: Usage = Field(default_factory=Usage)
     cost_usd: float | None = Field(
         None, description="Usage times the price table; null if unpriced."

@@ -39,7 +39,14 @@ class Endpoint:
             if self.api_key
             else ""
         )
-        return shared_limiter(f"{self.base_url}#{model}", key_id, settings.rpm, settings.tpm)
+        return shared_limiter(
+            f"{self.base_url}#{model}",
+            key_id,
+            settings.rpm,
+            settings.tpm,
+            settings.redis_url,
+            settings.redis_prefix,
+        )
 
 
 def endpoint_for(settings: Settings, info: ProviderInfo) -> Endpoint:

@@ -1,34 +1,54 @@
-"""A client-side rate limiter shared by every caller in the process, per provider endpoint.
+"""The client side of a provider's rate limits, per endpoint, key and model: every caller in
+the process shares one limiter, and with `REDIS_URL` every process on every machine shares
+one model of the provider's buckets.
 
-It keeps requests and tokens within the provider's limits: the configured ones
-(`LEADQ_RPM`, `LEADQ_TPM`) or, when none are, the ones it learns from the `x-ratelimit-*`
-headers of each answer (Cerebras sends a limit, a remaining count and a reset time for each
-window).
-It paces instead of bursting into 429s, and a 429 holds every caller until the reset the
-headers give, so one limit hit does not become a storm of retries.
+The model is a token bucket per window the provider reports (requests and tokens, per
+second, minute or hour; Cerebras' `-minute`/`-day` names and OpenAI's unsuffixed ones), as
+providers enforce them: capacity is the limit, and it refills continuously at limit / window.
+An idle client may spend what an answer's `remaining` says is left; after that it waits for
+the refill. Every answer corrects the model: the level becomes the provider's `remaining`,
+less what this client reserved after that request (which the provider had not seen yet). A
+changed limit takes effect at once, for callers already waiting too. When what was sent
+spends what is left, nothing more goes before the window's reset, whatever kind of window
+the provider keeps (fixed, sliding or a bucket). A 429 holds every caller until the reset it
+gives; a daily quota is not paced, only gated at zero.
 
-Pacing is GCRA (a virtual schedule): each request is given a send time no earlier than the
-previous one plus `window / limit`, and each token likewise, so a steady run uses about 98%
-of the limit without ever exceeding it in any window. Tokens are counted as the provider
-counts them: prompt tokens plus `max_completion_tokens`.
+Before anything is known, a limiter lets a few requests out and waits for the first answer's
+headers, instead of sending a whole batch's concurrency into an unknown limit. Configured
+limits (`LEADQ_RPM`, `LEADQ_TPM`) are paced evenly instead, and headers do not change them.
+Tokens are counted as providers count them: prompt tokens plus `max_completion_tokens`.
 
-Each answer's `remaining` and `reset` also hold the schedule back when fewer requests remain
-in the current window than the pace would send before it resets (a batch that opened with a
-burst, before any limit was known, or another client on the same key).
+Waiting here is leadq's own queue, not the provider's latency: callers measure it apart.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
+import logging
+import math
+import random
 import re
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from leadq.core.errors import QueueTimeout
+
+log = logging.getLogger("leadq.ratelimit")
 
 UNIT_SECONDS = {"second": 1.0, "minute": 60.0, "hour": 3600.0, "day": 86400.0}
 PACED_UP_TO = 3600.0  # windows up to an hour are paced; a daily quota only gates at zero
-HEADROOM = 0.98  # pace at this share of a learned limit: a margin for clock skew
+HEADROOM = 0.98  # refill at this share of a learned rate: a margin for clock skew
+PROBE = 4  # requests let out before the first answer has said what the limits are
+PROBE_POLL = 0.05  # how often callers held by the probe look again
+POLL_MAX = 0.25  # a waiting caller looks at least this often (an answer may have made room)
+EPSILON = 1e-6  # units: a level this close to what is needed is enough (float rounding)
+POLL_JITTER = 0.01  # so that callers waiting for the same moment do not all ask at once
+SHARED_RETRY = 30.0  # seconds before a limiter that lost Redis tries it again
 _HEADER = re.compile(
     r"x-ratelimit-(limit|remaining|reset)-(requests|tokens)(?:-(second|minute|hour|day))?$"
 )
@@ -85,10 +105,17 @@ def read_windows(headers: Mapping[str, str]) -> list[Window]:
 
 
 def _number(value: str | None) -> float | None:
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
+    """A header's count, or None (and a debug line) when it is not a finite number >= 0."""
+    if value is None:
         return None
+    try:
+        number = float(value)
+    except ValueError:
+        number = math.nan
+    if not math.isfinite(number) or number < 0:
+        log.debug("rate limiter: ignoring a rate-limit header value %r", value[:40])
+        return None
+    return number
 
 
 def retry_after(headers: Mapping[str, str]) -> float | None:
@@ -105,142 +132,335 @@ def retry_after(headers: Mapping[str, str]) -> float | None:
     return min(resets) if resets else None
 
 
-class _Pace:
-    """GCRA for one resource: `interval` seconds per unit, `burst` seconds of tolerance."""
+@dataclass
+class Bucket:
+    """One window of one resource: `capacity` units, refilled at `rate` a second, except
+    while held (spent: nothing until the provider's reset)."""
 
-    def __init__(self) -> None:
-        self.interval = 0.0  # 0 = no limit known
-        self.burst = 0.0
-        self.tat = 0.0  # theoretical arrival time of the next unit
+    capacity: float
+    rate: float
+    level: float
+    at: float | None = None  # when `level` was true; None: not yet used
+    held_until: float = 0.0
 
-    def set_rate(self, per_second: float, burst_units: float) -> None:
-        self.interval = 1.0 / per_second
-        self.burst = self.interval * burst_units
+    def refill(self, now: float) -> None:
+        if self.at is None:
+            self.at = now
+            return
+        if self.held_until:
+            if now < self.held_until:
+                self.at = now  # no refill while held
+                return
+            # The reset: the provider has room again, at least one unit. How much more, its
+            # next answer says (a sliding window frees only its oldest), so one goes first.
+            self.level, self.at, self.held_until = max(self.level, 0.0) + 1.0, now, 0.0
+            return
+        if now > self.at:
+            self.level = min(self.capacity, self.level + (now - self.at) * self.rate)
+            self.at = now
 
-    def earliest(self, now: float, units: float) -> float:
-        if self.interval <= 0:
-            return now
-        # A request larger than the burst still goes, once everything before it is paid.
-        return max(now, self.tat + units * self.interval - max(self.burst, units * self.interval))
 
-    def take(self, at: float, units: float) -> None:
-        if self.interval > 0:
-            self.tat = max(self.tat, at) + units * self.interval
+@dataclass(frozen=True)
+class Ticket:
+    """One request let through: its place in the order of this limiter's requests and tokens
+    (to correct the model with its answer), and where the model lives (`shared`: Redis)."""
+
+    seq: int
+    spent_tokens: float
+    tokens: float
+    shared: bool = False
+
+
+@dataclass
+class BucketModel:
+    """The provider's limits as this client sees them. Pure: callers pass the time and hold
+    whatever lock guards it; it serialises to a dict, so Redis can keep one for everyone."""
+
+    buckets: dict[str, Bucket] = field(default_factory=dict)  # "requests/60s" -> Bucket
+    configured: bool = False
+    answered: bool = False  # an answer has been seen: the probe is over
+    probes: int = 0
+    blocked_until: float = 0.0  # a 429's reset, or an exhausted daily quota's
+    seq: int = 0
+    spent_tokens: float = 0.0
+    limited: int = 0  # 429s seen
+    waits: int = 0  # requests that had to wait
+
+    @classmethod
+    def configured_for(cls, rpm: float | None, tpm: float | None) -> BucketModel:
+        """Limits the user set: paced evenly (a burst of one request, or one second's tokens)."""
+        model = cls(configured=bool(rpm or tpm), answered=bool(rpm or tpm))
+        if rpm:
+            model.buckets["requests/60s"] = Bucket(1.0, rpm / 60.0, 1.0)
+        if tpm:
+            model.buckets["tokens/60s"] = Bucket(tpm / 60.0, tpm / 60.0, tpm / 60.0)
+        return model
+
+    @classmethod
+    def from_dict(cls, raw: dict[str, Any]) -> BucketModel:
+        buckets = {k: Bucket(**v) for k, v in raw.pop("buckets", {}).items()}
+        return cls(buckets=buckets, **raw)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def take(
+        self, tokens: float, now: float, *, shared: bool = False
+    ) -> tuple[float, Ticket | None]:
+        """Let one request costing `tokens` through now, with its ticket; or not yet, with
+        the seconds after which to ask again (sooner if an answer comes in)."""
+        if not self.answered:
+            if self.probes >= PROBE:
+                return PROBE_POLL, None
+            self.probes += 1
+        wait = max(0.0, self.blocked_until - now)
+        for name, bucket in self.buckets.items():
+            bucket.refill(now)
+            cost = 1.0 if name.startswith("requests") else tokens
+            if bucket.held_until > now:
+                wait = max(wait, bucket.held_until - now)
+            elif bucket.level < min(cost, bucket.capacity) - EPSILON:
+                wait = max(wait, (min(cost, bucket.capacity) - bucket.level) / bucket.rate)
+        if wait > 0:
+            if not self.answered:
+                self.probes -= 1
+            self.waits += 1
+            return wait, None
+        for name, bucket in self.buckets.items():
+            bucket.level -= 1.0 if name.startswith("requests") else tokens
+        self.seq += 1
+        self.spent_tokens += tokens
+        return 0.0, Ticket(self.seq, self.spent_tokens, tokens, shared)
+
+    def observe(
+        self,
+        windows: list[Window],
+        status: int,
+        wait: float | None,
+        ticket: Ticket | None,
+        now: float,
+    ) -> None:
+        """Correct the model with one answer: its status, windows, and the reset a 429 gave."""
+        self.answered = True
+        if status == 429:
+            self.limited += 1
+            self.blocked_until = max(self.blocked_until, now + (wait if wait else 1.0))
+        if self.configured:
+            return
+        for w in windows:
+            if not w.limit or w.limit <= 0:
+                continue
+            if w.seconds > PACED_UP_TO:  # a daily quota: not paced, only gated at zero
+                if w.remaining is not None and w.remaining <= 0 and w.reset:
+                    self.blocked_until = max(self.blocked_until, now + w.reset)
+                continue
+            name = f"{w.kind}/{w.seconds:g}s"
+            bucket = self.buckets.get(name)
+            if bucket is None or bucket.capacity != w.limit:  # new, or changed: at once
+                level = w.limit if bucket is None else bucket.level + w.limit - bucket.capacity
+                bucket = self.buckets[name] = Bucket(
+                    w.limit, w.limit / w.seconds * HEADROOM, min(level, w.limit), now
+                )
+            if w.remaining is None or ticket is None or status == 429:
+                continue
+            unseen = (
+                self.seq - ticket.seq
+                if w.kind == "requests"
+                else self.spent_tokens - ticket.spent_tokens
+            )
+            bucket.refill(now)
+            bucket.level = min(bucket.capacity, w.remaining - unseen)
+            if bucket.level < 1.0 and w.reset:
+                # What was sent spends what is left: whatever the provider's window (fixed,
+                # sliding or a bucket), nothing more until its reset.
+                bucket.held_until = max(bucket.held_until, now + w.reset)
+            elif bucket.held_until and w.remaining - unseen >= 1.0:
+                bucket.held_until = 0.0  # the provider has room again before our reset
+
+    @property
+    def learned(self) -> dict[str, float]:
+        return {} if self.configured else {k: b.capacity for k, b in self.buckets.items()}
 
 
 class RateLimiter:
-    """Paces calls to one provider endpoint; see the module docstring."""
+    """The limiter of one provider endpoint, key and model; see the module docstring. With a
+    `shared` state (Redis), the model lives there; if Redis fails, this process limits on
+    its own (with a warning) and tries Redis again after `SHARED_RETRY` seconds."""
 
     def __init__(
         self,
         rpm: float | None = None,
         tpm: float | None = None,
         clock: Callable[[], float] = time.monotonic,
+        shared: SharedBuckets | None = None,
     ) -> None:
         self._clock = clock
         self._lock = threading.Lock()  # callers may sit in several event loops
-        self._requests, self._tokens = _Pace(), _Pace()
-        self.configured = rpm is not None or tpm is not None
-        if rpm:
-            self._requests.set_rate(rpm / 60.0, 1)
-        if tpm:
-            self._tokens.set_rate(tpm / 60.0, tpm / 60.0)  # a second's worth of tokens
-        self.learned: dict[str, float] = {}  # e.g. {"requests/60s": 600}
-        self.blocked_until = 0.0
-        self.waits = 0
-        self.waited = 0.0
-        self.limited = 0  # 429s seen
+        self._model = BucketModel.configured_for(rpm, tpm)
+        self.configured = self._model.configured
+        self._shared = shared
+        self._shared_down_until = 0.0
+        self._waited = 0.0
 
-    def reserve(self, tokens: int) -> float:
-        """Claim the next slot for a request costing `tokens`; seconds to wait before it."""
-        with self._lock:
-            now = self._clock()
-            at = max(
-                now,
-                self.blocked_until,
-                self._requests.earliest(now, 1),
-                self._tokens.earliest(now, tokens),
+    # ---- where the model lives -------------------------------------------------------------
+
+    def _use_shared(self) -> SharedBuckets | None:
+        if self._shared is None or self._clock() < self._shared_down_until:
+            return None
+        return self._shared
+
+    def _shared_failed(self, exc: BaseException) -> None:
+        if self._clock() >= self._shared_down_until:
+            log.warning(
+                "rate limiter: Redis unavailable (%s); limiting in this process only for %gs",
+                type(exc).__name__,
+                SHARED_RETRY,
+                extra={"event": "ratelimit.shared_unavailable"},
             )
-            self._requests.take(at, 1)
-            self._tokens.take(at, tokens)
-            delay = at - now
-            if delay > 0:
-                self.waits += 1
-                self.waited += delay
-            return delay
+        self._shared_down_until = self._clock() + SHARED_RETRY
 
-    async def acquire(self, tokens: int) -> float:
-        """Wait for a slot; returns the seconds waited (0 when under the limit)."""
-        delay = self.reserve(tokens)
-        if delay > 0:
-            await asyncio.sleep(delay)
-        return delay
-
-    def observe(self, headers: Mapping[str, str], status: int) -> None:
-        """Learn from an answer's headers; a 429 holds every caller until its reset."""
-        if self.configured and status != 429:
-            return  # LEADQ_RPM/TPM set the pace; only a 429 can hold it back
-        windows = read_windows(headers)
+    def _run(self, step: Callable[[BucketModel, float, bool], Any]) -> Any:
+        shared = self._use_shared()
+        if shared is not None:
+            try:
+                return shared.update(step)
+            except Exception as exc:  # noqa: BLE001 - any Redis failure: limit locally
+                self._shared_failed(exc)
         with self._lock:
-            now = self._clock()
-            if status == 429:
-                self.limited += 1
-                wait = retry_after(headers)
-                self.blocked_until = max(self.blocked_until, now + (wait if wait else 1.0))
-            if self.configured:
-                return
-            for w in windows:
-                if w.limit and w.limit > 0 and w.seconds <= PACED_UP_TO:
-                    self._learn(w)
-                    self._hold_for_remaining(w, now)
-                if w.remaining is not None and w.remaining <= 0 and w.reset:
-                    self.blocked_until = max(self.blocked_until, now + w.reset)
+            return step(self._model, self._clock(), False)
 
-    def _learn(self, w: Window) -> None:
-        if w.limit is None:  # nothing to learn from a window without its limit
-            return
-        name = f"{w.kind}/{w.seconds:g}s"
-        if self.learned.get(name) == w.limit:
-            return
-        self.learned[name] = w.limit
-        # The tightest of the known windows sets the pace for each resource.
-        pace = self._requests if w.kind == "requests" else self._tokens
-        rates = [
-            limit * HEADROOM / float(key.split("/")[1][:-1])
-            for key, limit in self.learned.items()
-            if key.startswith(w.kind)
-        ]
-        burst = 1.0 if w.kind == "requests" else min(rates) * 1.0
-        pace.set_rate(min(rates), burst)
+    # ---- the API ---------------------------------------------------------------------------
 
-    def _hold_for_remaining(self, w: Window, now: float) -> None:
-        """Delay the schedule so that at most `remaining` more go out before `reset`."""
-        pace = self._requests if w.kind == "requests" else self._tokens
-        if w.remaining is None or not w.reset or pace.interval <= 0:
-            return
-        pace.tat = max(pace.tat, now + w.reset - w.remaining * pace.interval)
+    def take(self, tokens: float) -> tuple[float, Ticket | None]:
+        """Let a request costing `tokens` through now, or say when to ask again."""
+        return self._run(  # type: ignore[no-any-return]
+            lambda m, now, shared: m.take(tokens, now, shared=shared)
+        )
+
+    async def acquire(self, tokens: float, max_wait: float | None = None) -> tuple[float, Ticket]:
+        """Wait until a request costing `tokens` may go; returns the seconds waited and the
+        ticket to hand to `observe` with its answer. Raises `QueueTimeout` rather than wait
+        past `max_wait` (the queue's own bound)."""
+        waited = 0.0
+        while True:
+            if self._use_shared() is None:
+                wait, ticket = self.take(tokens)
+            else:
+                wait, ticket = await asyncio.to_thread(self.take, tokens)
+            if ticket is not None:
+                if waited:
+                    with self._lock:
+                        self._waited += waited
+                return waited, ticket
+            step = min(wait, POLL_MAX) + random.uniform(0, POLL_JITTER)  # noqa: S311 - jitter
+            if max_wait is not None and waited + step > max_wait:
+                raise QueueTimeout(
+                    f"waited {waited:.0f}s in leadq's own queue for the provider's rate "
+                    f"limit, over LEADQ_QUEUE_TIMEOUT={max_wait:g}s (the provider was not "
+                    "called for this lead)",
+                    retry_after=wait,
+                )
+            await asyncio.sleep(step)
+            waited += step
+
+    def observe(
+        self, headers: Mapping[str, str], status: int, ticket: Ticket | None = None
+    ) -> None:
+        """Correct the model with an answer's headers; a 429 holds every caller until its
+        reset. Headers with garbage values are ignored."""
+        windows = read_windows(headers)
+        wait = retry_after(headers) if status == 429 else None
+        if ticket is not None and ticket.shared != (self._use_shared() is not None):
+            ticket = None  # taken where the model no longer lives: its place means nothing
+        self._run(lambda m, now, _: m.observe(windows, status, wait, ticket, now))
+
+    @property
+    def learned(self) -> dict[str, float]:
+        return self._run(lambda m, _now, _: m.learned)  # type: ignore[no-any-return]
 
     def describe(self) -> dict[str, object]:
-        return {
-            "configured": self.configured,
-            "learned": dict(self.learned),
-            "waits": self.waits,
-            "waited_s": round(self.waited, 3),
-            "rate_limited": self.limited,
-        }
+        def view(m: BucketModel, _now: float, shared: bool) -> dict[str, object]:
+            return {
+                "configured": m.configured,
+                "shared": shared,
+                "learned": m.learned,
+                "waited_s": round(self._waited, 3),
+                "rate_limited": m.limited,
+            }
+
+        return self._run(view)  # type: ignore[no-any-return]
 
 
-_shared: dict[tuple[str, str], RateLimiter] = {}
+class SharedBuckets:
+    """A `BucketModel` kept in Redis for every process that uses the same key: each update
+    reads it, changes it and writes it back in one optimistic transaction (WATCH / MULTI /
+    EXEC, retried when another process got there first), timed by Redis' own clock. One
+    algorithm, in Python, for the local and the shared model: no second copy in Lua."""
+
+    ATTEMPTS = 20
+    TTL = 86400  # an unused model expires after a day
+
+    def __init__(
+        self, client: Any, key: str, rpm: float | None = None, tpm: float | None = None
+    ) -> None:
+        self.client = client
+        self.key = key
+        self.rpm, self.tpm = rpm, tpm
+        self._lock = threading.Lock()  # this process's updates one at a time: fewer conflicts
+
+    def update(self, step: Callable[[BucketModel, float, bool], Any]) -> Any:
+        from redis.exceptions import WatchError
+
+        with self._lock:
+            for _ in range(self.ATTEMPTS):
+                with self.client.pipeline() as pipe:
+                    try:
+                        pipe.watch(self.key)
+                        raw = pipe.get(self.key)
+                        seconds, micros = pipe.time()
+                        model = (
+                            BucketModel.from_dict(json.loads(raw))
+                            if raw
+                            else BucketModel.configured_for(self.rpm, self.tpm)
+                        )
+                        out = step(model, seconds + micros / 1e6, True)
+                        pipe.multi()
+                        pipe.set(self.key, json.dumps(model.to_dict()), ex=self.TTL)
+                        pipe.execute()
+                        return out
+                    except WatchError:
+                        continue
+        raise RuntimeError(f"rate limiter: {self.ATTEMPTS} conflicting updates in a row")
+
+
+_shared: dict[tuple[str, str, str | None], RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
-def shared_limiter(endpoint: str, key_id: str, rpm: float | None, tpm: float | None) -> RateLimiter:
+def shared_limiter(
+    endpoint: str,
+    key_id: str,
+    rpm: float | None,
+    tpm: float | None,
+    redis_url: str | None = None,
+    redis_prefix: str = "leadq:",
+) -> RateLimiter:
     """The process's limiter for one endpoint and key: every backend built for them shares
-    it (limits are per key at the provider, not per client object)."""
+    it (limits are per key at the provider, not per client object). With `redis_url`, its
+    model is shared with every process using the same Redis, key prefix and key."""
     with _shared_lock:
-        limiter = _shared.get((endpoint, key_id))
+        limiter = _shared.get((endpoint, key_id, redis_url))
         if limiter is None:
-            limiter = _shared[(endpoint, key_id)] = RateLimiter(rpm, tpm)
+            shared = None
+            if redis_url:
+                import redis  # only needed when REDIS_URL is set
+
+                client = redis.Redis.from_url(
+                    redis_url, socket_timeout=1.0, socket_connect_timeout=1.0
+                )
+                digest = hashlib.sha256(f"{endpoint}#{key_id}".encode()).hexdigest()[:24]
+                shared = SharedBuckets(client, f"{redis_prefix}ratelimit:{digest}", rpm, tpm)
+            limiter = _shared[(endpoint, key_id, redis_url)] = RateLimiter(rpm, tpm, shared=shared)
         return limiter
 
 

@@ -18,6 +18,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -97,11 +98,13 @@ class ProviderCall(Base):
     model: Mapped[str] = mapped_column(String(120))
     status: Mapped[str] = mapped_column(String(40))  # "ok" or the error code
     http_status: Mapped[int | None] = mapped_column(Integer)
-    latency_ms: Mapped[float] = mapped_column(Float)
+    latency_ms: Mapped[float] = mapped_column(Float)  # the provider's time
     input_tokens: Mapped[int] = mapped_column(Integer, default=0)
     output_tokens: Mapped[int] = mapped_column(Integer, default=0)
     cost_usd: Mapped[float | None] = mapped_column(Float)
     error_class: Mapped[str | None] = mapped_column(String(120))
+    # Before the call, in leadq's own rate-limit queue: not the provider's time.
+    queue_ms: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
 
 
 class LeadOutcome(Base):

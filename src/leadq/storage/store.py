@@ -214,6 +214,7 @@ class Store:
             "output_tokens": c.output_tokens,
             "cost_usd": c.cost_usd,
             "error_class": c.error_class,
+            "queue_ms": c.queue_ms,
         }
 
     # ---- reading ----------------------------------------------------------------------------

@@ -27,7 +27,10 @@ def _status_error(exc: ProviderHTTPError, name: str, model: str, key_env: str) -
     status = exc.status_code
     if status == 429:
         wait = retry_after(exc.headers)
-        return RateLimited(f"{name} rate limit: {_message(exc)}", retry_after=wait, provider=name)
+        resets = f" (resets in {wait:g}s)" if wait is not None else ""
+        return RateLimited(
+            f"{name} rate limit: {_message(exc)}{resets}", retry_after=wait, provider=name
+        )
     if status == 401:
         return ProviderRejected(
             f"{name} rejected the API key (HTTP 401): check {key_env}", status=401, provider=name

@@ -26,8 +26,10 @@ from leadq.core.errors import BadProviderAnswer, ProviderUnavailable
 from leadq.core.result import Usage
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
-BeforeSend = Callable[[int], Awaitable[None]]  # the request body's size in bytes
-OnAnswer = Callable[[Mapping[str, str], int], None]  # headers and status of every answer
+# Called with the request body's size in bytes before each send; what it returns is handed
+# back to `OnAnswer` with that request's answer (the rate limiter's reservation).
+BeforeSend = Callable[[int], Awaitable[object]]
+OnAnswer = Callable[[Mapping[str, str], int, object], None]  # headers, status, reservation
 
 
 class ProviderHTTPError(Exception):
@@ -183,13 +185,12 @@ class ChatCompletions(Runnable[PromptValue, Reply]):
 
     async def _post(self, body: bytes) -> aiohttp.ClientResponse:
         """Send, wait for the answer's head, and raise `ProviderHTTPError` unless it is 200."""
-        if self.before_send is not None:
-            await self.before_send(len(body))
+        reservation = await self.before_send(len(body)) if self.before_send is not None else None
         resp = await self._session().post(
             self.url, data=body, headers=self.headers, proxy=self.proxy
         )
         if self.on_answer is not None:
-            self.on_answer(resp.headers, resp.status)
+            self.on_answer(resp.headers, resp.status, reservation)
         if resp.status != 200:
             try:
                 text = (await resp.read()).decode("utf-8", "replace")
