@@ -91,7 +91,7 @@ class Settings(BaseSettings):
         min_length=1,
         max_length=100,
         validation_alias=_env("LEADQ_REDIS_PREFIX"),
-        description="Prefix of leadq's keys in Redis (the shared rate limit)",
+        description="Prefix of leadq's keys in Redis (the result cache, the shared rate limit)",
     )
     queue_timeout: float = Field(
         300.0,

@@ -27,8 +27,6 @@ from leadq.storage.store import Store
 
 log = logging.getLogger("leadq.cache")
 
-PREFIX = "leadq:cache:"
-
 
 def cache_key(lead: LeadInput, scope: CacheScope) -> str:
     return hashlib.sha256("\x00".join((input_hash(lead), *scope)).encode()).hexdigest()
@@ -37,9 +35,12 @@ def cache_key(lead: LeadInput, scope: CacheScope) -> str:
 class ResultCache:
     """Stored results reused within `ttl` seconds; Redis in front when configured."""
 
-    def __init__(self, store: Store, ttl: float, redis_url: str | None = None) -> None:
+    def __init__(
+        self, store: Store, ttl: float, redis_url: str | None = None, prefix: str = "leadq:"
+    ) -> None:
         self.store = store
         self.ttl = ttl
+        self.prefix = f"{prefix}cache:"  # LEADQ_REDIS_PREFIX, then what this is
         self.redis: Any = None
         if redis_url:
             import redis  # only needed when REDIS_URL is set
@@ -53,7 +54,7 @@ class ResultCache:
         ttl = settings.cache_ttl
         if settings.retention_days is not None:
             ttl = min(ttl, settings.retention_days * 86400)
-        return cls(store, ttl, settings.redis_url)
+        return cls(store, ttl, settings.redis_url, settings.redis_prefix)
 
     @property
     def enabled(self) -> bool:
@@ -105,7 +106,7 @@ class ResultCache:
 
     def _redis_get(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
         try:
-            values = self.redis.mget([PREFIX + k for k in keys])
+            values = self.redis.mget([self.prefix + k for k in keys])
         except Exception as exc:  # noqa: BLE001 - a cache outage must not fail a lead
             log.warning("redis cache unavailable: %s", type(exc).__name__)
             return {}
@@ -121,10 +122,10 @@ class ResultCache:
             for lead, scope, result in items:
                 if result.lead_ref is None:
                     continue
-                key = PREFIX + cache_key(lead, scope)
+                key = self.prefix + cache_key(lead, scope)
                 pipe.set(key, result.model_dump_json(exclude={"cached"}), ex=ttl)
-                pipe.sadd(f"{PREFIX}lead:{result.lead_ref}", key)
-                pipe.expire(f"{PREFIX}lead:{result.lead_ref}", ttl)
+                pipe.sadd(f"{self.prefix}lead:{result.lead_ref}", key)
+                pipe.expire(f"{self.prefix}lead:{result.lead_ref}", ttl)
             pipe.execute()
         except Exception as exc:  # noqa: BLE001 - a cache outage must not fail a lead
             log.warning("redis cache unavailable: %s", type(exc).__name__)
@@ -133,7 +134,7 @@ class ResultCache:
         """Erasure: drop the lead's Redis entries (its stored rows go with the lead)."""
         if self.redis is None:
             return
-        index = f"{PREFIX}lead:{lead_ref}"
+        index = f"{self.prefix}lead:{lead_ref}"
         try:
             keys = self.redis.smembers(index)
             self.redis.delete(index, *keys)
