@@ -234,3 +234,33 @@ def test_garbage_header_values_are_ignored(garbage: str) -> None:
     )
     assert limiter.learned == {}
     assert send_times(limiter, clock, 10) == [clock.now] * 10
+
+
+def test_a_probe_that_got_no_answer_frees_its_place() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    probes = [limiter.take(1)[1] for _ in range(PROBE)]
+    assert limiter.take(1)[1] is None  # the probe is out
+    first = probes[0]
+    assert first is not None
+    limiter.abandon(first)  # its connection failed: no answer will come
+    assert limiter.take(1)[1] is not None
+
+
+def test_a_probe_lost_without_a_word_stops_holding_the_others_after_a_while() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    for _ in range(PROBE):
+        limiter.take(1)
+    assert limiter.take(1)[1] is None
+    clock.now += 61
+    assert limiter.take(1)[1] is not None
+
+
+@pytest.mark.parametrize("reset", ["1e999", "inf", "nan"])
+def test_an_endless_reset_is_not_a_hold_forever(reset: str) -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock)
+    limiter.observe({"retry-after": reset}, 429)
+    wait, _ = limiter.take(1)
+    assert wait <= 1.0  # an unreadable reset: the default one-second hold

@@ -44,12 +44,13 @@ def limiter(prefix: str, url: str = REDIS_URL) -> RateLimiter:
 
 
 def spent(limiter: RateLimiter, remaining: int) -> None:
+    """An answer: 100 requests an hour (a refill too slow to matter here), `remaining` left."""
     _, ticket = limiter.take(1)
     limiter.observe(
         {
-            "x-ratelimit-limit-requests-minute": "100",
-            "x-ratelimit-remaining-requests-minute": str(remaining),
-            "x-ratelimit-reset-requests-minute": "30",
+            "x-ratelimit-limit-requests-hour": "100",
+            "x-ratelimit-remaining-requests-hour": str(remaining),
+            "x-ratelimit-reset-requests-hour": "1800",
         },
         200,
         ticket,
@@ -58,8 +59,8 @@ def spent(limiter: RateLimiter, remaining: int) -> None:
 
 def test_two_limiters_on_one_key_share_one_bucket(prefix: str) -> None:
     a, b = limiter(prefix), limiter(prefix)
-    spent(a, 10)  # process A learns: 100 a minute, 10 left
-    assert b.learned == {"requests/60s": 100}  # process B knows without asking
+    spent(a, 10)  # process A learns: 100 an hour, 10 left
+    assert b.learned == {"requests/3600s": 100}  # process B knows without asking
     went = 0
     for lim in (a, b) * 10:
         _, ticket = lim.take(1)

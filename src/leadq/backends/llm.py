@@ -10,7 +10,7 @@ import time
 import weakref
 from collections import Counter
 from collections.abc import AsyncGenerator, AsyncIterator, Iterator, Mapping
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from dataclasses import dataclass, replace
 from typing import Any, NoReturn, cast
@@ -166,7 +166,7 @@ class LLMBackend(Backend):
         tokens = body_bytes // CHARS_PER_TOKEN + self.settings.max_completion_tokens
         clock = _LEAD.get()
         if clock is None:  # not inside an attempt (a direct call of the model step)
-            return (await self.limiter.acquire(tokens))[1]
+            return (await self.limiter.acquire(tokens, self.settings.queue_timeout))[1]
         with clock.queueing() as queue:
             waited, ticket = await self.limiter.acquire(tokens, clock.queue_left(self.settings))
             queue.add(waited)
@@ -175,8 +175,14 @@ class LLMBackend(Backend):
         return ticket
 
     def _on_answer(self, headers: Mapping[str, str], status: int, ticket: object) -> None:
-        """Learn the provider's limits from every answer's headers, 429s included."""
-        self.limiter.observe(headers, status, ticket if isinstance(ticket, Ticket) else None)
+        """Learn the provider's limits from every answer's headers, 429s included; a request
+        that got no answer gives its place in the first probe back."""
+        if not isinstance(ticket, Ticket):
+            return
+        if status == 0:
+            self.limiter.abandon(ticket)
+        else:
+            self.limiter.observe(headers, status, ticket)
 
     def _delay(self, exc: BaseException | None, attempt: int) -> float:
         """Seconds before retry number `attempt`: the provider's reset time for a 429, else
@@ -311,45 +317,51 @@ class LLMBackend(Backend):
         chain = await self._chain(lead)
         t0 = time.perf_counter()
         clock = _LeadClock(end=t0 + self.settings.lead_deadline)
-        _LEAD.set(clock)  # read by `_before_send` and `_record`; the next lead sets its own
-        emitted, tries = False, Counter[str]()
-        config: RunnableConfig | None = None
-        while True:
-            clock.attempt_queued = 0.0
-            items = cast(
-                AsyncGenerator[Any, None],
-                chain.astream(lead, config) if streaming else _whole(chain, lead, config),
-            )
-            started = time.perf_counter()
+        token = _LEAD.set(clock)  # read by `_before_send` and `_record`
+        try:
+            emitted, tries = False, Counter[str]()
+            config: RunnableConfig | None = None
+            while True:
+                clock.attempt_queued = 0.0
+                items = cast(
+                    AsyncGenerator[Any, None],
+                    chain.astream(lead, config) if streaming else _whole(chain, lead, config),
+                )
+                started = time.perf_counter()
+                try:
+                    while True:
+                        scope = asyncio.timeout(max(0.0, clock.end - time.perf_counter()))
+                        clock.scope = scope
+                        try:
+                            async with scope:
+                                item = await items.__anext__()
+                        except StopAsyncIteration:
+                            return
+                        except TimeoutError as exc:
+                            if scope.expired():
+                                raise self._deadline_error() from None
+                            self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
+                        except Exception as exc:  # noqa: BLE001 - typed, or re-raised as it is
+                            self._reraise(exc)
+                        emitted = True
+                        if isinstance(item, QualificationResult):
+                            item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
+                            item.queue_ms = round(clock.queued * 1000, 2)
+                            self._record(lead, started, item)
+                        yield item
+                except Exception as err:
+                    self._record(lead, started, error=err)
+                    if emitted or not isinstance(err, LeadqError):  # not the provider's: as it is
+                        raise
+                    await self._pause_before_retry(err, tries, clock)
+                    config = _repair_config(err) or config
+                finally:
+                    await items.aclose()
+        finally:
             try:
-                while True:
-                    scope = asyncio.timeout(max(0.0, clock.end - time.perf_counter()))
-                    clock.scope = scope
-                    try:
-                        async with scope:
-                            item = await items.__anext__()
-                    except StopAsyncIteration:
-                        return
-                    except TimeoutError as exc:
-                        if scope.expired():
-                            raise self._deadline_error() from None
-                        self._reraise(exc)  # the HTTP session's own timeout (LEADQ_TIMEOUT)
-                    except Exception as exc:  # noqa: BLE001 - typed, or re-raised as it is
-                        self._reraise(exc)
-                    emitted = True
-                    if isinstance(item, QualificationResult):
-                        item.latency_ms = round((time.perf_counter() - t0) * 1000, 2)
-                        item.queue_ms = round(clock.queued * 1000, 2)
-                        self._record(lead, started, item)
-                    yield item
-            except Exception as err:
-                self._record(lead, started, error=err)
-                if emitted or not isinstance(err, LeadqError):  # not the provider's: as it is
-                    raise
-                await self._pause_before_retry(err, tries, clock)
-                config = _repair_config(err) or config
-            finally:
-                await items.aclose()
+                _LEAD.reset(token)
+            except ValueError:  # finalised in another context: clear it there instead
+                _LEAD.set(None)
 
     async def aclose(self) -> None:
         """Close this event loop's HTTP session (another loop's closes when that loop ends)."""
@@ -396,7 +408,10 @@ class _LeadClock:
         loop = asyncio.get_running_loop()
         when = scope.when() if scope is not None else None
         if scope is not None and when is not None:
-            scope.reschedule(None)
+            try:
+                scope.reschedule(None)
+            except RuntimeError:  # not the running attempt's scope (already left)
+                scope = None
         queued = _Queued()
         try:
             yield queued
@@ -405,7 +420,8 @@ class _LeadClock:
             self.queued += queued.seconds
             self.attempt_queued += queued.seconds
             if scope is not None and when is not None:
-                scope.reschedule(max(when + queued.seconds, loop.time()))
+                with suppress(RuntimeError):
+                    scope.reschedule(max(when + queued.seconds, loop.time()))
 
 
 @dataclass(slots=True)

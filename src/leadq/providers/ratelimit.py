@@ -48,6 +48,8 @@ PROBE_POLL = 0.05  # how often callers held by the probe look again
 POLL_MAX = 0.25  # a waiting caller looks at least this often (an answer may have made room)
 EPSILON = 1e-6  # units: a level this close to what is needed is enough (float rounding)
 POLL_JITTER = 0.01  # so that callers waiting for the same moment do not all ask at once
+MAX_RESET = 86400.0  # the longest reset a header may impose
+PROBE_EXPIRE = 60.0  # a probe with no answer by then no longer holds the others back
 SHARED_RETRY = 30.0  # seconds before a limiter that lost Redis tries it again
 _HEADER = re.compile(
     r"x-ratelimit-(limit|remaining|reset)-(requests|tokens)(?:-(second|minute|hour|day))?$"
@@ -61,14 +63,17 @@ def parse_reset(value: str | None) -> float | None:
         return None
     value = value.strip()
     try:
-        return max(0.0, float(value))
+        seconds = float(value)
     except ValueError:
-        pass
-    parts = _DURATION.findall(value)
-    if not parts or "".join(n + u for n, u in parts) != value:
+        parts = _DURATION.findall(value)
+        if not parts or "".join(n + u for n, u in parts) != value:
+            return None
+        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+        seconds = sum(float(n) * scale[u] for n, u in parts)
+    if not math.isfinite(seconds):
+        log.debug("rate limiter: ignoring a reset value %r", value[:40])
         return None
-    scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-    return sum(float(n) * scale[u] for n, u in parts)
+    return min(max(0.0, seconds), MAX_RESET)  # no header holds callers longer than a day
 
 
 @dataclass(frozen=True)
@@ -169,6 +174,7 @@ class Ticket:
     spent_tokens: float
     tokens: float
     shared: bool = False
+    probe: bool = False  # let out before the first answer
 
 
 @dataclass
@@ -180,6 +186,7 @@ class BucketModel:
     configured: bool = False
     answered: bool = False  # an answer has been seen: the probe is over
     probes: int = 0
+    probe_since: float = 0.0  # when the probe filled up
     blocked_until: float = 0.0  # a 429's reset, or an exhausted daily quota's
     seq: int = 0
     spent_tokens: float = 0.0
@@ -209,10 +216,15 @@ class BucketModel:
     ) -> tuple[float, Ticket | None]:
         """Let one request costing `tokens` through now, with its ticket; or not yet, with
         the seconds after which to ask again (sooner if an answer comes in)."""
-        if not self.answered:
-            if self.probes >= PROBE:
+        probe = not self.answered
+        if probe:
+            if self.probes >= PROBE and now - self.probe_since < PROBE_EXPIRE:
                 return PROBE_POLL, None
-            self.probes += 1
+            if self.probes >= PROBE:
+                self.probes = 0  # lost: no answer and no failure came back for it
+            self.probes += 1  # in flight; back when it fails with no answer
+            if self.probes >= PROBE:
+                self.probe_since = now
         wait = max(0.0, self.blocked_until - now)
         for name, bucket in self.buckets.items():
             bucket.refill(now)
@@ -230,7 +242,13 @@ class BucketModel:
             bucket.level -= 1.0 if name.startswith("requests") else tokens
         self.seq += 1
         self.spent_tokens += tokens
-        return 0.0, Ticket(self.seq, self.spent_tokens, tokens, shared)
+        return 0.0, Ticket(self.seq, self.spent_tokens, tokens, shared, probe)
+
+    def abandon(self, ticket: Ticket) -> None:
+        """A request that got no answer (no connection): its probe place is free again, so a
+        provider that is down fails leads fast instead of holding them for the probe."""
+        if ticket.probe and not self.answered and self.probes > 0:
+            self.probes -= 1
 
     def observe(
         self,
@@ -299,33 +317,22 @@ class RateLimiter:
         self._model = BucketModel.configured_for(rpm, tpm)
         self.configured = self._model.configured
         self._shared = shared
-        self._shared_down_until = 0.0
         self._waited = 0.0
 
     # ---- where the model lives -------------------------------------------------------------
 
     def _use_shared(self) -> SharedBuckets | None:
-        if self._shared is None or self._clock() < self._shared_down_until:
+        if self._shared is None or not self._shared.available():
             return None
         return self._shared
-
-    def _shared_failed(self, exc: BaseException) -> None:
-        if self._clock() >= self._shared_down_until:
-            log.warning(
-                "rate limiter: Redis unavailable (%s); limiting in this process only for %gs",
-                type(exc).__name__,
-                SHARED_RETRY,
-                extra={"event": "ratelimit.shared_unavailable"},
-            )
-        self._shared_down_until = self._clock() + SHARED_RETRY
 
     def _run(self, step: Callable[[BucketModel, float, bool], Any]) -> Any:
         shared = self._use_shared()
         if shared is not None:
             try:
                 return shared.update(step)
-            except Exception as exc:  # noqa: BLE001 - any Redis failure: limit locally
-                self._shared_failed(exc)
+            except SharedUnavailable:
+                pass  # said once, by `SharedBuckets`
         with self._lock:
             return step(self._model, self._clock(), False)
 
@@ -341,12 +348,14 @@ class RateLimiter:
         """Wait until a request costing `tokens` may go; returns the seconds waited and the
         ticket to hand to `observe` with its answer. Raises `QueueTimeout` rather than wait
         past `max_wait` (the queue's own bound)."""
-        waited = 0.0
+        loop = asyncio.get_running_loop()
+        start = loop.time()
         while True:
             if self._use_shared() is None:
                 wait, ticket = self.take(tokens)
             else:
                 wait, ticket = await asyncio.to_thread(self.take, tokens)
+            waited = loop.time() - start  # real time: round trips and late wake-ups count
             if ticket is not None:
                 if waited:
                     with self._lock:
@@ -361,7 +370,6 @@ class RateLimiter:
                     retry_after=wait,
                 )
             await asyncio.sleep(step)
-            waited += step
 
     def observe(
         self, headers: Mapping[str, str], status: int, ticket: Ticket | None = None
@@ -370,9 +378,29 @@ class RateLimiter:
         reset. Headers with garbage values are ignored."""
         windows = read_windows(headers)
         wait = retry_after(headers) if status == 429 else None
-        if ticket is not None and ticket.shared != (self._use_shared() is not None):
-            ticket = None  # taken where the model no longer lives: its place means nothing
-        self._run(lambda m, now, _: m.observe(windows, status, wait, ticket, now))
+
+        def step(m: BucketModel, now: float, shared: bool) -> None:
+            # A ticket taken where the model no longer lives: its place there means nothing.
+            mine = ticket if ticket is not None and ticket.shared == shared else None
+            m.observe(windows, status, wait, mine, now)
+
+        self._in_background(step)
+
+    def _in_background(self, step: Callable[[BucketModel, float, bool], Any]) -> None:
+        """Run `step` now when the model is local; with Redis, off the event loop (the
+        caller does not wait for a round trip)."""
+        if self._use_shared() is not None:
+            try:
+                asyncio.get_running_loop().run_in_executor(None, self._run, step)
+                return
+            except RuntimeError:  # no running loop: this thread may block
+                pass
+        self._run(step)
+
+    def abandon(self, ticket: Ticket) -> None:
+        """The request of `ticket` got no answer."""
+        if ticket.probe:
+            self._in_background(lambda m, _now, _: m.abandon(ticket))
 
     @property
     def learned(self) -> dict[str, float]:
@@ -391,6 +419,10 @@ class RateLimiter:
         return self._run(view)  # type: ignore[no-any-return]
 
 
+class SharedUnavailable(RuntimeError):
+    """Redis did not answer: the caller limits in its own process for now."""
+
+
 class SharedBuckets:
     """A `BucketModel` kept in Redis for every process that uses the same key: each update
     reads it, changes it and writes it back in one optimistic transaction (WATCH / MULTI /
@@ -407,33 +439,54 @@ class SharedBuckets:
         self.key = key
         self.rpm, self.tpm = rpm, tpm
         self._lock = threading.Lock()  # this process's updates one at a time: fewer conflicts
+        self._down_until = 0.0
+
+    def available(self) -> bool:
+        return time.monotonic() >= self._down_until
 
     def update(self, step: Callable[[BucketModel, float, bool], Any]) -> Any:
+        """`step` applied to the shared model; `SharedUnavailable` (after one warning) when
+        Redis fails, and for `SHARED_RETRY` seconds after, without trying it again."""
+        with self._lock:  # callers queued here while Redis failed do not each try it again
+            if not self.available():
+                raise SharedUnavailable("Redis was unavailable moments ago")
+            try:
+                return self._update(step)
+            except Exception as exc:  # any Redis failure: callers limit locally for now
+                self._down_until = time.monotonic() + SHARED_RETRY
+                log.warning(
+                    "rate limiter: Redis unavailable (%s); limiting in this process only for %gs",
+                    type(exc).__name__,
+                    SHARED_RETRY,
+                    extra={"event": "ratelimit.shared_unavailable"},
+                )
+                raise SharedUnavailable(str(exc)) from exc
+
+    def _update(self, step: Callable[[BucketModel, float, bool], Any]) -> Any:
         from redis.exceptions import WatchError
 
-        with self._lock:
-            for _ in range(self.ATTEMPTS):
-                with self.client.pipeline() as pipe:
-                    try:
-                        pipe.watch(self.key)
-                        raw = pipe.get(self.key)
-                        seconds, micros = pipe.time()
-                        model = (
-                            BucketModel.from_dict(json.loads(raw))
-                            if raw
-                            else BucketModel.configured_for(self.rpm, self.tpm)
-                        )
-                        out = step(model, seconds + micros / 1e6, True)
-                        pipe.multi()
-                        pipe.set(self.key, json.dumps(model.to_dict()), ex=self.TTL)
-                        pipe.execute()
-                        return out
-                    except WatchError:
-                        continue
+        for _ in range(self.ATTEMPTS):
+            with self.client.pipeline() as pipe:
+                try:
+                    pipe.watch(self.key)
+                    raw = pipe.get(self.key)
+                    seconds, micros = pipe.time()
+                    model = (
+                        BucketModel.from_dict(json.loads(raw))
+                        if raw
+                        else BucketModel.configured_for(self.rpm, self.tpm)
+                    )
+                    out = step(model, seconds + micros / 1e6, True)
+                    pipe.multi()
+                    pipe.set(self.key, json.dumps(model.to_dict()), ex=self.TTL)
+                    pipe.execute()
+                    return out
+                except WatchError:
+                    continue
         raise RuntimeError(f"rate limiter: {self.ATTEMPTS} conflicting updates in a row")
 
 
-_shared: dict[tuple[str, str, str | None], RateLimiter] = {}
+_shared: dict[tuple[Any, ...], RateLimiter] = {}
 _shared_lock = threading.Lock()
 
 
@@ -449,7 +502,8 @@ def shared_limiter(
     it (limits are per key at the provider, not per client object). With `redis_url`, its
     model is shared with every process using the same Redis, key prefix and key."""
     with _shared_lock:
-        limiter = _shared.get((endpoint, key_id, redis_url))
+        key = (endpoint, key_id, rpm, tpm, redis_url, redis_prefix)
+        limiter = _shared.get(key)
         if limiter is None:
             shared = None
             if redis_url:
@@ -460,7 +514,7 @@ def shared_limiter(
                 )
                 digest = hashlib.sha256(f"{endpoint}#{key_id}".encode()).hexdigest()[:24]
                 shared = SharedBuckets(client, f"{redis_prefix}ratelimit:{digest}", rpm, tpm)
-            limiter = _shared[(endpoint, key_id, redis_url)] = RateLimiter(rpm, tpm, shared=shared)
+            limiter = _shared[key] = RateLimiter(rpm, tpm, shared=shared)
         return limiter
 
 

@@ -29,7 +29,8 @@ ROLES = {"system": "system", "human": "user", "ai": "assistant"}
 # Called with the request body's size in bytes before each send; what it returns is handed
 # back to `OnAnswer` with that request's answer (the rate limiter's reservation).
 BeforeSend = Callable[[int], Awaitable[object]]
-OnAnswer = Callable[[Mapping[str, str], int, object], None]  # headers, status, reservation
+# Headers, status and reservation of every answer; status 0 when none came (no connection).
+OnAnswer = Callable[[Mapping[str, str], int, object], None]
 
 
 class ProviderHTTPError(Exception):
@@ -186,9 +187,14 @@ class ChatCompletions(Runnable[PromptValue, Reply]):
     async def _post(self, body: bytes) -> aiohttp.ClientResponse:
         """Send, wait for the answer's head, and raise `ProviderHTTPError` unless it is 200."""
         reservation = await self.before_send(len(body)) if self.before_send is not None else None
-        resp = await self._session().post(
-            self.url, data=body, headers=self.headers, proxy=self.proxy
-        )
+        try:
+            resp = await self._session().post(
+                self.url, data=body, headers=self.headers, proxy=self.proxy
+            )
+        except BaseException:
+            if self.on_answer is not None:
+                self.on_answer({}, 0, reservation)
+            raise
         if self.on_answer is not None:
             self.on_answer(resp.headers, resp.status, reservation)
         if resp.status != 200:
