@@ -164,6 +164,9 @@ class LLMBackend(Backend):
         leadq's own queue: it does not count toward LEADQ_LEAD_DEADLINE, only toward
         LEADQ_QUEUE_TIMEOUT."""
         tokens = body_bytes // CHARS_PER_TOKEN + self.settings.max_completion_tokens
+        ticket = self.limiter.take_now(tokens)
+        if ticket is not None:  # the usual case: a slot is free, nothing to wait or move
+            return ticket
         clock = _LEAD.get()
         if clock is None:  # not inside an attempt (a direct call of the model step)
             return (await self.limiter.acquire(tokens, self.settings.queue_timeout))[1]

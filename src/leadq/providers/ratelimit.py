@@ -344,6 +344,13 @@ class RateLimiter:
             lambda m, now, shared: m.take(tokens, now, shared=shared)
         )
 
+    def take_now(self, tokens: float) -> Ticket | None:
+        """A ticket if a request costing `tokens` may go right now and the model is in this
+        process (no round trip); else None, and `acquire` waits for one."""
+        if self._use_shared() is not None:
+            return None
+        return self.take(tokens)[1]
+
     async def acquire(self, tokens: float, max_wait: float | None = None) -> tuple[float, Ticket]:
         """Wait until a request costing `tokens` may go; returns the seconds waited and the
         ticket to hand to `observe` with its answer. Raises `QueueTimeout` rather than wait
