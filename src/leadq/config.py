@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadq.core.redact import register_secret
 from leadq.core.scoring import ScoreWeights
 from leadq.core.variants import Variants, parse_variants
 
@@ -188,6 +189,15 @@ class Settings(BaseSettings):
     @classmethod
     def _level_upper(cls, value: object) -> object:
         return value.strip().upper() or None if isinstance(value, str) else value
+
+    @model_validator(mode="after")
+    def _register_secrets(self) -> Settings:
+        """Every key these settings hold is redacted from every message that leaves leadq."""
+        for secret in (self.cerebras_api_key, self.openai_api_key):
+            register_secret(secret.get_secret_value() if secret else None)
+        for service_key in self.api_key_list:
+            register_secret(service_key)
+        return self
 
     @model_validator(mode="after")
     def _variants_exist(self) -> Settings:

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadq.core.redact import redact
 from leadq.core.result import LeadError, QualificationResult
 
 
@@ -206,7 +207,7 @@ def error_body(
     code: str, message: str, *, retryable: bool = False, fields: list[dict[str, str]] | None = None
 ) -> dict[str, Any]:
     return ErrorResponse(
-        error=ErrorDetail(code=code, message=message, retryable=retryable, fields=fields)
+        error=ErrorDetail(code=code, message=redact(message), retryable=retryable, fields=fields)
     ).model_dump(exclude_none=True)
 
 

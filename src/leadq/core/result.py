@@ -162,11 +162,12 @@ class LeadError(BaseModel):
     def from_exception(cls, exc: BaseException, lead_id: str | None = None) -> LeadError:
         """Describe any failure; unknown exceptions become `internal_error` without internals."""
         from leadq.core.errors import InvalidLeadError, LeadqError
+        from leadq.core.redact import redact
 
         if isinstance(exc, InvalidLeadError):
             return cls(
                 error=exc.code,
-                message=exc.message,
+                message=redact(exc.message),
                 retryable=False,
                 field=exc.field,
                 lead_id=lead_id,
@@ -174,7 +175,7 @@ class LeadError(BaseModel):
         if isinstance(exc, LeadqError):
             return cls(
                 error=exc.code,
-                message=exc.message,
+                message=redact(exc.message),
                 retryable=exc.retryable,
                 provider=exc.provider,
                 lead_id=lead_id,
