@@ -8,6 +8,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     Date,
     DateTime,
@@ -22,6 +23,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+# Ids are 64-bit, as the API's are: on PostgreSQL BIGINT; on SQLite INTEGER, which is 64-bit
+# there and must stay INTEGER to remain the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
 
 class Base(DeclarativeBase):
     type_annotation_map: ClassVar[dict[Any, Any]] = {dict[str, Any]: JSON, list[Any]: JSON}
@@ -33,7 +38,7 @@ class Lead(Base):
 
     __tablename__ = "leads"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     lead_key: Mapped[str] = mapped_column(String(450), unique=True)
     lead_id: Mapped[str | None] = mapped_column(String(200))
     lead_name: Mapped[str] = mapped_column(String(200))
@@ -41,7 +46,7 @@ class Lead(Base):
     company_name: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
-    latest_qualification_id: Mapped[int | None] = mapped_column(Integer)
+    latest_qualification_id: Mapped[int | None] = mapped_column(Id)
     latest_score: Mapped[float | None] = mapped_column(Float)
     latest_action: Mapped[str | None] = mapped_column(String(40))
     qualification_count: Mapped[int] = mapped_column(Integer, default=0)
@@ -57,7 +62,7 @@ class Qualification(Base):
 
     __tablename__ = "qualifications"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     # Client-made unique id: bulk inserts read ids back by it, so they can batch (an
     # order-preserving RETURNING makes SQLAlchemy insert SQLite rows one at a time).
     uid: Mapped[str] = mapped_column(String(32), unique=True)
@@ -89,7 +94,7 @@ class ProviderCall(Base):
 
     __tablename__ = "provider_calls"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     lead_ref: Mapped[int | None] = mapped_column(
         ForeignKey("leads.id", ondelete="CASCADE"), index=True
     )
@@ -113,7 +118,7 @@ class LeadOutcome(Base):
 
     __tablename__ = "outcomes"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     lead_ref: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
     qualification_id: Mapped[int | None] = mapped_column(
         ForeignKey("qualifications.id", ondelete="SET NULL"), index=True
@@ -141,7 +146,7 @@ class JobItem(Base):
 
     __tablename__ = "job_items"
 
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
     row: Mapped[int] = mapped_column(Integer)
     status: Mapped[str] = mapped_column(String(20), default="pending")

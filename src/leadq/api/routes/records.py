@@ -38,7 +38,11 @@ async def list_leads(
     store: StoreDep,
     action: Action | None = None,
     min_score: Annotated[float | None, Query(ge=0, le=1)] = None,
-    q: Annotated[str | None, Query(max_length=200, description="Search name, company, id")] = None,
+    q: Annotated[
+        str | None,
+        # NUL cannot be stored or searched in PostgreSQL text: refused here, not a 500 there.
+        Query(max_length=200, pattern=r"^[^\x00]*$", description="Search name, company, id"),
+    ] = None,
     sort: Sort = "-score",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
