@@ -157,6 +157,19 @@ class Settings(BaseSettings):
     port: int = Field(8001, ge=1, le=65535, validation_alias=_env("LEADQ_PORT"))
     max_body_bytes: int = Field(1_000_000, ge=1024, validation_alias=_env("LEADQ_MAX_BODY_BYTES"))
     max_batch: int = Field(1000, ge=1, validation_alias=_env("LEADQ_MAX_BATCH"))
+    allowed_hosts: str = Field(
+        "",
+        validation_alias=_env("LEADQ_ALLOWED_HOSTS"),
+        description="Host names the server answers to besides loopback ones, comma-separated "
+        "(`*.example.com` allowed; `*` for any): a page rebound to 127.0.0.1 by DNS "
+        "rebinding is refused",
+    )
+    docs: bool | None = Field(
+        None,
+        validation_alias=_env("LEADQ_DOCS"),
+        description="Serve /docs, /redoc and /openapi.json; default: yes without "
+        "LEADQ_API_KEYS, no with them",
+    )
     workers: int = Field(
         1,
         ge=1,
@@ -208,6 +221,18 @@ class Settings(BaseSettings):
     def variants(self) -> Variants:
         """The prompt versions in use and their weights (`LEADQ_PROMPT_VARIANTS`)."""
         return parse_variants(self.prompt_variants, self.prompt_version, self.experiment_salt)
+
+    @property
+    def host_list(self) -> list[str]:
+        """The Host names answered: loopback ones, the bind address, LEADQ_ALLOWED_HOSTS."""
+        extra = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
+        bound = [] if self.host in ("0.0.0.0", "::", "") else [self.host]  # noqa: S104 - compared, not bound
+        return ["localhost", "127.0.0.1", "::1", "[::1]", *bound, *extra]
+
+    @property
+    def docs_open(self) -> bool:
+        """Whether the API documents are served (LEADQ_DOCS; default: only without keys)."""
+        return self.docs if self.docs is not None else not self.api_key_list
 
     @property
     def api_key_list(self) -> list[str]:

@@ -14,7 +14,13 @@ from leadq.config import Settings
 
 _db = Path(tempfile.mkdtemp(prefix="leadq-fuzz-")) / "fuzz.db"
 app = create_app(
-    Settings(_env_file=None, provider="rules", api_keys=None, database_url=f"sqlite:///{_db}")  # type: ignore[call-arg]
+    Settings(  # type: ignore[call-arg]
+        _env_file=None,
+        provider="rules",
+        api_keys=None,
+        database_url=f"sqlite:///{_db}",
+        allowed_hosts="testserver",  # the Host an in-process ASGI client sends
+    )
 )
 schema = schemathesis.openapi.from_asgi("/openapi.json", app)
 

@@ -86,6 +86,7 @@ def test_openapi_document_and_health_hold_no_key(live_app, openai_server, tmp_pa
         openai_api_key=OPENAI,
         cerebras_api_key=CEREBRAS,
         api_keys=SERVICE,
+        docs=True,  # with keys the documents are closed unless opened
         database_url=f"sqlite:///{tmp_path / 'keys.db'}",
     )
     with app.client() as client:

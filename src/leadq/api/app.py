@@ -7,9 +7,11 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
+from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from leadq import __version__
 from leadq.api.errors import install_error_handlers
+from leadq.api.headers import SafeHeaders
 from leadq.api.limits import BodyLimit
 from leadq.api.routes import experiments, health, leads, metrics, outcomes, records, stats, web
 from leadq.config import Settings
@@ -54,7 +56,16 @@ def create_app(
         app.state.store.close()
         retire_process()  # one of several workers: its breaker states leave /metrics with it
 
-    app = FastAPI(title="leadq", version=__version__, description=DESCRIPTION, lifespan=lifespan)
+    docs = settings.docs_open
+    app = FastAPI(
+        title="leadq",
+        version=__version__,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        docs_url="/docs" if docs else None,
+        redoc_url="/redoc" if docs else None,
+        openapi_url="/openapi.json" if docs else None,
+    )
     app.state.settings = settings
     app.state.store = store or Store.open(settings)  # migrates to the latest schema
     app.state.cache = ResultCache.from_settings(app.state.store, settings)
@@ -66,6 +77,10 @@ def create_app(
     if app.state.qualifier is not None:
         seed_budget(app.state.qualifier, app.state.store)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(SafeHeaders)
+    hosts = settings.host_list
+    if "*" not in hosts:  # a Host header not in the list: 400, before anything else runs
+        app.add_middleware(TrustedHostMiddleware, allowed_hosts=hosts)
     app.add_middleware(RequestContext)  # outermost: a 413 carries the request id too
     install_error_handlers(app)
     app.include_router(health.router)

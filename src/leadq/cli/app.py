@@ -64,10 +64,19 @@ def serve(
     configure_logging(settings, default_level="INFO")  # uvicorn's records too, one format
     host, port = host or settings.host, port or settings.port
     workers = workers or settings.workers
+    # The address it binds is a Host name it answers to: for this process, and (through the
+    # environment) for the worker processes that build their own settings.
+    settings = settings.model_copy(update={"host": host})
+    os.environ["LEADQ_HOST"] = host
     if not settings.api_key_list and host not in ("127.0.0.1", "localhost", "::1"):
         err.print(
             f"[yellow]warning:[/yellow] serving on {host} with no LEADQ_API_KEYS: "
             "anyone who can reach it can use it"
+        )
+    if not settings.allowed_hosts and host in ("0.0.0.0", "::"):  # noqa: S104 - compared
+        err.print(
+            "[yellow]warning:[/yellow] only loopback Host names are answered: set "
+            "LEADQ_ALLOWED_HOSTS to the names clients use to reach this server"
         )
     try:  # with several workers, a check that they can start (and the migration, done once)
         app_ = create_app(settings)
