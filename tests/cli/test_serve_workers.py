@@ -9,7 +9,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -17,7 +16,7 @@ import pytest
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from tests.observability.test_serve_logs import free_port
+from tests.support.serve import free_port, wait_until_serving
 
 LEADS = 20
 
@@ -77,15 +76,7 @@ def test_two_workers_one_port_and_metrics_across_them(tmp_path: Path, stop: int)
         )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/leads/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, "serve exited before it answered"
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.1)
+        wait_until_serving(proc, url)
         (directory,) = tmp.glob("leadq-metrics-*")
 
         sent = 0

@@ -6,20 +6,13 @@ from __future__ import annotations
 import json
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 
 import httpx
 
 from tests.observability.test_requests import LEAD, PII
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+from tests.support.serve import free_port, wait_until_serving
 
 
 def test_serve_logs_json_lines_with_request_ids() -> None:
@@ -34,15 +27,7 @@ def test_serve_logs_json_lines_with_request_ids() -> None:
     )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{url}/api/leads/health", timeout=2)
-                break
-            except httpx.TransportError:
-                assert proc.poll() is None, "serve exited before it answered"
-                assert time.monotonic() < deadline, "serve did not start"
-                time.sleep(0.1)
+        wait_until_serving(proc, url)
         reply = httpx.post(
             f"{url}/api/leads/qualify", json=LEAD, headers={"X-Request-ID": "serve-1"}
         )

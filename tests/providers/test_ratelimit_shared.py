@@ -10,7 +10,6 @@ import os
 import signal
 import subprocess
 import sys
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -22,9 +21,9 @@ import redis
 
 from leadq.providers.ratelimit import RateLimiter, SharedBuckets
 from tests.api.test_leads_llm import LEAD
-from tests.observability.test_serve_logs import free_port
 from tests.support.llm import answer
 from tests.support.openai_server import RateLimit, ScriptedServer
+from tests.support.serve import free_port, wait_until_serving
 
 REDIS_URL = "redis://127.0.0.1:6379/0"
 
@@ -120,7 +119,7 @@ def test_three_servers_on_one_key_keep_to_one_limit(
         servers.append((proc, f"http://127.0.0.1:{port}", log))
     try:
         for proc, url, _ in servers:
-            wait_until_up(proc, url)
+            wait_until_serving(proc, url, seconds=30)
         leads = [
             [{**LEAD, "lead_id": f"S{i}-{j}", "lead_name": f"Shared {i}-{j}"} for j in range(20)]
             for i in range(3)
@@ -145,15 +144,3 @@ def test_three_servers_on_one_key_keep_to_one_limit(
     # sizeable share of it, so this allows up to 10; at 120 a minute it is far below 5%.
     assert openai_server.rejected <= 10
     assert openai_server.completed - openai_server.rejected == 60
-
-
-def wait_until_up(proc: subprocess.Popen[bytes], url: str) -> None:
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        assert proc.poll() is None, "leadq serve exited"
-        try:
-            if httpx.get(f"{url}/api/leads/health", timeout=1).status_code == 200:
-                return
-        except httpx.TransportError:
-            time.sleep(0.1)
-    raise AssertionError(f"leadq serve at {url} did not come up")

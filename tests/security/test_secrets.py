@@ -6,10 +6,8 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -22,6 +20,7 @@ from leadq.core.result import LeadError
 from tests.cli.test_app import leadq
 from tests.support.llm import answer
 from tests.support.openai_server import Reply
+from tests.support.serve import free_port, wait_until_serving
 
 CEREBRAS = "csk-SECRETcerebras7f3a9c01b7de44aa"
 OPENAI = "sk-SECRETopenai58e2d6c90f1b3377"
@@ -98,17 +97,11 @@ def test_openapi_document_and_health_hold_no_key(live_app, openai_server, tmp_pa
     assert_no_key(document.text + health.text + denied.text)
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def test_serve_output_holds_no_key(openai_server, tmp_path: Path) -> None:
     """`leadq serve` at DEBUG, with every key set, through calls that log the most: a
     qualification, a wrong X-API-Key, and the provider refusing the key."""
     openai_server.handler = lambda body: answer(body)
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         "LEADQ_PROVIDER": "openai",
@@ -129,15 +122,7 @@ def test_serve_output_holds_no_key(openai_server, tmp_path: Path) -> None:
     )
     try:
         base = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
-            try:
-                httpx.get(f"{base}/api/leads/health", timeout=1)
-                break
-            except httpx.TransportError:
-                assert time.monotonic() < deadline, "serve did not start"
-                assert proc.poll() is None, "serve exited before it answered"
-                time.sleep(0.1)
+        wait_until_serving(proc, base)
         with httpx.Client(base_url=base, timeout=30) as client:
             ok = client.post("/api/leads/qualify", json=LEAD, headers={"X-API-Key": SERVICE})
             assert ok.status_code == 200, ok.text
