@@ -9,6 +9,7 @@ import pytest
 
 from leadq.providers.ratelimit import (
     PROBE,
+    BucketModel,
     RateLimiter,
     Ticket,
     parse_reset,
@@ -264,3 +265,13 @@ def test_an_endless_reset_is_not_a_hold_forever(reset: str) -> None:
     limiter.observe({"retry-after": reset}, 429)
     wait, _ = limiter.take(1)
     assert wait <= 1.0  # an unreadable reset: the default one-second hold
+
+
+def test_a_model_written_by_another_version_is_read() -> None:
+    """A shared model in Redis may come from another version of leadq during an upgrade."""
+    written = BucketModel(answered=True).to_dict()
+    written["a_field_from_elsewhere"] = 7
+    written["buckets"] = {"requests/60s": {"capacity": 60, "rate": 1, "level": 5, "old": 1}}
+    model = BucketModel.from_dict(written)
+    assert model.answered
+    assert model.buckets["requests/60s"].level == 5

@@ -34,6 +34,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, field
+from dataclasses import fields as fields_of
 from typing import Any
 
 from leadq.core.errors import QueueTimeout
@@ -191,7 +192,6 @@ class BucketModel:
     seq: int = 0
     spent_tokens: float = 0.0
     limited: int = 0  # 429s seen
-    waits: int = 0  # requests that had to wait
 
     @classmethod
     def configured_for(cls, rpm: float | None, tpm: float | None) -> BucketModel:
@@ -205,8 +205,15 @@ class BucketModel:
 
     @classmethod
     def from_dict(cls, raw: dict[str, Any]) -> BucketModel:
-        buckets = {k: Bucket(**v) for k, v in raw.pop("buckets", {}).items()}
-        return cls(buckets=buckets, **raw)
+        """The model another process wrote; fields this version does not know are skipped
+        (another version of leadq may share the Redis key during an upgrade)."""
+        known = {f.name for f in fields_of(cls)} - {"buckets"}
+        bucket_fields = {f.name for f in fields_of(Bucket)}
+        buckets = {
+            k: Bucket(**{n: x for n, x in v.items() if n in bucket_fields})
+            for k, v in raw.get("buckets", {}).items()
+        }
+        return cls(buckets=buckets, **{k: v for k, v in raw.items() if k in known})
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,7 +243,6 @@ class BucketModel:
         if wait > 0:
             if not self.answered:
                 self.probes -= 1
-            self.waits += 1
             return wait, None
         for name, bucket in self.buckets.items():
             bucket.level -= 1.0 if name.startswith("requests") else tokens
