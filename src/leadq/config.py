@@ -17,6 +17,8 @@ ProviderName = Literal["cerebras", "openai", "rules"]
 StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
 ReasoningEffort = Literal["low", "medium", "high"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+EVERY_ADDRESS = ("0.0.0.0", "::")  # noqa: S104 - names to compare with, not bound here
 
 
 def _env(name: str) -> AliasChoices:
@@ -226,8 +228,8 @@ class Settings(BaseSettings):
     def host_list(self) -> list[str]:
         """The Host names answered: loopback ones, the bind address, LEADQ_ALLOWED_HOSTS."""
         extra = [h.strip() for h in self.allowed_hosts.split(",") if h.strip()]
-        bound = [] if self.host in ("0.0.0.0", "::", "") else [self.host]  # noqa: S104 - compared, not bound
-        return ["localhost", "127.0.0.1", "::1", "[::1]", *bound, *extra]
+        bound = [] if self.host in (*EVERY_ADDRESS, "") else [self.host]
+        return [*LOOPBACK_HOSTS, "[::1]", *bound, *extra]
 
     @property
     def docs_open(self) -> bool:

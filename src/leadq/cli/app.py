@@ -16,7 +16,7 @@ import typer
 from leadq.cli import db, qualify, records
 from leadq.cli.console import err
 from leadq.cli.outcomes import outcomes
-from leadq.config import Settings
+from leadq.config import EVERY_ADDRESS, LOOPBACK_HOSTS, Settings
 from leadq.observability.logs import configure_logging
 
 app = typer.Typer(
@@ -68,12 +68,12 @@ def serve(
     # environment) for the worker processes that build their own settings.
     settings = settings.model_copy(update={"host": host})
     os.environ["LEADQ_HOST"] = host
-    if not settings.api_key_list and host not in ("127.0.0.1", "localhost", "::1"):
+    if not settings.api_key_list and host not in LOOPBACK_HOSTS:
         err.print(
             f"[yellow]warning:[/yellow] serving on {host} with no LEADQ_API_KEYS: "
             "anyone who can reach it can use it"
         )
-    if not settings.allowed_hosts and host in ("0.0.0.0", "::"):  # noqa: S104 - compared
+    if not settings.allowed_hosts and host in EVERY_ADDRESS:
         err.print(
             "[yellow]warning:[/yellow] only loopback Host names are answered: set "
             "LEADQ_ALLOWED_HOSTS to the names clients use to reach this server"
