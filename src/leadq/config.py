@@ -5,6 +5,7 @@ from __future__ import annotations
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -96,6 +97,20 @@ class Settings(BaseSettings):
         validation_alias=_env("LEADQ_REDIS_PREFIX"),
         description="Prefix of leadq's keys in Redis (the result cache, the shared rate limit)",
     )
+    redis_timeout: float = Field(
+        0.5,
+        gt=0,
+        le=30,
+        validation_alias=_env("LEADQ_REDIS_TIMEOUT"),
+        description="Seconds to wait for Redis (connect, then each command); when it fails, "
+        "the cache is skipped for LEADQ_REDIS_RETRY seconds and leads are still qualified",
+    )
+    redis_retry: float = Field(
+        30.0,
+        gt=0,
+        validation_alias=_env("LEADQ_REDIS_RETRY"),
+        description="Seconds the result cache leaves Redis alone after a failure",
+    )
     queue_timeout: float = Field(
         300.0,
         gt=0,
@@ -139,6 +154,15 @@ class Settings(BaseSettings):
         None, validation_alias=AliasChoices("DATABASE_URL", "LEADQ_DATABASE_URL", "database_url")
     )
     data_dir: Path = Field(Path("data"), validation_alias=_env("LEADQ_DATA_DIR"))
+    db_timeout: float = Field(
+        10.0,
+        gt=0,
+        le=600,
+        validation_alias=_env("LEADQ_DB_TIMEOUT"),
+        description="Seconds for the database to connect, hand out a pooled connection or "
+        "run one statement (PostgreSQL's statement_timeout); beyond it a request answers "
+        "503 `database_unavailable`, retryable",
+    )
     retention_days: float | None = Field(
         None,
         gt=0,
@@ -158,7 +182,23 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", validation_alias=_env("LEADQ_HOST"))
     port: int = Field(8001, ge=1, le=65535, validation_alias=_env("LEADQ_PORT"))
     max_body_bytes: int = Field(1_000_000, ge=1024, validation_alias=_env("LEADQ_MAX_BODY_BYTES"))
+    body_timeout: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("LEADQ_BODY_TIMEOUT"),
+        description="Seconds a request body may take to start arriving, and then between its "
+        "chunks; a slower client gets 408 and its connection is closed",
+    )
     max_batch: int = Field(1000, ge=1, validation_alias=_env("LEADQ_MAX_BATCH"))
+    max_batches: int = Field(
+        8,
+        ge=1,
+        le=1000,
+        validation_alias=_env("LEADQ_MAX_BATCHES"),
+        description="Batch requests (qualify-batch, qualify-as-completed) one server process "
+        "runs at once; one more answers 429 with Retry-After",
+    )
     allowed_hosts: str = Field(
         "",
         validation_alias=_env("LEADQ_ALLOWED_HOSTS"),
@@ -212,6 +252,8 @@ class Settings(BaseSettings):
             register_secret(secret.get_secret_value() if secret else None)
         for service_key in self.api_key_list:
             register_secret(service_key)
+        for url in (self.database_url, self.redis_url):  # a password in a URL is a key too
+            register_secret(_url_password(url))
         return self
 
     @model_validator(mode="after")
@@ -262,3 +304,10 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+def _url_password(url: str | None) -> str | None:
+    try:
+        return urlsplit(url).password if url else None
+    except ValueError:
+        return None

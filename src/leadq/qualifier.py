@@ -7,7 +7,7 @@ import asyncio
 import gc
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -42,13 +42,29 @@ class LeadQualifier:
         # Provider call attempts not yet stored. Only the service drains them, so a Python-API
         # user who never does keeps the newest MAX_PENDING_CALLS, not every call ever made.
         self.calls: deque[CallAttempt] = deque(maxlen=MAX_PENDING_CALLS)
-        self.backend.report_calls_to(observed(self.calls.append))  # metrics and log, then kept
+        self._on_call: Callable[[], None] | None = None
+        self.backend.report_calls_to(observed(self._keep_call))  # metrics and log, then kept
+
+    def _keep_call(self, attempt: CallAttempt) -> None:
+        self.calls.append(attempt)
+        if self._on_call is not None:
+            self._on_call()
+
+    def on_call(self, wake: Callable[[], None] | None) -> None:
+        """Call `wake()` after each provider call attempt is kept (the server's call log
+        stores them as they complete, not when their batch ends)."""
+        self._on_call = wake
 
     def drain_calls(self) -> list[CallAttempt]:
         """The call attempts recorded since the last drain (for the call log)."""
-        calls = list(self.calls)
-        self.calls.clear()
+        calls = []
+        while self.calls:  # popleft: attempts appended meanwhile stay for the next drain
+            calls.append(self.calls.popleft())
         return calls
+
+    def return_calls(self, calls: Sequence[CallAttempt]) -> None:
+        """Put back attempts that could not be stored, for the next drain."""
+        self.calls.extendleft(reversed(calls))
 
     def __repr__(self) -> str:
         return f"LeadQualifier(provider={self.backend.provider!r}, model={self.backend.model!r})"

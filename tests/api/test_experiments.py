@@ -3,6 +3,10 @@ recorded through the API, and `GET /api/experiments` reporting them."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
 from leadq.chain.prompt import load_prompt
 from leadq.core.identity import lead_key
 from leadq.core.lead import LeadInput
@@ -95,3 +99,45 @@ def test_variants_outcomes_and_experiment_report(live_app, openai_server) -> Non
     assert erased.status_code == 200
     after_by = {v["variant"]: v for v in after["variants"]}
     assert after_by[expected[0]]["conversion"]["won"] == 0
+
+
+@pytest.mark.parametrize(
+    ("route", "until"),
+    [
+        *[
+            (route, until)
+            for route in ("/api/experiments", "/api/stats")
+            for until in (
+                "9999-12-31T23:00:00-05:00",  # past year 9999 once moved to UTC
+                "0001-01-01T00:00:00+05:00",  # before year 1 once moved to UTC
+            )
+        ],
+        ("/api/experiments", "1960-01-01"),  # before its default since, 1970-01-01
+    ],
+)
+def test_an_out_of_range_until_is_reported_as_until(live_app, route: str, until: str) -> None:
+    with live_app(provider="rules").client() as api:
+        answer = api.get(route, params={"until": until})
+        zoned_since = api.get(route, params={"since": "9999-12-31T23:00:00-05:00"})
+    assert answer.status_code == 422
+    assert [f["field"] for f in answer.json()["error"]["fields"]] == ["query.until"]
+    assert [f["field"] for f in zoned_since.json()["error"]["fields"]] == ["query.since"]
+
+
+def test_an_outcome_date_before_1970_or_in_the_future_is_refused(live_app) -> None:
+    today = datetime.now(UTC).date()
+    refused = ["0001-01-01", "1969-12-31", str(today + timedelta(days=2)), "9999-12-31"]
+    accepted = ["1970-01-01", str(today), str(today + timedelta(days=1))]  # a day of zone slack
+    with live_app(provider="rules").client() as api:
+        ref = api.post("/api/leads/qualify", json=LEAD).json()["data"]["lead_ref"]
+        answers = {
+            on: api.post(f"/api/leads/{ref}/outcome", json={"outcome": "won", "date": on})
+            for on in refused + accepted
+        }
+    for on in refused:
+        assert answers[on].status_code == 422, on
+        error = answers[on].json()["error"]
+        assert (error["code"], [f["field"] for f in error["fields"]]) == ("invalid_input", ["date"])
+    for on in accepted:
+        assert answers[on].status_code == 200, on
+        assert answers[on].json()["data"]["date"] == on

@@ -49,5 +49,6 @@ def test_the_api_documents_close_when_keys_are_set(
 ) -> None:
     app = live_app(provider="rules", **settings)
     with httpx.Client(base_url=app.url) as api:
-        codes = {path: api.get(path).status_code for path in ("/docs", "/redoc", "/openapi.json")}
+        paths = ("/docs", "/redoc", "/openapi.json", "/docs-assets/swagger-ui-bundle.js")
+        codes = {path: api.get(path).status_code for path in paths}
     assert codes == dict.fromkeys(codes, 200 if served else 404)

@@ -79,7 +79,11 @@ def test_list_filters(api) -> None:
 def test_erase_removes_the_lead_everywhere(api) -> None:
     res = api.post("/api/leads/qualify", json=LEAD).json()["data"]
     ref, qid = res["lead_ref"], res["qualification_id"]
-    assert api.delete(f"/api/leads/{ref}").json() == {"status": "success", "erased": ref}
+    assert api.delete(f"/api/leads/{ref}").json() == {
+        "status": "success",
+        "erased": ref,
+        "cache": "cleared",
+    }
     assert api.get(f"/api/leads/{ref}").status_code == 404
     assert api.get(f"/api/qualifications/{qid}").status_code == 404
     assert api.delete(f"/api/leads/{ref}").status_code == 404
@@ -113,3 +117,16 @@ def test_failed_provider_calls_are_logged(live_app, openai_server) -> None:
     assert [(c.status, c.http_status, c.provider) for c in calls] == [
         ("provider_unavailable", 500, "openai")
     ] * 2
+
+
+def test_a_search_for_a_like_wildcard_finds_only_that_character(api) -> None:
+    """`%` and `_` are searched as themselves, not as patterns; so are `/` and `\\`, the
+    escape characters of SQLAlchemy's `autoescape` and of PostgreSQL's LIKE."""
+    specials = ["%", "_", "/", "\\"]
+    companies = ["Acme", "Globex", *(f"Acme{c}Labs" for c in specials)]
+    for i, company in enumerate(companies):
+        api.post("/api/leads/qualify", json={**LEAD, "lead_id": f"W-{i}", "company_name": company})
+    for c in specials:
+        found = api.get("/api/leads", params={"q": c}).json()
+        assert [d["company_name"] for d in found["data"]] == [f"Acme{c}Labs"], c
+        assert api.get("/api/leads", params={"q": f"E{c}L"}).json()["total"] == 1, c

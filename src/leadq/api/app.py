@@ -10,17 +10,19 @@ from fastapi import FastAPI
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from leadq import __version__
-from leadq.api.errors import install_error_handlers
+from leadq.api.batches import BatchSlots
+from leadq.api.errors import Unexpected, install_error_handlers
 from leadq.api.headers import SafeHeaders
-from leadq.api.limits import BodyLimit
+from leadq.api.limits import BodyLimit, BodyTimeout
 from leadq.api.routes import experiments, health, leads, metrics, outcomes, records, stats, web
+from leadq.api.routes.docs import add_docs
 from leadq.config import Settings
 from leadq.core.errors import LeadqError
 from leadq.observability.logs import configure_logging
 from leadq.observability.metrics import retire_process
 from leadq.observability.requests import RequestContext
 from leadq.qualifier import LeadQualifier
-from leadq.service.leads import seed_budget
+from leadq.service.leads import CallRecorder, seed_budget
 from leadq.storage.cache import ResultCache
 from leadq.storage.retention import run_purges
 from leadq.storage.store import Store
@@ -41,7 +43,9 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        purges = None
+        purges, recorder = None, None
+        if app.state.qualifier is not None:  # provider calls to the call log as they complete
+            recorder = CallRecorder(app.state.qualifier, app.state.store)
         if settings.retention_days is not None:  # at start, then every LEADQ_PURGE_EVERY_HOURS
             purges = asyncio.create_task(
                 run_purges(app.state.store, settings.retention_days, settings.purge_every_hours)
@@ -51,6 +55,8 @@ def create_app(
             purges.cancel()
             with suppress(asyncio.CancelledError):
                 await purges
+        if recorder is not None:
+            await recorder.aclose()
         if app.state.qualifier is not None:
             await app.state.qualifier.backend.aclose()
         app.state.store.close()
@@ -62,13 +68,16 @@ def create_app(
         version=__version__,
         description=DESCRIPTION,
         lifespan=lifespan,
-        docs_url="/docs" if docs else None,
-        redoc_url="/redoc" if docs else None,
+        docs_url=None,  # /docs and /redoc are add_docs' own, on assets served from here
+        redoc_url=None,
         openapi_url="/openapi.json" if docs else None,
     )
+    if docs:
+        add_docs(app)
     app.state.settings = settings
     app.state.store = store or Store.open(settings)  # migrates to the latest schema
     app.state.cache = ResultCache.from_settings(app.state.store, settings)
+    app.state.batch_slots = BatchSlots(settings.max_batches)
     app.state.qualifier, app.state.qualifier_error = None, None
     try:
         app.state.qualifier = qualifier or LeadQualifier(settings)
@@ -76,7 +85,9 @@ def create_app(
         app.state.qualifier_error = exc
     if app.state.qualifier is not None:
         seed_budget(app.state.qualifier, app.state.store)
+    app.add_middleware(Unexpected)  # innermost, inside the request's context
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(BodyTimeout, seconds=settings.body_timeout)  # times BodyLimit's reads
     app.add_middleware(SafeHeaders)
     hosts = settings.host_list
     if "*" not in hosts:  # a Host header not in the list: 400, before anything else runs

@@ -60,6 +60,11 @@ class HealthResponse(BaseModel):
     detail: str | None = None
     backend: dict[str, Any] = Field(default_factory=dict)
     database: dict[str, Any] = Field(default_factory=dict)
+    cache: dict[str, Any] = Field(
+        default_factory=dict,
+        description="`redis`: off, ok or unavailable (the cache then answers from the "
+        "database alone); `pending_erasures`: erased leads whose Redis copies remain.",
+    )
 
 
 # ---- stored leads and qualifications -------------------------------------------------------
@@ -128,6 +133,11 @@ class QualificationResponse(BaseModel):
 class ErasedResponse(BaseModel):
     status: Literal["success"] = "success"
     erased: int = Field(description="The erased lead's id.")
+    cache: Literal["cleared", "pending"] = Field(
+        "cleared",
+        description="`pending`: Redis was unreachable; its copies are removed as soon as it "
+        "answers, and no Redis hit is served until then.",
+    )
 
 
 class RecordedOutcome(BaseModel):

@@ -6,6 +6,8 @@ whether retrying could help, and (for bad input) the fields at fault.
     ├── ProviderNotConfigured     503: a key or URL is missing
     ├── PayloadTooLarge           413: a body or batch over its limit
     ├── NotFound                  404: no such stored record
+    ├── Busy                      429: too many batches at once here (retryable, Retry-After)
+    ├── StorageUnavailable        503: the database did not answer in time (retryable)
     └── ProviderError             502: no usable answer from the provider
         ├── ProviderRejected      502: 400/401/403/404, retrying will not help
         ├── ProviderUnavailable   503: 5xx or no connection (retryable)
@@ -150,3 +152,24 @@ class NotFound(LeadqError):
 
     code = "not_found"
     http_status = 404
+
+
+class Busy(LeadqError):
+    """This process runs as many batches as it may at once; try again shortly."""
+
+    code = "busy"
+    http_status = 429
+    retryable = True
+
+    def __init__(self, message: str, *, retry_after: float) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class StorageUnavailable(LeadqError):
+    """The database refused the connection, timed out or went away: nothing about the
+    request is wrong, and the same request may succeed shortly."""
+
+    code = "database_unavailable"
+    http_status = 503
+    retryable = True

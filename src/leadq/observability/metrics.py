@@ -144,6 +144,11 @@ BUDGET_SWITCHES = Counter(
     "Times the daily budget guard switched LLM calls over to the rules engine.",
     registry=REGISTRY,
 )
+UNSTORED = Counter(
+    "leadq_results_unstored",
+    "Results returned to the caller that the database could not store (it was unavailable).",
+    registry=REGISTRY,
+)
 HTTP_REQUESTS = Counter(
     "leadq_http_requests",
     "HTTP requests served, by method, route template and status code.",
@@ -210,6 +215,12 @@ def count_cache(hit: bool) -> None:
 def count_budget_switch() -> None:
     """The daily budget was reached and LLM calls switched to the rules engine."""
     BUDGET_SWITCHES.inc()
+
+
+def count_unstored(n: int) -> None:
+    """`n` results went back to their caller without being stored."""
+    if n:
+        UNSTORED.inc(n)
 
 
 def count_http(method: str, route: str, status: int) -> None:

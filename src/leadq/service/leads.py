@@ -8,24 +8,90 @@ whose identical input was qualified within `LEADQ_CACHE_TTL` get the stored resu
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Sequence
+from contextlib import suppress
 from typing import Any, cast
 
 from leadq.backends.budget import day_start, utc_today
-from leadq.core.errors import InvalidLeadError
+from leadq.core.calls import CallAttempt
+from leadq.core.errors import InvalidLeadError, StorageUnavailable
 from leadq.core.identity import CacheScope
 from leadq.core.lead import LeadInput
 from leadq.core.result import LeadError, PartialResult, QualificationResult, ResultOrError
 from leadq.observability.events import observe_failure, observe_results
-from leadq.observability.metrics import count_cache
+from leadq.observability.metrics import count_cache, count_unstored
 from leadq.qualifier import LeadQualifier
 from leadq.storage.cache import ResultCache
 from leadq.storage.store import Store
+
+log = logging.getLogger("leadq.service")
 
 
 def seed_budget(qualifier: LeadQualifier, store: Store) -> None:
     """Start the daily budget guard (if any) from what the call log says was spent today."""
     qualifier.backend.seed_spend(store.spend_since(day_start(utc_today())))
+
+
+def _save_or_return_calls(
+    store: Store,
+    qualifier: LeadQualifier,
+    pairs: Sequence[tuple[LeadInput | None, ResultOrError]],
+    calls: Sequence[CallAttempt],
+) -> list[tuple[int | None, int | None]]:
+    """`store.save`, on the store's thread; if it fails, the calls go back to the qualifier
+    for the next save (the results are the caller's to return)."""
+    try:
+        return store.save(pairs, calls)
+    except BaseException:
+        qualifier.return_calls(calls)
+        raise
+
+
+class CallRecorder:
+    """Stores each provider call attempt as it completes (a few at a time when they come
+    together), so that the call log, the stats and the daily budget see the spend even if
+    the process dies mid-batch. One per server process, on its event loop; `aclose` stores
+    what is left. While the database is away, attempts wait in memory and are tried again."""
+
+    RETRY_SECONDS = 2.0
+
+    def __init__(self, qualifier: LeadQualifier, store: Store) -> None:
+        self.qualifier = qualifier
+        self.store = store
+        self._loop = asyncio.get_running_loop()
+        self._task: asyncio.Task[None] | None = None
+        qualifier.on_call(self.wake)
+
+    def wake(self) -> None:
+        """An attempt was kept: make sure a flush is coming (callable from any thread)."""
+        self._loop.call_soon_threadsafe(self._start)
+
+    def _start(self) -> None:
+        if self._task is None or self._task.done():
+            self._task = self._loop.create_task(self._flush())
+
+    async def _flush(self) -> None:
+        while calls := self.qualifier.drain_calls():
+            try:
+                await self.store.call(
+                    _save_or_return_calls,
+                    self.store,
+                    self.qualifier,
+                    (),
+                    calls,
+                    patience=self.store.save_patience + (self.store.timeout or 0),
+                )
+            except StorageUnavailable as exc:
+                log.error("call log: %d attempt(s) not stored yet: %s", len(calls), exc)
+                await asyncio.sleep(self.RETRY_SECONDS)
+
+    async def aclose(self) -> None:
+        self.qualifier.on_call(None)
+        if self._task is not None:
+            await asyncio.shield(self._task)
+        with suppress(StorageUnavailable):
+            await self._flush()
 
 
 # One lead's way out of the pipeline: its index, the parsed lead (None if it did not parse),
@@ -70,7 +136,7 @@ class LeadService:
         if self.cache is None or not leads or all(scope is None for scope in scopes):
             return [None] * len(leads)
         wanted = [(lead, scope) for lead, scope in zip(leads, scopes, strict=True) if scope]
-        hits = iter(await asyncio.to_thread(self.cache.lookup, wanted))
+        hits = iter(await self.cache.store.call(self.cache.lookup, wanted))
         out = [next(hits) if scope else None for scope in scopes]
         for lead, hit in zip(leads, out, strict=True):
             count_cache(hit is not None)
@@ -92,12 +158,28 @@ class LeadService:
             await asyncio.to_thread(self.cache.remember, items)
 
     async def keep(self, pairs: Sequence[tuple[LeadInput | None, ResultOrError]]) -> None:
-        """Store outcomes and the calls made for them; stamp the ids on the results."""
+        """Store outcomes and the calls made for them; stamp the ids on the results. If the
+        database cannot take them, the results are still returned (without ids: they exist
+        nowhere else, and were often paid for), the failure is logged, and the calls wait
+        for the next save."""
         calls = self.qualifier.drain_calls()
         if self.store is None or not (pairs or calls):
             observe_results(pairs, self.qualifier.settings.log_pii)
             return
-        ids = await asyncio.to_thread(self.store.save, pairs, calls)
+        try:
+            ids = await self.store.call(
+                _save_or_return_calls,
+                self.store,
+                self.qualifier,
+                pairs,
+                calls,
+                patience=self.store.save_patience + (self.store.timeout or 0),
+            )
+        except StorageUnavailable as exc:
+            count_unstored(len(pairs))
+            log.error("%d result(s) returned but not stored: %s", len(pairs), exc)
+            observe_results(pairs, self.qualifier.settings.log_pii)
+            return
         for (_, outcome), (lead_ref, qid) in zip(pairs, ids, strict=True):
             if isinstance(outcome, QualificationResult):
                 outcome.lead_ref, outcome.qualification_id = lead_ref, qid
@@ -153,12 +235,20 @@ class LeadService:
         parsed = parse_each(raws)
         out: list[ResultOrError | None] = [None] * len(parsed)
         fresh: list[tuple[int, LeadInput | None, ResultOrError]] = []
-        async for i, lead, outcome, is_fresh in self.pipeline(parsed):
-            out[i] = outcome
-            if is_fresh:
-                fresh.append((i, lead, outcome))
-        fresh.sort(key=lambda step: step[0])  # stored in input order
-        await self.keep([(lead, outcome) for _, lead, outcome in fresh])
+
+        async def store_fresh() -> None:
+            fresh.sort(key=lambda step: step[0])  # stored in input order
+            await self.keep([(lead, outcome) for _, lead, outcome in fresh])
+
+        try:
+            async for i, lead, outcome, is_fresh in self.pipeline(parsed):
+                out[i] = outcome
+                if is_fresh:
+                    fresh.append((i, lead, outcome))
+        except asyncio.CancelledError:  # the client left: what is done is kept (and cached)
+            await asyncio.shield(store_fresh())
+            raise
+        await store_fresh()
         return cast(list[ResultOrError], out)  # the pipeline yields every index once
 
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:

@@ -5,24 +5,32 @@ model and prompt version) within `LEADQ_CACHE_TTL` returns the stored result wit
 The cache is the stored qualifications themselves (looked up by input hash, indexed), so it
 costs no extra writes and an erased lead leaves nothing behind in it. With `REDIS_URL` set,
 hits are also shared through Redis, so instances with separate databases share them; Redis
-keys expire with the TTL and a lead's keys are tracked so that erasure removes them too."""
+keys expire with the TTL and a lead's keys are tracked so that erasure removes them too.
+
+Redis is a failure domain of its own: every command waits at most `LEADQ_REDIS_TIMEOUT`,
+and after a failure Redis is left alone for `LEADQ_REDIS_RETRY` seconds (the database
+still answers hits). An erasure records, in the transaction that erases, that the lead's
+Redis entries are to go; that record is removed once Redis confirms it, and while any such
+record remains no Redis hit is served, so an erased lead never comes back from Redis."""
 
 from __future__ import annotations
 
 import hashlib
 import json
 import logging
+import threading
+import time
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from leadq.config import Settings
 from leadq.core.identity import CacheScope, input_hash
 from leadq.core.lead import LeadInput
 from leadq.core.result import QualificationResult, Usage
-from leadq.storage.models import Qualification
+from leadq.storage.models import CacheErasure, Qualification
 from leadq.storage.store import Store
 
 log = logging.getLogger("leadq.cache")
@@ -36,16 +44,29 @@ class ResultCache:
     """Stored results reused within `ttl` seconds; Redis in front when configured."""
 
     def __init__(
-        self, store: Store, ttl: float, redis_url: str | None = None, prefix: str = "leadq:"
+        self,
+        store: Store,
+        ttl: float,
+        redis_url: str | None = None,
+        prefix: str = "leadq:",
+        *,
+        timeout: float = 0.5,
+        retry_after: float = 30.0,
     ) -> None:
         self.store = store
         self.ttl = ttl
         self.prefix = f"{prefix}cache:"  # LEADQ_REDIS_PREFIX, then what this is
+        self.retry_after = retry_after
+        self._down_until = 0.0  # Redis is not tried before this (monotonic) time
+        self._last_error: str | None = None
+        self._lock = threading.Lock()
         self.redis: Any = None
         if redis_url:
             import redis  # only needed when REDIS_URL is set
 
-            self.redis = redis.Redis.from_url(redis_url, socket_timeout=2)
+            self.redis = redis.Redis.from_url(
+                redis_url, socket_timeout=timeout, socket_connect_timeout=timeout
+            )
 
     @classmethod
     def from_settings(cls, store: Store, settings: Settings) -> ResultCache:
@@ -54,7 +75,48 @@ class ResultCache:
         ttl = settings.cache_ttl
         if settings.retention_days is not None:
             ttl = min(ttl, settings.retention_days * 86400)
-        return cls(store, ttl, settings.redis_url, settings.redis_prefix)
+        return cls(
+            store,
+            ttl,
+            settings.redis_url,
+            settings.redis_prefix,
+            timeout=settings.redis_timeout,
+            retry_after=settings.redis_retry,
+        )
+
+    # ---- Redis as a failure domain ----------------------------------------------------------
+
+    def _redis_usable(self) -> bool:
+        return self.redis is not None and time.monotonic() >= self._down_until
+
+    def _redis_failed(self, exc: BaseException, doing: str) -> None:
+        with self._lock:
+            first = time.monotonic() >= self._down_until
+            self._down_until = time.monotonic() + self.retry_after
+            self._last_error = type(exc).__name__
+        if first:  # one warning an outage, not one a request
+            log.warning(
+                "redis unavailable while %s (%s); cache served from the database for %gs",
+                doing,
+                type(exc).__name__,
+                self.retry_after,
+            )
+
+    def status(self) -> dict[str, Any]:
+        """For health: `off` (no Redis configured), `ok`, or `unavailable` with the error,
+        and how many erased leads still have entries to remove from Redis."""
+        if self.redis is None:
+            return {"redis": "off"}
+        if self._redis_usable():
+            try:
+                self.redis.ping()
+            except Exception as exc:  # noqa: BLE001 - health reports it
+                self._redis_failed(exc, "checking health")
+        out: dict[str, Any] = {"redis": "ok" if self._redis_usable() else "unavailable"}
+        if out["redis"] == "unavailable":
+            out["error"] = self._last_error
+        out["pending_erasures"] = len(self._pending_erasures())
+        return out
 
     @property
     def enabled(self) -> bool:
@@ -105,16 +167,19 @@ class ResultCache:
         return found
 
     def _redis_get(self, keys: Sequence[str]) -> dict[str, dict[str, Any]]:
+        """Hits from Redis, once no erasure is pending there (else none)."""
+        if not self._redis_usable() or not self._finish_erasures():
+            return {}
         try:
             values = self.redis.mget([self.prefix + k for k in keys])
         except Exception as exc:  # noqa: BLE001 - a cache outage must not fail a lead
-            log.warning("redis cache unavailable: %s", type(exc).__name__)
+            self._redis_failed(exc, "reading")
             return {}
         return {k: json.loads(v) for k, v in zip(keys, values, strict=True) if v is not None}
 
     def remember(self, items: Sequence[tuple[LeadInput, CacheScope, QualificationResult]]) -> None:
         """Share fresh results through Redis (the database already has them)."""
-        if self.redis is None or not items:
+        if not self._redis_usable() or not items:
             return
         ttl = max(1, int(self.ttl))
         try:
@@ -128,18 +193,41 @@ class ResultCache:
                 pipe.expire(f"{self.prefix}lead:{result.lead_ref}", ttl)
             pipe.execute()
         except Exception as exc:  # noqa: BLE001 - a cache outage must not fail a lead
-            log.warning("redis cache unavailable: %s", type(exc).__name__)
+            self._redis_failed(exc, "writing")
 
-    def forget_lead(self, lead_ref: int) -> None:
-        """Erasure: drop the lead's Redis entries (its stored rows go with the lead)."""
-        if self.redis is None:
-            return
-        index = f"{self.prefix}lead:{lead_ref}"
-        try:
-            keys = self.redis.smembers(index)
-            self.redis.delete(index, *keys)
-        except Exception as exc:  # noqa: BLE001 - the entries still expire with the TTL
-            log.error("redis: could not erase lead %s's cache entries: %s", lead_ref, exc)
+    def erase(self, lead_ref: int) -> tuple[bool, bool]:
+        """Erase a stored lead and its cache entries: `(existed, cache_cleared)`. When Redis
+        cannot confirm now, the erasure stays recorded and is finished as soon as it can
+        (no Redis hit is served until then); `cache_cleared` is then False."""
+        if not self.store.erase_lead(lead_ref, cache_outbox=self.redis is not None):
+            return False, True
+        return True, self.redis is None or (self._redis_usable() and self._finish_erasures())
+
+    def _pending_erasures(self) -> list[int]:
+        with self.store.session() as s:
+            return list(s.scalars(select(CacheErasure.lead_ref).limit(500)))
+
+    def _finish_erasures(self) -> bool:
+        """Remove from Redis the entries of every erased lead still recorded; True when
+        none remains."""
+        pending = self._pending_erasures()
+        while pending:
+            try:
+                pipe = self.redis.pipeline()
+                for ref in pending:
+                    pipe.smembers(f"{self.prefix}lead:{ref}")
+                members = pipe.execute()
+                for ref, keys in zip(pending, members, strict=True):
+                    pipe.delete(f"{self.prefix}lead:{ref}", *keys)
+                pipe.execute()
+            except Exception as exc:  # noqa: BLE001 - finished later; no Redis hit until then
+                self._redis_failed(exc, "erasing")
+                return False
+            with self.store.writing(), self.store.session.begin() as s:
+                s.execute(delete(CacheErasure).where(CacheErasure.lead_ref.in_(pending)))
+            log.info("redis: cache entries of %d erased lead(s) removed", len(pending))
+            pending = self._pending_erasures()
+        return True
 
 
 def _scopes_answered(

@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import json
+import math
+from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -12,6 +14,8 @@ from alembic import command
 from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 
 class JSONText(str):
@@ -25,18 +29,27 @@ def _to_json(value: Any) -> str:
     return value if isinstance(value, JSONText) else json.dumps(value)
 
 
-def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
-    cur = dbapi_conn.cursor()
-    cur.execute("PRAGMA journal_mode=WAL")
-    cur.execute("PRAGMA synchronous=NORMAL")
-    cur.execute("PRAGMA foreign_keys=ON")
-    cur.execute("PRAGMA busy_timeout=10000")
-    cur.close()
+def _sqlite_pragmas(busy_ms: int) -> Callable[[Any, Any], None]:
+    def on_connect(dbapi_conn: Any, _record: Any) -> None:
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.execute(f"PRAGMA busy_timeout={busy_ms:d}")  # another process's write: wait
+        cur.close()
+
+    return on_connect
 
 
-def make_engine(url: str) -> Engine:
+POOL_SIZE, POOL_OVERFLOW = 10, 20  # PostgreSQL connections a process keeps, and beyond
+
+
+def make_engine(url: str, timeout: float | None = None) -> Engine:
     """An engine for `url`; creates the SQLite file's folder when needed. Its JSON columns
-    take `JSONText` as it is (the store's engines must come from here)."""
+    take `JSONText` as it is (the store's engines must come from here). With `timeout`
+    (seconds), PostgreSQL connects, hands out a pooled connection and runs each statement
+    within it, and a peer that stops answering is dropped by TCP within it too; SQLite
+    waits that long for another process's write to finish."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
@@ -44,11 +57,40 @@ def make_engine(url: str) -> Engine:
         engine = create_engine(
             url, connect_args={"check_same_thread": False}, json_serializer=_to_json
         )
-        event.listen(engine, "connect", _sqlite_pragmas)
+        busy_ms = round((timeout if timeout is not None else 10.0) * 1000)
+        event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
         return engine
+    connect_args: dict[str, Any] = {}
+    pool_timeout = 30.0
+    if timeout is not None and parsed.get_backend_name() == "postgresql":
+        ms = max(1, round(timeout * 1000))
+        connect_args = {
+            "connect_timeout": max(2, math.ceil(timeout)),  # libpq's minimum is 2 s
+            "options": f"-c statement_timeout={ms}",
+            "tcp_user_timeout": ms,  # unacknowledged data: the peer is gone
+            "keepalives": 1,
+            "keepalives_idle": max(1, math.ceil(timeout)),
+            "keepalives_interval": 1,
+            "keepalives_count": 3,
+        }
+        pool_timeout = timeout
     return create_engine(
-        url, pool_pre_ping=True, pool_size=10, max_overflow=20, json_serializer=_to_json
+        url,
+        pool_pre_ping=True,
+        pool_size=POOL_SIZE,
+        max_overflow=POOL_OVERFLOW,
+        pool_timeout=pool_timeout,
+        connect_args=connect_args,
+        json_serializer=_to_json,
     )
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` says the database is unreachable, slow or locked, rather than that the
+    request or the code is wrong: the same request may succeed shortly."""
+    if isinstance(exc, OperationalError | InterfaceError | PoolTimeout):
+        return True
+    return isinstance(exc, DBAPIError) and exc.connection_invalidated
 
 
 def alembic_config(engine: Engine) -> Config:

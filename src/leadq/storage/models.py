@@ -159,3 +159,14 @@ class JobItem(Base):
         UniqueConstraint("job_id", "row", name="uq_job_items_job_row"),
         Index("ix_job_items_job_status", "job_id", "status"),
     )
+
+
+class CacheErasure(Base):
+    """An erased lead whose Redis cache entries may still exist (Redis was away, or the
+    process died, when it was erased). While any row is here, Redis hits are not served;
+    the cache removes the entries and the row as soon as Redis answers."""
+
+    __tablename__ = "cache_erasures"
+
+    lead_ref: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,10 +3,16 @@ reading leads with their history, and erasing a lead from every table."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import os
-from collections.abc import Iterable, Iterator, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AbstractContextManager, nullcontext
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, bindparam, delete, func, insert, select, text, update
 from sqlalchemy.exc import IntegrityError
@@ -14,14 +20,30 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from leadq.config import Settings
 from leadq.core.calls import CallAttempt
+from leadq.core.errors import StorageUnavailable
 from leadq.core.identity import input_hash, lead_key
 from leadq.core.lead import LeadInput
 from leadq.core.result import QualificationResult, ResultOrError
-from leadq.storage.db import JSONText, make_engine, upgrade
-from leadq.storage.models import JobItem, Lead, LeadOutcome, ProviderCall, Qualification
+from leadq.storage.db import (
+    POOL_OVERFLOW,
+    POOL_SIZE,
+    JSONText,
+    is_outage,
+    make_engine,
+    upgrade,
+)
+from leadq.storage.models import (
+    CacheErasure,
+    JobItem,
+    Lead,
+    LeadOutcome,
+    ProviderCall,
+    Qualification,
+)
 
 CHUNK = 500  # rows per IN (...) lookup
 _NOT_IN_RESULT = {"qualification_id", "lead_ref"}  # the row's own ids, not the result's
+T = TypeVar("T")
 SORTS = {"score": Lead.latest_score, "updated": Lead.updated_at, "name": Lead.lead_name}
 
 _leads = cast(Table, Lead.__table__)
@@ -57,19 +79,58 @@ def _uids(n: int) -> Iterator[str]:
 
 
 class Store:
-    """Persistence for leads, qualifications, provider calls and jobs."""
+    """Persistence for leads, qualifications, provider calls and jobs.
 
-    def __init__(self, engine: Engine) -> None:
+    The async callers (the HTTP routes, the service) go through `call`, which runs the
+    work on the store's own threads and answers `StorageUnavailable` (503, retryable) when
+    the database fails or does not answer within `timeout`. On SQLite, this process's
+    writers take turns on a lock rather than in SQLite's busy loop, so concurrent batches
+    queue instead of failing with "database is locked"."""
+
+    def __init__(self, engine: Engine, timeout: float | None = None) -> None:
         self.engine = engine
+        self.timeout = timeout
+        # How long a save keeps retrying a locked or unreachable database: these are results
+        # (often paid for) that exist nowhere else.
+        self.save_patience = 3 * timeout if timeout else 60.0
         self.session = sessionmaker(engine, expire_on_commit=False)
+        sqlite = engine.dialect.name == "sqlite"
+        self._write_lock: threading.Lock | None = threading.Lock() if sqlite else None
+        # Threads of its own, as many as the pool has connections: a database that hangs
+        # holds these, never the event loop's default executor (the cache, the limiter).
+        self._threads: ThreadPoolExecutor | None = None
 
     @classmethod
     def open(cls, settings: Settings, *, migrate: bool = True) -> Store:
         """Connect to `DATABASE_URL` (default SQLite in the data dir) and migrate."""
-        engine = make_engine(settings.effective_database_url)
+        engine = make_engine(settings.effective_database_url, settings.db_timeout)
         if migrate:
             upgrade(engine)
-        return cls(engine)
+        return cls(engine, settings.db_timeout)
+
+    def writing(self) -> AbstractContextManager[Any]:
+        """Held around a write transaction: this process's writers in turn on SQLite."""
+        return self._write_lock if self._write_lock is not None else nullcontext()
+
+    async def call(
+        self, fn: Callable[..., T], /, *args: Any, patience: float | None = None, **kwargs: Any
+    ) -> T:
+        """`fn(*args, **kwargs)` on the store's threads. A database failure, or no answer
+        within `patience` (default: the store's timeout), raises `StorageUnavailable`; the
+        thread may still finish the work later (a save is then stored, just not confirmed)."""
+        if self._threads is None:  # made on first use, again after `close` (like the engine)
+            self._threads = ThreadPoolExecutor(POOL_SIZE + POOL_OVERFLOW, "leadq-db")
+        loop = asyncio.get_running_loop()
+        work = loop.run_in_executor(self._threads, functools.partial(fn, *args, **kwargs))
+        wait = patience if patience is not None else self.timeout
+        try:
+            return await asyncio.wait_for(work, wait) if wait else await work
+        except TimeoutError:
+            raise StorageUnavailable(f"the database did not answer within {wait:g}s") from None
+        except Exception as exc:
+            if is_outage(exc):
+                raise StorageUnavailable(f"the database is unavailable: {_reason(exc)}") from exc
+            raise
 
     def status(self) -> dict[str, Any]:
         """For health: the backend and whether a trivial query works."""
@@ -82,6 +143,9 @@ class Store:
         return {"backend": self.engine.dialect.name, "ok": ok}
 
     def close(self) -> None:
+        if self._threads is not None:
+            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads = None
         self.engine.dispose()
 
     # ---- writing ----------------------------------------------------------------------------
@@ -121,15 +185,22 @@ class Store:
         calls: Sequence[CallAttempt] = (),
     ) -> list[tuple[int | None, int | None]]:
         """Store results (and the call attempts made for them) in one transaction; return
-        `(lead_ref, qualification_id)` per outcome (None where nothing was stored)."""
-        for attempt in range(2):
+        `(lead_ref, qualification_id)` per outcome (None where nothing was stored). A locked
+        or unreachable database is tried again for up to `save_patience` seconds."""
+        give_up, delay, conflicts = time.monotonic() + self.save_patience, 0.05, 0
+        while True:
             try:
-                with self.session.begin() as s:
+                with self.writing(), self.session.begin() as s:
                     return self.save_in(s, outcomes, calls)
             except IntegrityError:
-                if attempt:  # a concurrent writer added the same new lead; retry sees it
+                conflicts += 1  # a concurrent writer added the same new lead; retry sees it
+                if conflicts > 1:
                     raise
-        raise AssertionError("unreachable")
+            except Exception as exc:
+                if not is_outage(exc) or time.monotonic() + delay > give_up:
+                    raise
+                time.sleep(delay)
+                delay = min(delay * 2, 2.0)
 
     def save_in(
         self,
@@ -253,11 +324,13 @@ class Store:
         if min_score is not None:
             query = query.where(Lead.latest_score >= min_score)
         if search:
-            like = f"%{search.lower()}%"
+            # `%`, `_` and the escape character are searched as themselves (LIKE ... ESCAPE
+            # '/'), on SQLite and PostgreSQL alike, not as patterns that match every lead.
+            needle = search.lower()
             query = query.where(
-                func.lower(Lead.lead_name).like(like)
-                | func.lower(Lead.company_name).like(like)
-                | func.lower(func.coalesce(Lead.lead_id, "")).like(like)
+                func.lower(Lead.lead_name).contains(needle, autoescape=True)
+                | func.lower(Lead.company_name).contains(needle, autoescape=True)
+                | func.lower(func.coalesce(Lead.lead_id, "")).contains(needle, autoescape=True)
             )
         column = SORTS[sort.lstrip("-")]
         order = column.desc() if sort.startswith("-") else column.asc()
@@ -352,12 +425,17 @@ class Store:
 
     # ---- erasing ----------------------------------------------------------------------------
 
-    def erase_lead(self, ref: int) -> bool:
+    def erase_lead(self, ref: int, *, cache_outbox: bool = False) -> bool:
         """Remove the lead, its qualifications, its call log rows, its outcomes and its job
-        results (a GDPR erasure must leave nothing behind). Returns whether the lead existed."""
-        with self.session.begin() as s:
+        results (a GDPR erasure must leave nothing behind). Returns whether the lead existed.
+        With `cache_outbox` (a Redis cache is configured), the same transaction records that
+        its Redis entries are still to be removed (see `ResultCache.forget_lead`)."""
+        with self.writing(), self.session.begin() as s:
             if s.get(Lead, ref) is None:
                 return False
+            if cache_outbox:
+                s.execute(delete(CacheErasure).where(CacheErasure.lead_ref == ref))
+                s.add(CacheErasure(lead_ref=ref, created_at=_now()))
             qids = select(Qualification.id).where(Qualification.lead_ref == ref)
             s.execute(
                 update(JobItem)
@@ -369,3 +447,9 @@ class Store:
             s.execute(delete(Qualification).where(Qualification.lead_ref == ref))
             s.execute(delete(Lead).where(Lead.id == ref))
         return True
+
+
+def _reason(exc: BaseException) -> str:
+    """The driver's first line of an outage, without the SQL or its parameters."""
+    orig = getattr(exc, "orig", None) or exc
+    return (str(orig).strip().splitlines() or [type(orig).__name__])[0][:200]

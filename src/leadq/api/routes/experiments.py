@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import datetime
 from typing import Any
 
@@ -36,7 +35,7 @@ async def experiments(
     and by action with 95% Wilson intervals; then each pair of variants compared (z-test,
     or Fisher's exact test for small counts). Default period: everything stored."""
     start, end = period(since, until, None)
-    data = await asyncio.to_thread(_report, store, start, end)
+    data = await store.call(_report, store, start, end)
     variants = settings.variants
     data["configured"] = {"salt": variants.salt, "weights": variants.shares}
     return {"status": "success", "since": start.isoformat(), "until": end.isoformat(), **data}

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import asyncio
-
 from fastapi import APIRouter, Request
 
 from leadq import __version__
 from leadq.api.models import HealthResponse
+from leadq.core.errors import StorageUnavailable
 
 # What health shows of the backend: never its URL or key. A breaker that is not closed makes
 # the status "degraded" (leads still get answers from fallbacks, or clear errors).
@@ -27,7 +26,16 @@ async def health(request: Request) -> HealthResponse:
     """Is the service up, and which provider and model answer (no key needed)."""
     qualifier = request.app.state.qualifier
     settings = request.app.state.settings
-    database = await asyncio.to_thread(request.app.state.store.status)
+    store, cache = request.app.state.store, request.app.state.cache
+    try:
+        database = await store.call(store.status)
+    except StorageUnavailable as exc:  # no answer in time
+        database = {"backend": store.engine.dialect.name, "ok": False, "error": exc.message}
+    try:
+        cache_state = await store.call(cache.status)
+    except StorageUnavailable:  # the database holds the pending erasures
+        cache_state = {"redis": "off" if cache.redis is None else "unknown"}
+    healthy = database["ok"] and cache_state["redis"] in ("off", "ok")
     if qualifier is None:
         return HealthResponse(
             status="degraded",
@@ -37,12 +45,14 @@ async def health(request: Request) -> HealthResponse:
             configured=False,
             detail=request.app.state.qualifier_error.message,
             database=database,
+            cache=cache_state,
         )
     backend = qualifier.describe()
     breaker_open = any(b["state"] != "closed" for b in backend.get("breakers", {}).values())
     return HealthResponse(
-        status="healthy" if database["ok"] and not breaker_open else "degraded",
+        status="healthy" if healthy and not breaker_open else "degraded",
         database=database,
+        cache=cache_state,
         version=__version__,
         provider=backend["provider"],
         model=backend["model"],

@@ -7,9 +7,11 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Body, Depends
+from fastapi import APIRouter, Body, Depends, Request
 from sse_starlette import EventSourceResponse, ServerSentEvent
+from starlette.background import BackgroundTask
 
+from leadq.api.batches import unless_client_leaves
 from leadq.api.deps import ServiceDep, SettingsDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, BatchResponse, FailedLead, QualifyResponse
 from leadq.api.sse import event
@@ -71,11 +73,16 @@ async def qualify(lead: LeadInput, service: ServiceDep) -> QualifyResponse:
 
 @router.post("/qualify-batch", response_model=BatchResponse, openapi_extra=_LEAD_LIST)
 async def qualify_batch(
-    leads: LeadList, service: ServiceDep, settings: SettingsDep
+    leads: LeadList, service: ServiceDep, settings: SettingsDep, request: Request
 ) -> BatchResponse:
-    """Qualify a list of leads: one entry per lead, in order; a failed lead holds its error."""
+    """Qualify a list of leads: one entry per lead, in order; a failed lead holds its error.
+    A client that disconnects stops the batch (the leads done so far are stored)."""
     _check_batch(leads, settings)
-    outcomes = await service.batch(leads)
+    slot = request.app.state.batch_slots.take()
+    try:
+        outcomes = await unless_client_leaves(request, service.batch(leads))
+    finally:
+        slot.release()
     data: list[QualificationResult | FailedLead] = [
         o if isinstance(o, QualificationResult) else FailedLead(index=i, error=o)
         for i, o in enumerate(outcomes)
@@ -112,21 +119,27 @@ async def qualify_stream(lead: LeadInput, service: ServiceDep) -> EventSourceRes
     openapi_extra=_LEAD_LIST,
 )
 async def qualify_as_completed(
-    leads: LeadList, service: ServiceDep, settings: SettingsDep
+    leads: LeadList, service: ServiceDep, settings: SettingsDep, request: Request
 ) -> EventSourceResponse:
     """Stream a batch: an `item` event per lead as it completes (`result` or `error`), then
     `done` with counts. One failure never ends the stream; disconnecting cancels the rest."""
     _check_batch(leads, settings)
+    slot = request.app.state.batch_slots.take()
 
     async def events() -> AsyncIterator[ServerSentEvent]:
         ok = failed = 0
-        async for index, outcome in service.as_completed(leads):
-            if isinstance(outcome, QualificationResult):
-                ok += 1
-                yield event("item", {"index": index, "result": outcome.model_dump(mode="json")})
-            else:
-                failed += 1
-                yield event("item", {"index": index, "error": outcome.model_dump(mode="json")})
-        yield event("done", {"count": len(leads), "succeeded": ok, "failed": failed})
+        try:
+            async for index, outcome in service.as_completed(leads):
+                if isinstance(outcome, QualificationResult):
+                    ok += 1
+                    result = outcome.model_dump(mode="json")
+                    yield event("item", {"index": index, "result": result})
+                else:
+                    failed += 1
+                    yield event("item", {"index": index, "error": outcome.model_dump(mode="json")})
+            yield event("done", {"count": len(leads), "succeeded": ok, "failed": failed})
+        finally:
+            slot.release()
 
-    return EventSourceResponse(events(), ping=15)
+    # The slot is also released after the response, should the stream never start.
+    return EventSourceResponse(events(), ping=15, background=BackgroundTask(slot.release))

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from fastapi import APIRouter, Depends
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, field_validator
 
 from leadq.api.deps import StoreDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, ErrorResponse, OutcomeResponse
@@ -23,11 +23,31 @@ router = APIRouter(
 )
 
 
+EARLIEST_OUTCOME = dt.date(1970, 1, 1)
+
+
 class OutcomeIn(BaseModel):
     """What happened to the lead, and on which day (default: today, UTC)."""
 
     outcome: OutcomeName
-    date: dt.date | None = Field(None, description="ISO date, e.g. 2026-11-20.")
+    date: dt.date | None = Field(
+        None,
+        description="ISO date, e.g. 2026-11-20; from 1970-01-01 up to tomorrow in UTC (a day "
+        "of slack for zones ahead of UTC).",
+    )
+
+    @field_validator("date")
+    @classmethod
+    def _plausible(cls, value: dt.date | None) -> dt.date | None:
+        """From 1970-01-01 to tomorrow in UTC (a day of slack for zones ahead of UTC)."""
+        if value is None:
+            return value
+        latest = dt.datetime.now(dt.UTC).date() + dt.timedelta(days=1)
+        if value < EARLIEST_OUTCOME:
+            raise ValueError(f"must be on or after {EARLIEST_OUTCOME}")
+        if value > latest:
+            raise ValueError(f"must not be in the future (after {latest}, tomorrow in UTC)")
+        return value
 
 
 _404: dict[int | str, dict[str, Any]] = {

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -48,7 +47,7 @@ async def list_leads(
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
 ) -> dict[str, Any]:
     """Stored leads with their latest score and action."""
-    total, page = await asyncio.to_thread(
+    total, page = await store.call(
         store.list_leads,
         action=action.value if action else None,
         min_score=min_score,
@@ -63,7 +62,7 @@ async def list_leads(
 @router.get("/leads/{lead_ref}", response_model=LeadResponse, responses=_404)
 async def get_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
     """One lead with its score history over time and every qualification."""
-    lead = await asyncio.to_thread(store.get_lead, lead_ref)
+    lead = await store.call(store.get_lead, lead_ref)
     if lead is None:
         raise NotFound(f"no stored lead with id {lead_ref}")
     return {"status": "success", "data": lead}
@@ -71,11 +70,13 @@ async def get_lead(lead_ref: RecordId, store: StoreDep) -> dict[str, Any]:
 
 @router.delete("/leads/{lead_ref}", response_model=ErasedResponse, responses=_404)
 async def erase_lead(lead_ref: RecordId, store: StoreDep, request: Request) -> dict[str, Any]:
-    """Erase a lead: its record, qualifications, call log rows, job results and cache."""
-    if not await asyncio.to_thread(store.erase_lead, lead_ref):
+    """Erase a lead: its record, qualifications, call log rows, job results and cache
+    entries. `cache: "pending"` means Redis could not confirm yet: its entries are removed
+    as soon as it answers, and no Redis hit is served until then."""
+    existed, cleared = await store.call(request.app.state.cache.erase, lead_ref)
+    if not existed:
         raise NotFound(f"no stored lead with id {lead_ref}")
-    await asyncio.to_thread(request.app.state.cache.forget_lead, lead_ref)
-    return {"status": "success", "erased": lead_ref}
+    return {"status": "success", "erased": lead_ref, "cache": "cleared" if cleared else "pending"}
 
 
 @router.get(
@@ -83,7 +84,7 @@ async def erase_lead(lead_ref: RecordId, store: StoreDep, request: Request) -> d
 )
 async def get_qualification(qualification_id: RecordId, store: StoreDep) -> dict[str, Any]:
     """One stored qualification, with the input it was computed from."""
-    found = await asyncio.to_thread(store.get_qualification, qualification_id)
+    found = await store.call(store.get_qualification, qualification_id)
     if found is None:
         raise NotFound(f"no qualification with id {qualification_id}")
     return {"status": "success", "data": found}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
@@ -29,28 +28,38 @@ def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)  # where a period starts with no `since` or span
+
+
 def period(
     since: datetime | None, until: datetime | None, default_span: timedelta | None
 ) -> tuple[datetime, datetime]:
     """`[since, until)` in UTC: until defaults to now, since to `default_span` before until
-    (or the beginning of time). 422 when since is not before until."""
+    (or 1970). A 422 names the parameter at fault: out of range once in UTC (a zoned year 1
+    or 9999), or since not before until."""
     try:
         end = _utc(until) if until is not None else datetime.now(UTC)
-        if since is not None:
+    except OverflowError:
+        raise _invalid("until", "out of range") from None
+    if since is not None:
+        try:
             start = _utc(since)
-        elif default_span is not None:
-            start = end - default_span
-        else:
-            start = datetime(1970, 1, 1, tzinfo=UTC)
-    except OverflowError:  # year 1 or 9999 moved across a zone
-        raise _invalid("out of range") from None
+        except OverflowError:
+            raise _invalid("since", "out of range") from None
+        if start >= end:
+            raise _invalid("since", "must be before until")
+        return start, end
+    try:
+        start = end - default_span if default_span is not None else EPOCH
+    except OverflowError:
+        raise _invalid("until", "out of range") from None
     if start >= end:
-        raise _invalid("must be before until")
+        raise _invalid("until", f"must be after {start.date()}, the default since")
     return start, end
 
 
-def _invalid(message: str) -> RequestValidationError:
-    return RequestValidationError([{"loc": ("query", "since"), "msg": message, "type": "value"}])
+def _invalid(name: str, message: str) -> RequestValidationError:
+    return RequestValidationError([{"loc": ("query", name), "msg": message, "type": "value"}])
 
 
 @router.get("/stats", response_model=StatsResponse)
@@ -58,5 +67,5 @@ async def stats(store: StoreDep, since: When = None, until: When = None) -> dict
     """Leads, cost, tokens, p50/p95 latency, action mix and provider error rate, in total and
     per provider and model, over `[since, until)` (default: the last 24 hours)."""
     start, end = period(since, until, timedelta(days=1))
-    data = await asyncio.to_thread(period_stats, store, start, end)
+    data = await store.call(period_stats, store, start, end)
     return {"status": "success", "data": data}

@@ -8,6 +8,8 @@ from leadq.storage.models import Base
 
 engine = context.config.attributes["engine"]
 with engine.begin() as connection:
+    if engine.dialect.name == "postgresql":  # a migration may take longer than a request
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
     context.configure(
         connection=connection,
         target_metadata=Base.metadata,
