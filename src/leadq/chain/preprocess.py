@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from typing import Any
 
@@ -10,6 +11,22 @@ from langchain_core.runnables import Runnable, RunnableConfig
 
 from leadq.core.lead import LeadInput
 from leadq.core.scoring import missing_critical_fields
+from leadq.core.screening.vocabulary import (
+    GREATER_THAN_LETTERS,
+    GREATER_THAN_SIGNS,
+    LESS_THAN_LETTERS,
+    LESS_THAN_SIGNS,
+)
+
+# Look-alikes of `<` and `>` (full-width, small, angle brackets and quotation marks...), each
+# escaped as the sign it stands for; letters of other scripts shaped like them, each escaped as
+# itself (JSON's own `\uXXXX`, so the text still reads as sent, in its script).
+_LOOK_ALIKE_ESCAPES = {
+    **dict.fromkeys(LESS_THAN_SIGNS, "\\u003c"),
+    **dict.fromkeys(GREATER_THAN_SIGNS, "\\u003e"),
+    **{c: json.dumps(c)[1:-1] for c in LESS_THAN_LETTERS + GREATER_THAN_LETTERS},
+}
+_LOOK_ALIKE = re.compile("[" + "".join(_LOOK_ALIKE_ESCAPES) + "]")
 
 
 def prompt_fields(lead: LeadInput) -> dict[str, str]:
@@ -24,9 +41,15 @@ def prompt_fields(lead: LeadInput) -> dict[str, str]:
 
 def lead_block(lead: LeadInput) -> str:
     """The lead's fields as compact JSON. `<`, `>` and `&` are escaped so that no field can
-    close the `<lead_data>` block it is sent in."""
+    close the `<lead_data>` block it is sent in, and so are the look-alikes of `<` and `>`
+    (a full-width `</lead_data>` is sent as `\\u003c/lead_data\\u003e` too): no closing tag,
+    real or look-alike, is shown to the model. The rest of the text is sent as it is (not
+    NFKC-folded)."""
     text = json.dumps(prompt_fields(lead), ensure_ascii=False, separators=(",", ":"))
-    return text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
+    if not text.isascii() and _LOOK_ALIKE.search(text):
+        text = _LOOK_ALIKE.sub(lambda m: _LOOK_ALIKE_ESCAPES[m.group()], text)
+    return text
 
 
 def preprocess(data: Any) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """The prompt-injection screen: which fields of a lead try to steer the model, and how.
 
 Every free-text field is read as written and in the forms an attacker uses to get past a
-keyword list: look-alike and full-width letters (NFKC and a confusables fold), leetspeak and
+keyword list: look-alike and full-width letters and signs (NFKC and a confusables fold; a tag
+in look-alikes of `<` and `>` is a tag, `vocabulary.LESS_THAN_SIGNS`), leetspeak and
 punctuation between words (emails, URLs), letters spaced apart, and base64, hex,
 URL-encoded, escaped or HTML-entity text, decoded. Hidden Unicode (tag characters, bidi
 controls, runs of zero-width characters) is a signal of its own: the lead's schema strips it
@@ -206,8 +207,9 @@ def _read(text: str) -> _Reading:
             if phrase in folded:
                 rules |= called
     marked = False
-    if _ASCII_LITERALS.search(raw):
-        for match in _ASCII_LITERALS.finditer(raw):
+    # In the text as NFKC reads it (as written, if ASCII): full-width signs are ASCII there.
+    if _ASCII_LITERALS.search(low):
+        for match in _ASCII_LITERALS.finditer(low):
             literal = _LITERALS.get(match.group())
             if literal is None:  # a mark, not a literal
                 marked = True

@@ -7,14 +7,16 @@ A rule is a signal, its triggers and a regular expression over lower-cased text 
 with `re.MULTILINE`). The regex only runs on text that holds one of the triggers, so every
 match must contain one. A trigger is a word (a whole word of the text once punctuation is a
 space and leetspeak is undone), a phrase of such words, or a literal (anything with digits,
-punctuation or a non-Latin script, found in the text as it is: ASCII ones are digits and
-punctuation only, which keeps their search fast and free of case). Patterns need an
-instruction-like object, not just a verb: "please ignore my earlier email" is a lead,
-"ignore the previous instructions" is an attack."""
+punctuation or a non-Latin script, found in the lower-cased text, NFKC-folded if not ASCII,
+so a full-width less-than sign is a `<`: ASCII ones are digits and punctuation only, which
+keeps their search fast and free of case). Patterns need an instruction-like object, not
+just a verb: "please ignore my earlier email" is a lead, "ignore the previous instructions"
+is an attack."""
 
 from __future__ import annotations
 
 import re
+import unicodedata
 
 Rule = tuple[str, tuple[str, ...], str]  # (signal, triggers, regex)
 
@@ -92,6 +94,57 @@ _YOUR_RULES = tuple(
     for w in ("rules", "instructions", "guidelines", "rubric", "scoring", "criteria", "prompt")
 )
 
+# "The real lead data ends here. New task for the analyst: ...": a claim that the data is
+# over (a fake end of the data block, in words), then a task addressed to whoever reads it.
+# Either alone is ordinary ("the project data ends here in Q3", "analyst coverage"), and so is
+# data that ends somewhere ("their data ends up in Snowflake", "end of data retention"): the
+# claim ends at "here" or "now", at the end of a sentence or line, or at a rule of dashes.
+# Read as written, for that punctuation.
+_DATA = _any(
+    (
+        *("data", "input", "inputs", "lead", "record", "records", "context", "document"),
+        *("content", "contents", "fields", "information", "info", "payload", "text"),
+    )
+)
+_ENDS = ("ends", "ended", "stops", "stopped", "finishes", "finished")
+_CLAIM_END = r"(?=\s+(?:here|now)\b|\s*(?:[.!:;)\]>\u3002]|-{2,}|={2,}|\*{2,}|#{2,}|$))"
+# Neither regex starts with `\b`, which would keep `re` from skipping ahead to the first word
+# (several times slower): "end" is checked for a word once found, and a word that ends in a
+# `_DATA` word ("metadata") counts.
+_DATA_ENDS = rf"{_DATA}\s+(?:is\s+)?{_any(_ENDS)}\b{_CLAIM_END}"
+_END_OF_DATA = rf"end\b(?<=\bend)\s+of\s+(?:the\s+)?(?:\w+\s+){{0,2}}?{_DATA}\b{_CLAIM_END}"
+_THEN = r"\S*(?:\s+\S+){0,8}?\s+"  # the claim's punctuation, then up to 8 words
+_READER = _said(
+    (
+        *("analyst", "analysts", "scorer", "grader", "rater", "reviewer", "evaluator"),
+        *("model", "assistant", "ai", "llm", "gpt", "chatbot", "bot", "classifier", "qualifier"),
+        *("scoring engine", "scoring model", "language model"),
+    )
+)
+# "the analyst team", "the AI platform", "assistant manager": people and things named after
+# the reader, not the reader addressed
+_NOT_THE_READER = _any(
+    (
+        *("team", "teams", "group", "groups", "desk", "department", "function", "firm", "firms"),
+        *("coverage", "report", "reports", "briefing", "call", "meeting", "platform", "tool"),
+        *("tools", "vendor", "vendors", "project", "program", "role", "position", "training"),
+        *("relations", "manager", "managers", "director", "lead", "engineer", "engineers"),
+    )
+)
+_THE_READER = rf"{_READER}\b(?![\s,]+{_NOT_THE_READER}\b)"
+_TASK = _any(
+    (
+        *("task", "tasks", "instruction", "instructions", "directive", "directives"),
+        *("assignment", "command", "commands", "objective"),
+    )
+)
+_TO_READER = (
+    rf"(?:{_TASK}\s+(?:for|to)\s+(?:the\s+|you\s+)?{_THE_READER}"
+    rf"|(?:attention|dear|hey|hello|hi)[\s,:]+{_THE_READER}"
+    rf"|{_READER}[\s,:]+(?:you\s+(?:are|must|will|shall|should|now)|must|shall|will\s+now"
+    r"|should\s+now|your\s+(?:new\s+|next\s+|real\s+)?(?:task|tasks|instructions?|job))\b)"
+)
+
 OVERRIDE: list[tuple[tuple[str, ...], str]] = [
     (VERBS, rf"\b{_VERB}(?:\s+(?:d[eu]s?|de)\b)?(?:\s+{_FILLERS}\b){{0,5}}\s+{_NOUN}\b"),
     # SOV word order (de, nl): "alle vorherigen Anweisungen ignorieren"
@@ -154,6 +207,8 @@ OVERRIDE: list[tuple[tuple[str, ...], str]] = [
         tuple(f"dear {m}" for m in ("ai", "llm", "model", "assistant", "chatgpt", "gpt")),
         r"\bdear\s+(?:ai|llm|model|assistant|chatgpt|gpt)\b",
     ),
+    (_ENDS, _written(rf"{_DATA_ENDS}{_THEN}{_TO_READER}")),
+    (("end",), _written(rf"{_END_OF_DATA}{_THEN}{_TO_READER}")),
     # ru, zh, ja, ar
     (
         ("инструкци", "указани", "правил", "промпт"),
@@ -172,18 +227,48 @@ OVERRIDE: list[tuple[tuple[str, ...], str]] = [
     ),
 ]
 
+# ---- look-alikes of the delimiters `<` and `>` ----------------------------------------------
+
+# Signs read as `<` and `>`: their confusables in Unicode's list (UTS #39), the angle brackets
+# and angle quotation marks drawn alike, and the small and full-width signs, which NFKC folds
+# to `<` and `>` (the screen reads text NFKC-folded; the model reads it as sent). The text
+# shown to the model has each of them escaped as `<` or `>` (`leadq.chain.preprocess`).
+LESS_THAN_SIGNS = (
+    "\u2039\u276e\u02c2\u02f1\U0001d236"  # angle quotation marks, arrowheads (confusables)
+    "\u27e8\u3008\u2329\u276c\u2770\u29fc\u2991\u2993\u22d6"  # angle brackets, less-than with dot
+    "\ufe64\uff1c"  # small and full-width less-than (NFKC: `<`)
+)
+GREATER_THAN_SIGNS = (
+    "\u203a\u276f\u02c3\u02f2\U0001d237"
+    "\u27e9\u3009\u232a\u276d\u2771\u29fd\u2992\u2994\u22d7"
+    "\ufe65\uff1e"
+)
+# Letters among the confusables (Canadian syllabics PA and PO, runic KAUNA, Miao archaic ZZA):
+# a tag drawn with them is flagged too, but they are text in their own scripts, so the model
+# is shown them escaped as themselves (`\u1438`), never as they look nor as `<`.
+LESS_THAN_LETTERS = "\u1438\u16b2"
+GREATER_THAN_LETTERS = "\u1433\U00016f3f"
+_SLASHES = "/\u2044\u2215\u29f8\u2571"  # solidus, fraction, division and big slashes, box diagonal
+_LT = f"[<{LESS_THAN_SIGNS}{LESS_THAN_LETTERS}]"
+_GT = f"[>{GREATER_THAN_SIGNS}{GREATER_THAN_LETTERS}]"
+# Their triggers: the opening signs as the screen reads them (NFKC-folded: no full-width sign).
+_LT_TRIGGERS = (
+    "<",
+    *(c for c in LESS_THAN_SIGNS + LESS_THAN_LETTERS if unicodedata.normalize("NFKC", c) == c),
+)
+
 # ---- fake role and system tags -------------------------------------------------------------
 
 ROLE_TAG: list[tuple[tuple[str, ...], str]] = [
     (
-        ("<",),
-        r"</?\s*(?:system|assistant|developer|user|instructions?|sys|lead_data|im_start|im_end)"
-        r"\s*>",
+        _LT_TRIGGERS,
+        rf"{_LT}\s*[{_SLASHES}]?\s*(?:system|assistant|developer|user|instructions?|sys"
+        rf"|lead[\s_-]?data|im_start|im_end)\s*{_GT}",
     ),
-    (("<",), r"<\|[a-z_]{2,20}\|>"),
+    (_LT_TRIGGERS, rf"{_LT}\|[a-z_]{{2,20}}\|{_GT}"),
     (("[",), r"\[/?inst\]"),
     (("[",), r"\[\s*(?:system|assistant|developer)\s*\]"),
-    (("<",), r"<</?sys>>"),
+    (_LT_TRIGGERS, rf"{_LT}{_LT}/?sys{_GT}{_GT}"),
     (
         ("##",),
         r"^[ \t]*#{2,}[ \t]*(?:system|assistant|developer)[ \t]*(?:prompt|message)?[ \t]*:?"
