@@ -158,3 +158,92 @@ def test_second_run_of_a_file_is_served_from_the_cache(openai_server, tmp_path: 
     fresh = leadq("qualify", str(src), "-q", "--new", "--no-cache", env=env)
     assert fresh.returncode == 0
     assert len(openai_server.requests) == 4
+
+
+def _said(stderr: str) -> str:
+    """stderr with the console's line wrapping undone."""
+    return " ".join(stderr.split())
+
+
+def test_crm_exports_are_qualified_as_they_are_with_no_flags(tmp_path: Path) -> None:
+    hubspot = tmp_path / "hubspot.csv"  # semicolons, Windows-1252, a column leadq does not use
+    hubspot.write_bytes(
+        "Record ID;First Name;Last Name;Company Name;Job Title;Number of Employees;"
+        "Annual Revenue;Industry;Email;Lifecycle Stage\r\n"
+        "5101;José;García;Café Systems;VP Sales;250;$20M;SaaS;jose@cafe.example;lead\r\n"
+        "5102;Zoë;Müller;Zürich Data AG;CTO;80;€5M;Software;zoe@zdata.example;mql\r\n".encode(
+            "cp1252"
+        )
+    )
+    salesforce = tmp_path / "salesforce.csv"  # UTF-8 with a byte-order mark
+    salesforce.write_text(
+        "Lead ID,First Name,Last Name,Title,Company / Account,No. of Employees,Lead Source,"
+        "Annual Revenue,Email,Industry\n"
+        "00Q5g00000AbCdE,Zoë,Müller,Head of Operations,Łódź Logistics,400,Web,30000000,"
+        "zoe@lodz.example,Logistics\n"
+        "00Q5g00000FgHiJ,José,García,CFO,Señal SA,1200,Trade Show,90000000,"
+        "jose@senal.example,Fintech\n",
+        encoding="utf-8-sig",
+    )
+    env = {"LEADQ_DATA_DIR": str(tmp_path / "data")}
+    expected = {
+        hubspot: [("5101", "José García"), ("5102", "Zoë Müller")],
+        salesforce: [("00Q5g00000AbCdE", "Zoë Müller"), ("00Q5g00000FgHiJ", "José García")],
+    }
+    for src, leads in expected.items():
+        out = tmp_path / f"{src.stem}.jsonl"
+        proc = leadq("qualify", str(src), "-o", str(out), "-q", env=env)
+        assert proc.returncode == 0, proc.stderr
+        rows = records(out.read_text(encoding="utf-8"))
+        assert [(r["lead_id"], r["lead_name"], r["status"]) for r in rows] == [
+            (lead_id, name, "ok") for lead_id, name in leads
+        ]
+        assert all(r["result"]["provider"] == "rules" for r in rows)
+    hist = leadq("history", "00Q5g00000AbCdE", env=env)
+    assert hist.returncode == 0
+    assert "Zoë Müller at Łódź Logistics" in hist.stdout
+    assert "José García at Café Systems" in leadq("history", "5101", env=env).stdout
+
+
+def test_hubspot_export_warns_of_its_encoding_and_extra_column(tmp_path: Path) -> None:
+    src = tmp_path / "export.csv"
+    src.write_bytes(
+        "Record ID;Full Name;Company Name;Lifecycle Stage\n1;Ann Lee;Acme;lead\n"
+        "2;José García;Café;lead\n1;Bo Chan;Beta;lead\n".encode("cp1252")
+    )
+    proc = leadq("qualify", str(src), "-q", env={"LEADQ_DATA_DIR": str(tmp_path / "data")})
+    said = _said(proc.stderr)
+    assert "row 2 is not UTF-8" in said
+    assert "Windows-1252" in said
+    assert "ignored unknown columns: Lifecycle Stage" in said
+    assert "lead_id 1 is on rows 1, 3" in said
+    rows = records(proc.stdout)
+    assert [r["status"] for r in rows] == ["ok", "ok", "error"]
+    assert rows[2]["error"]["message"] == "lead_id 1 already on row 1"
+    assert proc.returncode == 1
+
+
+def test_map_option_reads_other_columns_and_another_map_is_another_job(tmp_path: Path) -> None:
+    src = tmp_path / "kontakte.csv"
+    src.write_text("Kennung;Kontakt;Firma\nK-1;Zoë Müller;Zürich AG\n", encoding="utf-8")
+    env = {"LEADQ_DATA_DIR": str(tmp_path / "data")}
+    plain = leadq("qualify", str(src), "-q", env=env)
+    assert plain.returncode == 1  # nothing to read a lead from
+    assert "ignored unknown columns: Kennung, Kontakt, Firma" in _said(plain.stderr)
+    mapped = (
+        "--map",
+        "Kennung=lead_id",
+        "--map",
+        "Kontakt=lead_name",
+        "--map",
+        "Firma=company_name",
+    )
+    proc = leadq("qualify", str(src), "-q", *mapped, env=env)
+    assert proc.returncode == 0, proc.stderr
+    assert "resuming" not in proc.stderr  # read through another map: a new job
+    [row] = records(proc.stdout)
+    assert (row["lead_id"], row["lead_name"], row["status"]) == ("K-1", "Zoë Müller", "ok")
+    wrong = leadq("qualify", str(src), "-q", "--map", "Firma=firm", env=env)
+    assert wrong.returncode == 2
+    assert "'firm'" in wrong.stderr
+    assert "company_name" in wrong.stderr

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import gc
+import hashlib
+import json
 import sys
 import time
 from collections import Counter
@@ -18,9 +20,11 @@ from leadq.cli.console import err, open_store
 from leadq.config import Settings
 from leadq.core.errors import LeadqError
 from leadq.leadfiles import (
+    MAP_FIELDS,
     LeadFileError,
     file_format,
     job_record,
+    parse_mapping,
     read_leads,
     row_error,
     write_records,
@@ -120,6 +124,24 @@ class _Tally:
                 err.print(f"  ... and {self.failures - self.SHOWN} more (see the output)")
 
 
+MAP_HELP = (
+    "Read the file's COLUMN (or JSONL key) as the lead's FIELD, e.g. "
+    '--map "Organisation=company_name"; repeatable; wins over the headers leadq knows (its '
+    "field names and those of HubSpot, Salesforce, Pipedrive and Zoho exports). FIELD: "
+    f"{', '.join(MAP_FIELDS)} (first_name and last_name are joined into lead_name)."
+)
+
+
+def _source_hash(file: Path, mapping: dict[str, str]) -> str:
+    """What makes a job: the file's bytes, and the column map when one is given (the same
+    file read through another map holds other leads, so it is another job)."""
+    digest = file_hash(file)
+    if not mapping:
+        return digest
+    both = json.dumps([digest, sorted(mapping.items())], ensure_ascii=False)
+    return hashlib.sha256(both.encode("utf-8")).hexdigest()
+
+
 def qualify(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="CSV or JSONL leads.")],
     output: Annotated[
@@ -131,6 +153,10 @@ def qualify(
     input_format: Annotated[
         str | None,
         typer.Option("--format", help="Input format: csv or jsonl (default: from the suffix)."),
+    ] = None,
+    column_map: Annotated[
+        list[str] | None,
+        typer.Option("--map", metavar="COLUMN=FIELD", help=MAP_HELP),
     ] = None,
     concurrency: Annotated[
         int | None,
@@ -171,8 +197,13 @@ def qualify(
     others are still written)."""
     settings = Settings()
     try:
+        mapping = parse_mapping(column_map or ())
         leads, warnings = read_leads(
-            file, input_format, max_bytes=settings.max_file_bytes, max_rows=settings.max_rows
+            file,
+            input_format,
+            max_bytes=settings.max_file_bytes,
+            max_rows=settings.max_rows,
+            mapping=mapping,
         )
         out_fmt = file_format(output) if output else "jsonl"
         qualifier = LeadQualifier(settings)
@@ -184,7 +215,7 @@ def qualify(
     ledger = JobLedger(store)
     try:
         job, resumed = ledger.open(
-            file.resolve(), file_hash(file), len(leads), job_id=resume, new=new
+            file.resolve(), _source_hash(file, mapping), len(leads), job_id=resume, new=new
         )
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
