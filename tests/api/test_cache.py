@@ -46,6 +46,23 @@ def test_a_changed_field_is_a_miss(app, openai_server) -> None:
     assert len(openai_server.requests) == 2
 
 
+def test_two_crm_records_with_the_same_fields_never_share_a_result(app, openai_server) -> None:
+    """The cache keys on the caller's lead_id: CRM-B is qualified and stored as CRM-B."""
+    a = qualify(app, {**LEAD, "lead_id": "CRM-A"})
+    b = qualify(app, {**LEAD, "lead_id": "CRM-B"})
+    assert (b["lead_id"], b["cached"]) == ("CRM-B", False)
+    assert b["lead_ref"] != a["lead_ref"]
+    again = qualify(app, {**LEAD, "lead_id": "CRM-A"})
+    assert (again["lead_id"], again["cached"]) == ("CRM-A", True)
+    assert again["qualification_id"] == a["qualification_id"]
+    assert len(openai_server.requests) == 2
+    with app.client() as api:
+        assert sorted(x["lead_id"] for x in api.get("/api/leads").json()["data"]) == [
+            "CRM-A",
+            "CRM-B",
+        ]
+
+
 @pytest.mark.parametrize(
     "bypass", [{"params": {"cache": "false"}}, {"headers": {"Cache-Control": "no-cache"}}]
 )

@@ -27,17 +27,20 @@ from typing import Any
 from sqlalchemy import delete, select
 
 from leadq.config import Settings
-from leadq.core.identity import CacheScope, input_hash
+from leadq.core.identity import CacheScope, input_hash, lead_key
 from leadq.core.lead import LeadInput
 from leadq.core.result import QualificationResult, Usage
-from leadq.storage.models import CacheErasure, Qualification
+from leadq.storage.models import CacheErasure, Lead, Qualification
 from leadq.storage.store import Store
 
 log = logging.getLogger("leadq.cache")
 
 
 def cache_key(lead: LeadInput, scope: CacheScope) -> str:
-    return hashlib.sha256("\x00".join((input_hash(lead), *scope)).encode()).hexdigest()
+    """Same input, same record (`lead_key`: the caller's `lead_id` first), same scope: two
+    CRM records with identical fields never share a result."""
+    parts = (input_hash(lead), lead_key(lead), *scope)
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()
 
 
 class ResultCache:
@@ -146,23 +149,31 @@ class ResultCache:
         return out
 
     def _db_get(self, wanted: Sequence[tuple[str, tuple[LeadInput, CacheScope]]]) -> dict[str, Any]:
-        by_hash: dict[str, list[tuple[str, CacheScope]]] = {}
+        by_hash: dict[str, list[tuple[str, CacheScope, str]]] = {}
         for key, (lead, scope) in wanted:
-            by_hash.setdefault(input_hash(lead), []).append((key, scope))
+            by_hash.setdefault(input_hash(lead), []).append((key, scope, lead_key(lead)))
         q = Qualification
         found: dict[str, dict[str, Any]] = {}
         with self.store.session() as s:
             rows = s.execute(
                 select(
-                    q.id, q.lead_ref, q.input_hash, q.provider, q.model, q.prompt_version, q.result
+                    q.id,
+                    q.lead_ref,
+                    Lead.lead_key,
+                    q.input_hash,
+                    q.provider,
+                    q.model,
+                    q.prompt_version,
+                    q.result,
                 )
+                .join(Lead, Lead.id == q.lead_ref)
                 .where(q.input_hash.in_(list(by_hash)), q.created_at >= self._since())
                 .order_by(q.created_at.desc(), q.id.desc())
             ).all()
-        for qid, ref, digest, provider, model, version, result in rows:
+        for qid, ref, stored_key, digest, provider, model, version, result in rows:
             answers = _scopes_answered(provider, model, version, result)
-            for key, scope in by_hash.get(digest, []):
-                if key not in found and scope in answers:
+            for key, scope, wanted_key in by_hash.get(digest, []):
+                if key not in found and scope in answers and stored_key == wanted_key:
                     found[key] = {**result, "qualification_id": qid, "lead_ref": ref}
         return found
 
