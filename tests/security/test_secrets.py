@@ -171,3 +171,17 @@ def test_redact_hides_key_shaped_text_and_keeps_the_rest() -> None:
         "Incorrect API key provided: [redacted]. Model gpt-4o-mini not found (req 12ab)."
     )
     assert redact(f"key {CEREBRAS[:10]}") == "key [redacted]"
+
+
+def test_a_password_in_a_database_or_redis_url_is_redacted(tmp_path: Path) -> None:
+    """A driver's error can quote its connection string; the password in it never leaves."""
+    Settings(
+        _env_file=None,
+        database_url="postgresql+psycopg://leadq:pg-pass-4711@db.example:5432/leadq",
+        redis_url="redis://:redis-pass-9931@cache.example:6379/0",
+    )
+    quoted = "connection to postgresql://leadq:pg-pass-4711@db.example failed; redis-pass-9931"
+    cleaned = redact(quoted)
+    assert "pg-pass-4711" not in cleaned
+    assert "redis-pass-9931" not in cleaned
+    assert "db.example" in cleaned
