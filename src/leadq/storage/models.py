@@ -26,6 +26,9 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 # Ids are 64-bit, as the API's are: on PostgreSQL BIGINT; on SQLite INTEGER, which is 64-bit
 # there and must stay INTEGER to remain the rowid.
 Id = BigInteger().with_variant(Integer(), "sqlite")
+# An erased row's id is not given to a new one (the API's ids and `lead_ref` keys stay one
+# person's): SQLite's AUTOINCREMENT (migration 0006); PostgreSQL's sequences do it anyway.
+NEVER_REUSED: dict[str, Any] = {"sqlite_autoincrement": True}
 
 
 class Base(DeclarativeBase):
@@ -54,6 +57,7 @@ class Lead(Base):
     __table_args__ = (
         Index("ix_leads_latest_score", "latest_score"),
         Index("ix_leads_latest_action", "latest_action"),
+        NEVER_REUSED,
     )
 
 
@@ -88,6 +92,8 @@ class Qualification(Base):
     cached: Mapped[bool] = mapped_column(Boolean, default=False)
     flags: Mapped[list[Any]] = mapped_column(JSON)
 
+    __table_args__ = NEVER_REUSED
+
 
 class ProviderCall(Base):
     """One attempt at a provider call (retries are separate rows)."""
@@ -111,12 +117,15 @@ class ProviderCall(Base):
     # Before the call, in leadq's own rate-limit queue: not the provider's time.
     queue_ms: Mapped[float] = mapped_column(Float, default=0.0, server_default=text("0"))
 
+    __table_args__ = NEVER_REUSED
+
 
 class LeadOutcome(Base):
     """What happened to a lead (won, lost, no_response, disqualified) and when; linked to the
     qualification that was the lead's latest when it was recorded (its variant and action)."""
 
     __tablename__ = "outcomes"
+    __table_args__ = NEVER_REUSED
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     lead_ref: Mapped[int] = mapped_column(ForeignKey("leads.id", ondelete="CASCADE"), index=True)
