@@ -177,7 +177,9 @@ class LeadService:
             )
         except StorageUnavailable as exc:
             count_unstored(len(pairs))
-            log.error("%d result(s) returned but not stored: %s", len(pairs), exc)
+            log.error(
+                "%d result(s) returned without confirmation they were stored: %s", len(pairs), exc
+            )
             observe_results(pairs, self.qualifier.settings.log_pii)
             return
         for (_, outcome), (lead_ref, qid) in zip(pairs, ids, strict=True):
