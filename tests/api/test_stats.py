@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.api.test_leads_llm import LEAD
 from tests.support.llm import answer
 from tests.support.openai_server import Reply
@@ -65,3 +67,73 @@ def test_stats_over_a_period_per_provider(live_app, openai_server) -> None:
     assert year_0.status_code == 422
     assert "out of range" in year_0.json()["error"]["message"]
     assert everything.json()["data"]["totals"]["leads"] == 3
+
+
+HOT = {
+    **LEAD,
+    "engagement_history": "Requested a demo, visited pricing 3x",
+    "additional_context": "Series B, evaluating vendors this quarter",
+}
+COLD = {"lead_name": "C", "company_name": "Tiny", "industry": "Restaurant", "job_title": "Intern"}
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_conversion_by_action_from_outcomes_in_the_crms_words(
+    live_app, request: pytest.FixtureRequest, backend: str
+) -> None:
+    leads = [
+        *({**HOT, "lead_id": f"H-{i}", "lead_name": f"Hot {i}"} for i in range(1, 4)),
+        *({**LEAD, "lead_id": f"N-{i}", "lead_name": f"Warm {i}"} for i in range(1, 5)),
+        {**COLD, "lead_id": "X-1", "company_size": "2"},
+    ]
+    outcomes = [
+        {"lead_id": "H-1", "outcome": "Closed Won"},
+        {"lead_id": "H-2", "outcome": "closed-won"},
+        {"lead_id": "H-3", "outcome": "Closed Won"},
+        {"lead_id": "H-3", "outcome": "Closed Lost"},  # supersedes the one before
+        {"lead_id": "N-1", "outcome": "Closed Lost"},
+        {"lead_id": "N-2", "outcome": "No Show"},
+        {"lead_id": "N-3", "outcome": "Closed Won", "date": "2026-01-05"},  # another period
+        {"lead_id": "X-1", "outcome": "Unqualified"},
+    ]
+    db = {"database_url": request.getfixturevalue("pg_fresh")} if backend == "postgresql" else {}
+    with live_app(provider="rules", **db).client() as api:
+        stored = api.post("/api/leads/qualify-batch", json=leads).json()["data"]
+        recorded = api.post("/api/outcomes", json=outcomes).json()
+        day = api.get("/api/stats").json()["data"]
+        year = api.get("/api/stats", params={"since": "2026-01-01"}).json()["data"]
+        january = api.get("/api/stats", params={"since": "2026-01-05", "until": "2026-01-06"})
+    actions = {r["lead_id"]: r["recommended_action"] for r in stored}
+    assert {actions[f"H-{i}"] for i in range(1, 4)} == {"immediate_outreach"}
+    assert {actions[f"N-{i}"] for i in range(1, 5)} == {"qualified_nurture"}
+    assert actions["X-1"] == "not_qualified"
+    assert recorded["recorded"] == len(outcomes)
+
+    by = {c["action"]: c for c in day["conversion_by_action"]}
+    assert list(by) == ["immediate_outreach", "not_qualified", "qualified_nurture"]
+    assert by["immediate_outreach"] == {
+        "action": "immediate_outreach",
+        "count": 3,
+        "won": 2,
+        "lost": 1,
+        "other": 0,
+        "conversion_rate": round(2 / 3, 6),
+    }
+    assert (by["qualified_nurture"]["count"], by["qualified_nurture"]["won"]) == (2, 0)
+    assert (by["qualified_nurture"]["lost"], by["qualified_nurture"]["other"]) == (1, 1)
+    assert by["qualified_nurture"]["conversion_rate"] == 0.0
+    assert (by["not_qualified"]["other"], by["not_qualified"]["conversion_rate"]) == (1, None)
+    # The outcome dated in January counts in a period that holds that day.
+    in_year = {c["action"]: c for c in year["conversion_by_action"]}
+    assert (in_year["qualified_nurture"]["count"], in_year["qualified_nurture"]["won"]) == (3, 1)
+    assert in_year["qualified_nurture"]["conversion_rate"] == 0.5
+    assert january.json()["data"]["conversion_by_action"] == [
+        {
+            "action": "qualified_nurture",
+            "count": 1,
+            "won": 1,
+            "lost": 0,
+            "other": 0,
+            "conversion_rate": 1.0,
+        }
+    ]

@@ -4,6 +4,7 @@ and the CLI's log events when asked for with LEADQ_LOG_LEVEL."""
 from __future__ import annotations
 
 import json
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import select
@@ -78,3 +79,57 @@ def test_outcomes_all_good_exits_0_and_a_bad_file_exits_2(tmp_path: Path) -> Non
     proc = leadq("outcomes", str(no_column))
     assert proc.returncode == 2
     assert "needs an `outcome` column" in proc.stderr
+
+
+def _stored_outcomes() -> list[tuple[str | None, str, str]]:
+    store = Store.open(Settings())
+    with store.session() as s:
+        rows = s.execute(
+            select(Lead.lead_id, LeadOutcome.outcome, LeadOutcome.outcome_date)
+            .join(Lead, Lead.id == LeadOutcome.lead_ref)
+            .order_by(LeadOutcome.id)
+        ).all()
+    store.close()
+    return [(r[0], r[1], r[2].isoformat()) for r in rows]
+
+
+def test_a_crm_export_with_its_own_headers_and_stage_names(tmp_path: Path) -> None:
+    store = Store.open(Settings())
+    items = [lead(lead_id=str(n), email=f"p{n}@acme.example") for n in (1001, 1002, 1003, 1004)]
+    store.save([(item, qualify(item)) for item in items])
+    store.close()
+    future = (datetime.now(UTC) + timedelta(days=3)).date().isoformat()
+    hubspot = tmp_path / "deals.csv"
+    hubspot.write_text(
+        '"Record ID","Deal Name","Deal Stage","Close Date"\n'
+        '"1001","Acme renewal","Closed Won","2026-11-20"\n'
+        '"1002","Acme new","closedlost","2026-11-21 14:30"\n'
+        '"1003","Acme add-on","Contract Sent","2026-11-20"\n'
+        f'"1004","Acme pilot","Closed Won","{future}"\n'
+        '"9999","Other","Closed Won",""\n',
+        encoding="utf-8",
+    )
+    proc = leadq("outcomes", str(hubspot))
+    assert proc.returncode == 1, proc.stderr
+    assert "recorded 2 of 5 outcomes: won 1, lost 1" in proc.stderr
+    assert "row 3: outcome 'Contract Sent' is not an outcome or a known CRM stage" in proc.stderr
+    assert f"row 4: date {future} must not be in the future" in proc.stderr
+    assert "row 5: unknown lead (lead_id 9999)" in proc.stderr
+    assert _stored_outcomes() == [("1001", "won", "2026-11-20"), ("1002", "lost", "2026-11-21")]
+
+    # Another CRM's words: emails, a lead status, semicolons; the setting's own stage names.
+    statuses = tmp_path / "leads.csv"
+    statuses.write_text(
+        "E-mail;Lead Status\nP1003@ACME.example;Unqualified\np1004@acme.example;Went Dark\n",
+        encoding="utf-8",
+    )
+    proc = leadq("outcomes", str(statuses), env={"LEADQ_OUTCOME_STAGES": "Went Dark=no_response"})
+    assert proc.returncode == 0, proc.stderr
+    assert "recorded 2 of 2 outcomes: no_response 1, disqualified 1" in proc.stderr
+    assert _stored_outcomes()[2:] == [
+        ("1003", "disqualified", datetime.now(UTC).date().isoformat()),
+        ("1004", "no_response", datetime.now(UTC).date().isoformat()),
+    ]
+    bad_setting = leadq("outcomes", str(statuses), env={"LEADQ_OUTCOME_STAGES": "Went Dark=gone"})
+    assert bad_setting.returncode == 2
+    assert "LEADQ_OUTCOME_STAGES" in bad_setting.stderr

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import ColumnElement, case, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
+from leadq.core.outcomes import conversion_by_action
 from leadq.storage.models import LeadOutcome, ProviderCall, Qualification
+from leadq.storage.outcomes import latest_outcome_ids
 from leadq.storage.store import Store
 
 Group = tuple[str, str]  # (provider, model)
@@ -51,7 +53,7 @@ def _blank() -> dict[str, Any]:
 
 def period_stats(store: Store, since: datetime, until: datetime) -> dict[str, Any]:
     """Leads, spend, tokens, latency percentiles, action mix and call error rate over
-    [since, until), in total and per provider and model."""
+    [since, until), in total and per provider and model; and conversion by action."""
     q_when = [Qualification.created_at >= since, Qualification.created_at < until]
     c_when = [ProviderCall.created_at >= since, ProviderCall.created_at < until]
     groups: dict[Group, dict[str, Any]] = defaultdict(_blank)
@@ -96,12 +98,35 @@ def period_stats(store: Store, since: datetime, until: datetime) -> dict[str, An
         for (provider, model), bucket in groups.items():
             _finish(s, bucket, q_when, c_when, provider, model)
         _finish(s, total, q_when, c_when)
+        conversion = conversion_by_action(_outcomes_by_action(s, since, until))
     return {
         "since": since.isoformat(),
         "until": until.isoformat(),
         "totals": total,
         "by_provider": [{"provider": p, "model": m, **groups[(p, m)]} for p, m in sorted(groups)],
+        "conversion_by_action": conversion,
     }
+
+
+def _outcomes_by_action(
+    s: Session, since: datetime, until: datetime
+) -> list[tuple[str | None, str, int]]:
+    """`(action, outcome, leads)` over the leads whose latest outcome is dated on a day of
+    [since, until); the action of the qualification it was recorded against (None when
+    that qualification is no longer stored)."""
+    first, last = since.date(), (until - timedelta(microseconds=1)).date()
+    rows = s.execute(
+        select(Qualification.recommended_action, LeadOutcome.outcome, func.count())
+        .select_from(LeadOutcome)
+        .outerjoin(Qualification, Qualification.id == LeadOutcome.qualification_id)
+        .where(
+            LeadOutcome.id.in_(latest_outcome_ids()),
+            LeadOutcome.outcome_date >= first,
+            LeadOutcome.outcome_date <= last,
+        )
+        .group_by(Qualification.recommended_action, LeadOutcome.outcome)
+    ).all()
+    return [(action, outcome, n) for action, outcome, n in rows]
 
 
 def _finish(
@@ -174,7 +199,7 @@ def variant_stats(store: Store, since: datetime, until: datetime) -> list[dict[s
 def outcome_rows(store: Store, since: datetime, until: datetime) -> list[tuple[str, str, str]]:
     """`(variant, action, outcome)` for each lead's latest outcome whose qualification falls
     in [since, until)."""
-    latest = select(func.max(LeadOutcome.id)).group_by(LeadOutcome.lead_ref).scalar_subquery()
+    latest = latest_outcome_ids().scalar_subquery()
     with store.session() as s:
         rows = s.execute(
             select(

@@ -27,6 +27,7 @@ router = APIRouter(
 # Ids are positive 64-bit integers; larger values are 422, not a database overflow.
 RecordId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 Sort = Literal["score", "-score", "updated", "-updated", "name", "-name"]
+OutcomeFilter = Literal["won", "lost", "no_response", "disqualified", "none"]
 _404: dict[int | str, dict[str, Any]] = {
     404: {"model": ErrorResponse, "description": "No such record."}
 }
@@ -45,10 +46,15 @@ async def list_leads(
     sort: Sort = "-score",
     limit: Annotated[int, Query(ge=1, le=500)] = 50,
     offset: Annotated[int, Query(ge=0, le=2**62)] = 0,
+    outcome: Annotated[
+        OutcomeFilter | None,
+        Query(description="Leads whose latest outcome is this; `none`: without an outcome"),
+    ] = None,
 ) -> dict[str, Any]:
-    """Stored leads with their latest score and action."""
+    """Stored leads with their latest score, action and outcome."""
     total, page = await store.call(
         store.list_leads,
+        outcome=outcome,
         action=action.value if action else None,
         min_score=min_score,
         search=q,

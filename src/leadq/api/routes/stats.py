@@ -1,4 +1,5 @@
-"""`GET /api/stats`: leads, spend, tokens, latency, action mix and error rate over a period."""
+"""`GET /api/stats`: leads, spend, tokens, latency, action mix, error rate and conversion by
+action over a period."""
 
 from __future__ import annotations
 
@@ -65,7 +66,9 @@ def _invalid(name: str, message: str) -> RequestValidationError:
 @router.get("/stats", response_model=StatsResponse)
 async def stats(store: StoreDep, since: When = None, until: When = None) -> dict[str, Any]:
     """Leads, cost, tokens, p50/p95 latency, action mix and provider error rate, in total and
-    per provider and model, over `[since, until)` (default: the last 24 hours)."""
+    per provider and model, over `[since, until)` (default: the last 24 hours); and, for the
+    leads whose latest outcome is dated on a day of the period, conversion (won / (won +
+    lost)) by the action recommended when it was recorded."""
     start, end = period(since, until, timedelta(days=1))
     data = await store.call(period_stats, store, start, end)
     return {"status": "success", "data": data}
