@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import tomllib
 from functools import lru_cache
+from importlib import resources
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit
@@ -10,6 +14,7 @@ from urllib.parse import urlsplit
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from leadq.core.outcomes import StageTable
 from leadq.core.redact import register_secret
 from leadq.core.scoring import ScoreWeights
 from leadq.core.variants import Variants, parse_variants
@@ -20,6 +25,7 @@ ReasoningEffort = Literal["low", "medium", "high"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
 EVERY_ADDRESS = ("0.0.0.0", "::")  # noqa: S104 - names to compare with, not bound here
+WEBHOOK_SECRET_PREFIX = "whsec_"  # noqa: S105 - the format's prefix, not a secret
 
 
 def _env(name: str) -> AliasChoices:
@@ -29,8 +35,14 @@ def _env(name: str) -> AliasChoices:
 class Settings(BaseSettings):
     """Every setting leadq reads. Field aliases are the environment variable names."""
 
+    # A validation error names the setting and what is wrong, never the values given: a
+    # model-level check would otherwise quote every key passed in.
     model_config = SettingsConfigDict(
-        env_file=".env", env_file_encoding="utf-8", extra="ignore", populate_by_name=True
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        populate_by_name=True,
+        hide_input_in_errors=True,
     )
 
     # Which backend answers, and with which model.
@@ -129,6 +141,16 @@ class Settings(BaseSettings):
     icp_file: Path | None = Field(None, validation_alias=_env("LEADQ_ICP_FILE"))
     prices_file: Path | None = Field(None, validation_alias=_env("LEADQ_PRICES_FILE"))
 
+    # Outcomes recorded in the CRM's words.
+    outcome_stages: str = Field(
+        "",
+        validation_alias=_env("LEADQ_OUTCOME_STAGES"),
+        description="CRM stage names recorded as outcomes besides those of "
+        "data/outcome_stages.toml, e.g. `Signed=won,Went Dark=no_response` (comma-separated "
+        "`Stage=outcome` pairs; outcomes: won, lost, no_response, disqualified); they win "
+        "over the defaults",
+    )
+
     # Observability.
     log_level: LogLevel | None = Field(
         None,
@@ -221,6 +243,35 @@ class Settings(BaseSettings):
         "their counts up (Prometheus multiprocess mode) whichever one answers",
     )
 
+    # Webhooks out: every stored qualification, signed, to a CRM or workflow tool.
+    webhook_url: str | None = Field(
+        None,
+        validation_alias=_env("LEADQ_WEBHOOK_URL"),
+        description="POST each stored qualification here (event `lead.qualified`), signed "
+        "per Standard Webhooks, from an outbox in the database; unset: no webhooks",
+    )
+    webhook_secret: SecretStr | None = Field(
+        None,
+        validation_alias=_env("LEADQ_WEBHOOK_SECRET"),
+        description="The signing secret, `whsec_` and base64 of 24 to 64 random bytes; "
+        "required with LEADQ_WEBHOOK_URL",
+    )
+    webhook_retry_base: float = Field(
+        30.0,
+        gt=0,
+        le=3600,
+        validation_alias=_env("LEADQ_WEBHOOK_RETRY_BASE"),
+        description="Seconds before a failed delivery is tried again; each later retry "
+        "waits 4 times longer, at most 8 hours",
+    )
+    webhook_max_attempts: int = Field(
+        8,
+        ge=1,
+        le=20,
+        validation_alias=_env("LEADQ_WEBHOOK_MAX_ATTEMPTS"),
+        description="Attempts before a delivery is marked failed (8: about a day)",
+    )
+
     # CLI input files.
     max_file_bytes: int = Field(
         200 * 1024 * 1024,
@@ -235,7 +286,14 @@ class Settings(BaseSettings):
         description="Files with more rows are refused (exit 2)",
     )
 
-    @field_validator("cerebras_api_key", "openai_api_key", "api_keys", mode="before")
+    @field_validator(
+        "cerebras_api_key",
+        "openai_api_key",
+        "api_keys",
+        "webhook_url",
+        "webhook_secret",
+        mode="before",
+    )
     @classmethod
     def _blank_key_is_none(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
@@ -252,8 +310,33 @@ class Settings(BaseSettings):
             register_secret(secret.get_secret_value() if secret else None)
         for service_key in self.api_key_list:
             register_secret(service_key)
-        for url in (self.database_url, self.redis_url):  # a password in a URL is a key too
+        for url in (self.database_url, self.redis_url, self.webhook_url):  # a URL's password
             register_secret(_url_password(url))
+        if self.webhook_secret is not None:  # with and without its `whsec_` prefix
+            signing = self.webhook_secret.get_secret_value()
+            register_secret(signing)
+            register_secret(signing.removeprefix(WEBHOOK_SECRET_PREFIX))
+        return self
+
+    @model_validator(mode="after")
+    def _webhook_signable(self) -> Settings:
+        """A webhook URL needs a secret to sign with, in the Standard Webhooks format. Checked
+        here, after the secret is registered for redaction: a field validator's error would
+        quote the value."""
+        if self.webhook_url is None:
+            return self
+        if urlsplit(self.webhook_url).scheme not in ("http", "https"):
+            raise ValueError("LEADQ_WEBHOOK_URL must be an http:// or https:// URL")
+        if self.webhook_secret is None:
+            raise ValueError(
+                "LEADQ_WEBHOOK_URL is set but LEADQ_WEBHOOK_SECRET is not: set it to "
+                "`whsec_` and base64 of random bytes, e.g. whsec_$(openssl rand -base64 32)"
+            )
+        if not 24 <= len(_base64(self.webhook_secret.get_secret_value())) <= 64:
+            raise ValueError(
+                "LEADQ_WEBHOOK_SECRET must be `whsec_` and base64 of 24 to 64 random bytes, "
+                "e.g. whsec_$(openssl rand -base64 32)"
+            )
         return self
 
     @model_validator(mode="after")
@@ -261,10 +344,21 @@ class Settings(BaseSettings):
         self.variants  # noqa: B018 - raises ValueError naming LEADQ_PROMPT_VARIANTS
         return self
 
+    @model_validator(mode="after")
+    def _stages_valid(self) -> Settings:
+        self.stage_table  # noqa: B018 - raises ValueError naming LEADQ_OUTCOME_STAGES
+        return self
+
     @property
     def variants(self) -> Variants:
         """The prompt versions in use and their weights (`LEADQ_PROMPT_VARIANTS`)."""
         return parse_variants(self.prompt_variants, self.prompt_version, self.experiment_salt)
+
+    @property
+    def stage_table(self) -> StageTable:
+        """CRM stage names -> outcomes: data/outcome_stages.toml, with LEADQ_OUTCOME_STAGES
+        merged over it."""
+        return StageTable.build(_default_stages(), self.outcome_stages)
 
     @property
     def host_list(self) -> list[str]:
@@ -286,6 +380,11 @@ class Settings(BaseSettings):
         return [k.strip() for k in self.api_keys.get_secret_value().split(",") if k.strip()]
 
     @property
+    def webhooks_on(self) -> bool:
+        """Whether stored results are sent out as webhooks (`LEADQ_WEBHOOK_URL` is set)."""
+        return self.webhook_url is not None
+
+    @property
     def effective_database_url(self) -> str:
         """`DATABASE_URL`, else a SQLite file in `LEADQ_DATA_DIR`."""
         if self.database_url:
@@ -304,6 +403,22 @@ class Settings(BaseSettings):
 def get_settings() -> Settings:
     """The process-wide settings, read once."""
     return Settings()
+
+
+@lru_cache(maxsize=1)
+def _default_stages() -> dict[str, list[str]]:
+    """Outcome -> the CRM stage names that record it, as data/outcome_stages.toml lists them."""
+    text = resources.files("leadq.data").joinpath("outcome_stages.toml").read_text("utf-8")
+    return tomllib.loads(text)
+
+
+def _base64(secret: str) -> bytes:
+    """The bytes of a `whsec_...` secret; empty when it is not base64."""
+    try:
+        body = secret.removeprefix(WEBHOOK_SECRET_PREFIX)
+        return base64.b64decode(body + "=" * (-len(body) % 4), validate=True)
+    except binascii.Error:
+        return b""
 
 
 def _url_password(url: str | None) -> str | None:

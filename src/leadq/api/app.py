@@ -14,7 +14,17 @@ from leadq.api.batches import BatchSlots
 from leadq.api.errors import Unexpected, install_error_handlers
 from leadq.api.headers import SafeHeaders
 from leadq.api.limits import BodyLimit, BodyTimeout
-from leadq.api.routes import experiments, health, leads, metrics, outcomes, records, stats, web
+from leadq.api.routes import (
+    experiments,
+    health,
+    leads,
+    metrics,
+    outcomes,
+    records,
+    stats,
+    web,
+    webhooks,
+)
 from leadq.api.routes.docs import add_docs
 from leadq.config import Settings
 from leadq.core.errors import LeadqError
@@ -23,6 +33,7 @@ from leadq.observability.metrics import retire_process
 from leadq.observability.requests import RequestContext
 from leadq.qualifier import LeadQualifier
 from leadq.service.leads import CallRecorder, seed_budget
+from leadq.service.webhooks import WebhookDeliverer
 from leadq.storage.cache import ResultCache
 from leadq.storage.retention import run_purges
 from leadq.storage.store import Store
@@ -43,18 +54,21 @@ def create_app(
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        purges, recorder = None, None
+        purges, recorder, deliveries = None, None, None
         if app.state.qualifier is not None:  # provider calls to the call log as they complete
             recorder = CallRecorder(app.state.qualifier, app.state.store)
         if settings.retention_days is not None:  # at start, then every LEADQ_PURGE_EVERY_HOURS
             purges = asyncio.create_task(
                 run_purges(app.state.store, settings.retention_days, settings.purge_every_hours)
             )
+        if settings.webhooks_on:  # the webhook outbox, sent as it fills (and what was left)
+            deliveries = asyncio.create_task(WebhookDeliverer(app.state.store, settings).run())
         yield
-        if purges is not None:
-            purges.cancel()
-            with suppress(asyncio.CancelledError):
-                await purges
+        for task in (purges, deliveries):
+            if task is not None:
+                task.cancel()
+                with suppress(asyncio.CancelledError):
+                    await task
         if recorder is not None:
             await recorder.aclose()
         if app.state.qualifier is not None:
@@ -97,6 +111,7 @@ def create_app(
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(records.router)
+    app.include_router(webhooks.router)
     app.include_router(web.router)  # the UI at /, outside the OpenAPI schema
     for observing in (outcomes, stats, experiments, metrics):
         app.include_router(observing.router)

@@ -7,6 +7,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from leadq.core.outcomes import Outcome
 from leadq.core.redact import redact
 from leadq.core.result import LeadError, QualificationResult
 
@@ -70,6 +71,24 @@ class HealthResponse(BaseModel):
 # ---- stored leads and qualifications -------------------------------------------------------
 
 
+class LatestOutcome(BaseModel):
+    """A lead's latest outcome: the last one recorded (a later record supersedes it)."""
+
+    outcome: Outcome
+    date: str = Field(description="The day it happened (ISO date).")
+
+
+class RecordedOutcome(LatestOutcome):
+    """A won/lost/... outcome, recorded against the lead's latest qualification."""
+
+    id: int
+    lead_ref: int
+    recorded_at: str
+    qualification_id: int | None = None
+    prompt_version: str | None = None
+    recommended_action: str | None = None
+
+
 class StoredLead(BaseModel):
     """A stored lead with its latest score and action."""
 
@@ -84,6 +103,9 @@ class StoredLead(BaseModel):
     qualification_count: int
     created_at: str
     updated_at: str
+    latest_outcome: LatestOutcome | None = Field(
+        None, description="Won, lost, ...: the last outcome recorded; null before any."
+    )
 
 
 class HistoryPoint(BaseModel):
@@ -110,6 +132,9 @@ class StoredQualification(QualificationResult):
 class LeadDetail(StoredLead):
     history: list[HistoryPoint] = Field(description="Score and action at each qualification.")
     qualifications: list[StoredQualification] = Field(description="Oldest first.")
+    outcomes: list[RecordedOutcome] = Field(
+        default_factory=list, description="Every recorded outcome, the latest first."
+    )
 
 
 class LeadPage(BaseModel):
@@ -140,22 +165,36 @@ class ErasedResponse(BaseModel):
     )
 
 
-class RecordedOutcome(BaseModel):
-    """A won/lost/... outcome, recorded against the lead's latest qualification."""
-
-    id: int
-    lead_ref: int
-    outcome: str
-    date: str
-    recorded_at: str
-    qualification_id: int | None = None
-    prompt_version: str | None = None
-    recommended_action: str | None = None
-
-
 class OutcomeResponse(BaseModel):
     status: Literal["success"] = "success"
     data: RecordedOutcome
+
+
+class OutcomeRecorded(BaseModel):
+    """An item of `POST /api/outcomes` that was recorded."""
+
+    index: int = Field(description="Its place in the request, from 0.")
+    status: Literal["recorded"] = "recorded"
+    data: RecordedOutcome
+
+
+class OutcomeFailed(BaseModel):
+    """An item of `POST /api/outcomes` that was not: `not_found` (no such lead) or
+    `invalid_input` (an unknown outcome or stage, a date out of range)."""
+
+    index: int = Field(description="Its place in the request, from 0.")
+    status: Literal["error"] = "error"
+    error: ErrorDetail
+
+
+class OutcomesResponse(BaseModel):
+    status: Literal["success"] = "success"
+    count: int
+    recorded: int
+    failed: int
+    data: list[OutcomeRecorded | OutcomeFailed] = Field(
+        description="One entry per item, in request order."
+    )
 
 
 # ---- stats and experiments ----------------------------------------------------------------
@@ -189,11 +228,28 @@ class ProviderTotals(PeriodTotals):
     model: str
 
 
+class ActionConversion(BaseModel):
+    """Leads whose latest outcome is dated in the period, by the recommended action of the
+    qualification it was recorded against."""
+
+    action: str | None = Field(description="null: that qualification is no longer stored.")
+    count: int = Field(description="Leads with an outcome.")
+    won: int
+    lost: int
+    other: int = Field(description="no_response and disqualified.")
+    conversion_rate: float | None = Field(
+        description="won / (won + lost); null while none is won or lost."
+    )
+
+
 class PeriodStats(BaseModel):
     since: str
     until: str
     totals: PeriodTotals
     by_provider: list[ProviderTotals]
+    conversion_by_action: list[ActionConversion] = Field(
+        default_factory=list, description="Does a lead sent to outreach convert more?"
+    )
 
 
 class StatsResponse(BaseModel):
@@ -211,6 +267,32 @@ class ExperimentsResponse(BaseModel):
     variants: list[dict[str, Any]]
     comparisons: list[dict[str, Any]]
     configured: dict[str, Any] = Field(description="The experiment's salt and weights.")
+
+
+# ---- webhooks ------------------------------------------------------------------------------
+
+
+class WebhookDelivery(BaseModel):
+    """One message of the webhook outbox and how its delivery went."""
+
+    id: str = Field(
+        description="The `webhook-id` header: the same on every attempt, for receivers to "
+        "drop repeats."
+    )
+    event_type: str = Field(description="e.g. lead.qualified")
+    status: Literal["pending", "delivered", "failed"]
+    attempts: int
+    lead_ref: int | None = Field(None, description="The stored lead it is about, if any.")
+    created_at: str
+    next_attempt_at: str | None = Field(None, description="When a pending one is tried next.")
+    delivered_at: str | None = None
+    last_error: str | None = Field(None, description="What went wrong at the last failure.")
+
+
+class WebhookDeliveries(BaseModel):
+    status: Literal["success"] = "success"
+    counts: dict[str, int] = Field(description="Messages pending, delivered and failed.")
+    data: list[WebhookDelivery] = Field(description="Newest first.")
 
 
 def error_body(

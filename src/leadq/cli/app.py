@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from leadq.cli import db, qualify, records
+from leadq.cli import db, qualify, records, webhooks
 from leadq.cli.console import err
 from leadq.cli.outcomes import outcomes
 from leadq.config import EVERY_ADDRESS, LOOPBACK_HOSTS, Settings
@@ -37,6 +37,7 @@ app.command()(records.history)
 app.command()(records.export)
 app.command("outcomes")(outcomes)
 app.add_typer(db.db_app, name="db")
+app.add_typer(webhooks.webhooks_app, name="webhooks")
 
 
 @app.command()

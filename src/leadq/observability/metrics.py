@@ -155,6 +155,20 @@ HTTP_REQUESTS = Counter(
     ["method", "route", "status"],
     registry=REGISTRY,
 )
+WEBHOOK_DELIVERIES = Counter(
+    "leadq_webhook_deliveries",
+    "Webhook delivery attempts, by result: delivered, retry (to be tried again) or failed "
+    "(refused for good, or out of attempts).",
+    ["result"],
+    registry=REGISTRY,
+)
+# Every worker counts the same outbox table: across processes, the live ones' highest.
+WEBHOOKS_PENDING = Gauge(
+    "leadq_webhooks_pending",
+    "Webhook messages in the outbox still to be delivered.",
+    registry=REGISTRY,
+    multiprocess_mode="livemax",
+)
 
 
 # The labelled children per (provider, model, prompt_version, action): `labels()` costs
@@ -226,6 +240,16 @@ def count_unstored(n: int) -> None:
 def count_http(method: str, route: str, status: int) -> None:
     """One HTTP request, by its route template (never the raw path: ids would explode it)."""
     HTTP_REQUESTS.labels(method, route, str(status)).inc()
+
+
+def count_webhook(result: Literal["delivered", "retry", "failed"]) -> None:
+    """One webhook delivery attempt and what came of it."""
+    WEBHOOK_DELIVERIES.labels(result).inc()
+
+
+def set_webhooks_pending(n: int) -> None:
+    """The outbox's pending messages, as last counted."""
+    WEBHOOKS_PENDING.set(n)
 
 
 def exposition() -> bytes:

@@ -179,3 +179,28 @@ class CacheErasure(Base):
 
     lead_ref: Mapped[int] = mapped_column(Id, primary_key=True, autoincrement=False)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class OutboxMessage(Base):
+    """An event to send as a webhook (`storage/webhooks.py`), written in the transaction that
+    made it: pending until the receiver answers 2xx (delivered) or the attempts run out
+    (failed). Its id is the `webhook-id` header, the same on every attempt. A lead's
+    messages go when the lead is erased (they carry its name and email)."""
+
+    __tablename__ = "webhook_outbox"
+
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)  # msg_ and 32 hex digits
+    event_type: Mapped[str] = mapped_column(String(60))  # lead.qualified, ...
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    lead_ref: Mapped[int | None] = mapped_column(
+        ForeignKey("leads.id", ondelete="CASCADE"), index=True
+    )
+    status: Mapped[str] = mapped_column(String(20))  # pending, delivered, failed
+    attempts: Mapped[int] = mapped_column(Integer)
+    # When a pending message is due; a deliverer that claims it moves this past its attempt.
+    next_attempt_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    delivered_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (Index("ix_webhook_outbox_due", "status", "next_attempt_at"),)

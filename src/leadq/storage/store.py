@@ -11,7 +11,7 @@ import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AbstractContextManager, nullcontext
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any, TypeVar, cast
 
 from sqlalchemy import Engine, Table, bindparam, delete, func, insert, select, text, update
@@ -40,6 +40,8 @@ from leadq.storage.models import (
     ProviderCall,
     Qualification,
 )
+from leadq.storage.outcomes import latest_outcome_id, latest_outcome_is, lead_outcomes
+from leadq.storage.webhooks import add_events, lead_qualified
 
 CHUNK = 500  # rows per IN (...) lookup
 _NOT_IN_RESULT = {"qualification_id", "lead_ref"}  # the row's own ids, not the result's
@@ -85,11 +87,17 @@ class Store:
     work on the store's own threads and answers `StorageUnavailable` (503, retryable) when
     the database fails or does not answer within `timeout`. On SQLite, this process's
     writers take turns on a lock rather than in SQLite's busy loop, so concurrent batches
-    queue instead of failing with "database is locked"."""
+    queue instead of failing with "database is locked".
 
-    def __init__(self, engine: Engine, timeout: float | None = None) -> None:
+    With `events` (webhooks are configured), every stored qualification also gets its
+    `lead.qualified` event in the webhook outbox, in the same transaction."""
+
+    def __init__(
+        self, engine: Engine, timeout: float | None = None, *, events: bool = False
+    ) -> None:
         self.engine = engine
         self.timeout = timeout
+        self.events = events
         # How long a save keeps retrying a locked or unreachable database: these are results
         # (often paid for) that exist nowhere else.
         self.save_patience = 3 * timeout if timeout else 60.0
@@ -106,7 +114,7 @@ class Store:
         engine = make_engine(settings.effective_database_url, settings.db_timeout)
         if migrate:
             upgrade(engine)
-        return cls(engine, settings.db_timeout)
+        return cls(engine, settings.db_timeout, events=settings.webhooks_on)
 
     def writing(self) -> AbstractContextManager[Any]:
         """Held around a write transaction: this process's writers in turn on SQLite."""
@@ -222,11 +230,12 @@ class Store:
 
         now = _now()
         uids = _uids(len(outcomes))
-        rows, slots = [], []
+        rows, slots, stored = [], [], []
         for i, ((lead, outcome), key) in enumerate(zip(outcomes, keyed, strict=True)):
             if isinstance(outcome, QualificationResult) and lead is not None and key:
                 rows.append(self._row(next(uids), refs[key], lead, outcome, now))
                 slots.append(i)
+                stored.append((lead, outcome))
         ids: list[int] = []
         if rows:
             inserted = s.connection().execute(
@@ -246,6 +255,9 @@ class Store:
                     b_n=entry["b_n"] + 1,
                 )
             s.connection().execute(_bump_latest, list(latest.values()))
+            if self.events:  # the webhook outbox: sent only if this transaction commits
+                events = zip(rows, ids, stored, strict=True)
+                add_events(s, [lead_qualified(r["lead_ref"], q, *lr, now) for r, q, lr in events])
         if calls:
             s.execute(
                 insert(ProviderCall), [self._call_row(refs.get(lead_key(c.lead)), c) for c in calls]
@@ -291,7 +303,8 @@ class Store:
     # ---- reading ----------------------------------------------------------------------------
 
     @staticmethod
-    def _lead_summary(lead: Lead) -> dict[str, Any]:
+    def _lead_summary(lead: Lead, latest: tuple[str, date] | None = None) -> dict[str, Any]:
+        """The lead's row, with its latest outcome (`outcome`, `date`) when it has one."""
         return {
             "id": lead.id,
             "lead_id": lead.lead_id,
@@ -304,6 +317,9 @@ class Store:
             "qualification_count": lead.qualification_count,
             "created_at": lead.created_at.isoformat(),
             "updated_at": lead.updated_at.isoformat(),
+            "latest_outcome": (
+                {"outcome": latest[0], "date": latest[1].isoformat()} if latest else None
+            ),
         }
 
     def list_leads(
@@ -315,10 +331,14 @@ class Store:
         sort: str = "-score",
         limit: int = 50,
         offset: int = 0,
+        outcome: str | None = None,
     ) -> tuple[int, list[dict[str, Any]]]:
-        """Leads with their latest score, filtered, sorted (`score`, `updated`, `name`, with
-        `-` for descending) and paginated; returns `(total, page)`."""
-        query = select(Lead)
+        """Leads with their latest score and outcome, filtered (`outcome`: an outcome, or
+        `none` for leads without one), sorted (`score`, `updated`, `name`, with `-` for
+        descending) and paginated; returns `(total, page)`."""
+        query = select(Lead.id)
+        if outcome:
+            query = query.where(latest_outcome_is(Lead.id, outcome))
         if action:
             query = query.where(Lead.latest_action == action)
         if min_score is not None:
@@ -334,12 +354,18 @@ class Store:
             )
         column = SORTS[sort.lstrip("-")]
         order = column.desc() if sort.startswith("-") else column.asc()
+        ids = query.order_by(order.nulls_last(), Lead.id).limit(limit).offset(offset).subquery()
+        # The page's latest outcomes are looked up for its rows only, not for every lead.
+        page = (
+            select(Lead, LeadOutcome.outcome, LeadOutcome.outcome_date)
+            .join(ids, ids.c.id == Lead.id)
+            .outerjoin(LeadOutcome, LeadOutcome.id == latest_outcome_id(Lead.id))
+            .order_by(order.nulls_last(), Lead.id)
+        )
         with self.session() as s:
             total = s.scalar(select(func.count()).select_from(query.subquery())) or 0
-            page = s.scalars(
-                query.order_by(order.nulls_last(), Lead.id).limit(limit).offset(offset)
-            ).all()
-            return total, [self._lead_summary(lead) for lead in page]
+            rows = s.execute(page).all()
+            return total, [self._lead_summary(lead, (o, on) if o else None) for lead, o, on in rows]
 
     @staticmethod
     def qualification_dict(q: Qualification) -> dict[str, Any]:
@@ -353,7 +379,8 @@ class Store:
         }
 
     def get_lead(self, ref: int) -> dict[str, Any] | None:
-        """The lead with every qualification, oldest first (its score history)."""
+        """The lead with every qualification, oldest first (its score history), and every
+        outcome, the latest first."""
         with self.session() as s:
             lead = s.get(Lead, ref)
             if lead is None:
@@ -363,8 +390,12 @@ class Store:
                 .where(Qualification.lead_ref == ref)
                 .order_by(Qualification.created_at, Qualification.id)
             ).all()
+            outcomes = lead_outcomes(s, ref)
+            last = outcomes[0] if outcomes else None
+            latest = (last["outcome"], date.fromisoformat(last["date"])) if last else None
             return {
-                **self._lead_summary(lead),
+                **self._lead_summary(lead, latest),
+                "outcomes": outcomes,
                 "history": [
                     {
                         "qualification_id": q.id,
@@ -395,6 +426,39 @@ class Store:
             )
             for q in s.scalars(query):
                 yield self.qualification_dict(q)
+
+    def latest_with_outcomes(self) -> Iterator[dict[str, Any]]:
+        """Every lead with a result, in lead order and streamed (for export): who it is (as its
+        latest input gives it, else as first stored), its latest result (`result`, as
+        `qualification_dict` gives it) and its latest outcome with that outcome's date
+        (`outcome`, `outcome_date`: None when it has none)."""
+        query = (
+            select(
+                Qualification,
+                Lead.lead_id,
+                Lead.lead_name,
+                Lead.company_name,
+                Lead.email,
+                LeadOutcome.outcome,
+                LeadOutcome.outcome_date,
+            )
+            .join(Lead, Lead.latest_qualification_id == Qualification.id)
+            .outerjoin(LeadOutcome, LeadOutcome.id == latest_outcome_id(Lead.id))
+            .order_by(Lead.id)
+            .execution_options(yield_per=1000)
+        )
+        with self.session() as s:
+            for q, lead_id, name, company, email, outcome, on in s.execute(query):
+                latest = q.input or {}
+                yield {
+                    "lead_id": latest.get("lead_id") or lead_id,
+                    "lead_name": latest.get("lead_name") or name,
+                    "company_name": latest.get("company_name") or company,
+                    "email": latest.get("email") or email,
+                    "outcome": outcome,
+                    "outcome_date": on.isoformat() if on else None,
+                    "result": self.qualification_dict(q),
+                }
 
     def find_lead(self, needle: str) -> int | None:
         """A stored lead's id from its id, caller id, email or name (first match)."""

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 from typing import Any
 
+from leadq.config import Settings
 from leadq.core.calls import CallAttempt
 from leadq.core.lead import LeadInput
 from leadq.core.result import ResultOrError
@@ -31,13 +32,21 @@ class JobWriter:
 
     `submit` returns once the process has taken the batch, which it does when it has stored
     the one before: at most two batches are qualified and not stored yet. A failure in the
-    process is raised by the next `submit` or by `close`; later batches are not stored."""
+    process is raised by the next `submit` or by `close`; later batches are not stored.
 
-    def __init__(self, database_url: str, job_id: str) -> None:
+    `events`: whether stored results get webhook events (`Store.events`); by default, as
+    LEADQ_WEBHOOK_URL says in the command's environment."""
+
+    def __init__(self, database_url: str, job_id: str, *, events: bool | None = None) -> None:
+        if events is None:
+            events = Settings().webhooks_on
         ctx = multiprocessing.get_context("spawn")  # nothing inherited: no pool, no loop
         self._conn, theirs = ctx.Pipe()
         self._process = ctx.Process(
-            target=_serve, args=(database_url, job_id, theirs), name="leadq-writer", daemon=True
+            target=_serve,
+            args=(database_url, job_id, events, theirs),
+            name="leadq-writer",
+            daemon=True,
         )
         self._process.start()
         theirs.close()
@@ -76,7 +85,7 @@ class JobWriter:
             raise self._error
 
 
-def _serve(database_url: str, job_id: str, conn: Connection) -> None:
+def _serve(database_url: str, job_id: str, events: bool, conn: Connection) -> None:
     """The writer process: store each batch received until `None`, then report `None`, or
     the first failure as text (an exception may not survive pickling)."""
     from leadq.storage.db import make_engine
@@ -87,7 +96,7 @@ def _serve(database_url: str, job_id: str, conn: Connection) -> None:
     # the command decides what to do.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     gc.disable()  # stored rows make no reference cycles (see `leadq qualify`)
-    store = Store(make_engine(database_url))
+    store = Store(make_engine(database_url), events=events)
     ledger = JobLedger(store)
     report: Any = None
     try:
