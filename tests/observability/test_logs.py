@@ -107,3 +107,12 @@ def test_configure_logging_installs_one_handler_at_the_level(root_logging, capsy
     assert "provider.call" in err
     assert 'status="ok"' in err
     assert not err.startswith("{")
+
+
+def test_every_registered_secret_is_scrubbed_from_log_lines() -> None:
+    """A webhook secret or a database password (registered by the settings) never reaches a
+    log line, whichever formatter writes it."""
+    Settings(_env_file=None, database_url="postgresql+psycopg://u:db-pass-5521@h/db")
+    record = logging.makeLogRecord({"msg": "connect failed: u:db-pass-5521@h", "levelno": 40})
+    for formatter in (JsonFormatter(), TextFormatter()):
+        assert "db-pass-5521" not in formatter.format(record)

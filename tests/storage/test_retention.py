@@ -16,7 +16,15 @@ from leadq.config import Settings
 from leadq.core.calls import CallAttempt
 from leadq.storage.db import make_engine, upgrade
 from leadq.storage.jobs import JobLedger
-from leadq.storage.models import Job, JobItem, Lead, LeadOutcome, ProviderCall, Qualification
+from leadq.storage.models import (
+    Job,
+    JobItem,
+    Lead,
+    LeadOutcome,
+    OutboxMessage,
+    ProviderCall,
+    Qualification,
+)
 from leadq.storage.outcomes import record_outcomes
 from leadq.storage.retention import Purged, cutoff_for, purge
 from leadq.storage.store import Store
@@ -204,3 +212,20 @@ def test_serve_without_retention_keeps_everything(tmp_path: Path) -> None:
     finally:
         app.stop()
         store.close()
+
+
+def test_old_webhook_messages_go_new_ones_stay(store: Store) -> None:
+    """Webhook messages carry the lead's name and email: none outlives the cutoff, whether
+    its lead goes (A: nothing left) or stays (B: a newer result)."""
+    store.events = True  # as with LEADQ_WEBHOOK_URL set
+    stored(store, lead(lead_id="A"), at=OLD)
+    stored(store, lead(lead_id="B"), at=OLD)
+    with store.session.begin() as s:
+        s.execute(update(OutboxMessage).values(created_at=OLD, status="delivered"))
+    stored(store, lead(lead_id="B"), at=NOW)
+    purged = purge(store, CUTOFF)
+    assert purged.webhook_messages == 1  # B's old one; A's went with A
+    with store.session() as s:
+        left = s.scalars(select(OutboxMessage.payload)).all()
+    assert [m["data"]["lead_id"] for m in left] == ["B"]
+    assert purged.leads == 1

@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from leadq.config import Settings
+from leadq.core.redact import redact_known
 
 EVENTS = logging.getLogger("leadq.events")
 request_id: ContextVar[str | None] = ContextVar("leadq_request_id", default=None)
@@ -43,7 +44,7 @@ class _Scrub:
     def __call__(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, "***")
-        return text
+        return redact_known(text)  # and every other key the settings registered
 
 
 def _fields(record: logging.LogRecord) -> dict[str, Any]:

@@ -96,7 +96,7 @@ def run_job(
     qualifies) and cyclic garbage collection is paused: its leads and results are acyclic."""
     local = service.qualifier.backend.is_local
     url = service.qualifier.settings.effective_database_url
-    writer = JobWriter(url, job_id) if local else None
+    writer = JobWriter(url, job_id, events=ledger.store.events) if local else None
     try:
         with collector_paused() if local else nullcontext():
             asyncio.run(

@@ -8,6 +8,8 @@ cutoff are deleted, with what hangs on them.
 - Batch-job rows whose result was purged are marked `purged` (the row stays, so a resumed
   job still has one outcome per row); jobs that finished before the cutoff are deleted
   with their rows.
+- Webhook messages made before the cutoff are deleted, sent or not (they carry the lead's
+  name and email, and one that old has long run out of attempts).
 
 `purge` runs from `leadq db purge` and on a schedule inside `leadq serve` (`run_purges`)."""
 
@@ -23,7 +25,15 @@ from typing import Any
 from sqlalchemy import delete, exists, func, select, update
 from sqlalchemy.orm import Session, aliased
 
-from leadq.storage.models import Job, JobItem, Lead, LeadOutcome, ProviderCall, Qualification
+from leadq.storage.models import (
+    Job,
+    JobItem,
+    Lead,
+    LeadOutcome,
+    OutboxMessage,
+    ProviderCall,
+    Qualification,
+)
 from leadq.storage.store import Store, _chunks
 
 log = logging.getLogger("leadq.retention")
@@ -39,6 +49,7 @@ class Purged:
     leads: int = 0
     jobs: int = 0
     job_rows_unlinked: int = 0
+    webhook_messages: int = 0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -90,7 +101,10 @@ def purge(store: Store, older_than: datetime) -> Purged:
         finished = select(Job.id).where(Job.finished_at < older_than)
         s.execute(delete(JobItem).where(JobItem.job_id.in_(finished)))
         jobs = _count(s.execute(delete(Job).where(Job.finished_at < older_than)))
-    return Purged(older_than.isoformat(), quals, calls, leads, jobs, unlinked)
+        messages = _count(
+            s.execute(delete(OutboxMessage).where(OutboxMessage.created_at < older_than))
+        )
+    return Purged(older_than.isoformat(), quals, calls, leads, jobs, unlinked, messages)
 
 
 def _count(result: Any) -> int:
@@ -168,3 +182,4 @@ def describe(purged: Purged) -> Iterable[str]:
     yield f"  {purged.qualifications} qualifications, {purged.provider_calls} provider calls"
     yield f"  {purged.leads} leads with nothing left, {purged.jobs} finished jobs"
     yield f"  {purged.job_rows_unlinked} job rows marked purged"
+    yield f"  {purged.webhook_messages} webhook messages"
