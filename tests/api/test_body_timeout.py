@@ -5,48 +5,28 @@ from __future__ import annotations
 
 import json
 import os
-import signal
 import socket
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
 
-from tests.support.serve import free_port, wait_until_serving
+from tests.support.serve import serving
 
 
 @pytest.fixture
 def served(tmp_path: Path) -> Iterator[tuple[int, Path]]:
     """`leadq serve` in a real process with LEADQ_BODY_TIMEOUT=1: its port and its log."""
-    port = free_port()
     env = {
         **os.environ,
         "LEADQ_PROVIDER": "rules",
         "LEADQ_DATA_DIR": str(tmp_path / "data"),
         "LEADQ_BODY_TIMEOUT": "1",
     }
-    log = tmp_path / "serve.log"  # a file, not a pipe: nobody reads a pipe while it fills
-    with log.open("w", encoding="utf-8") as stderr:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "leadq", "serve", "--port", str(port)],
-            env=env,
-            stderr=stderr,
-            stdout=subprocess.DEVNULL,
-            start_new_session=True,  # its own process group, to clean up after a failure
-        )
-    try:
-        wait_until_serving(proc, f"http://127.0.0.1:{port}")
-        yield port, log
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(proc.pid, signal.SIGKILL)
-            raise
+    log = tmp_path / "serve.log"
+    with serving(env, log) as (_, url):
+        yield int(url.rsplit(":", 1)[1]), log
 
 
 def read_until_closed(sock: socket.socket) -> bytes:

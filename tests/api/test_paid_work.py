@@ -10,8 +10,6 @@ import contextlib
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Callable
@@ -24,7 +22,7 @@ import pytest
 from tests.api.test_leads_llm import LEAD
 from tests.support.llm import answer, lead_in
 from tests.support.openai_server import Reply, ScriptedServer
-from tests.support.serve import free_port, wait_until_serving
+from tests.support.serve import serving
 
 
 def _wait_for(predicate: Callable[[], bool], timeout: float = 10.0) -> bool:
@@ -125,7 +123,6 @@ def test_each_call_is_logged_when_it_completes_and_survives_kill_9(
 
     openai_server.handler = six_then_silence
     db = tmp_path / "leadq.db"
-    port = free_port()
     env = {
         **os.environ,
         "LEADQ_PROVIDER": "openai",
@@ -138,27 +135,16 @@ def test_each_call_is_logged_when_it_completes_and_survives_kill_9(
         "LEADQ_LEAD_DEADLINE": "3600",
         "DATABASE_URL": f"sqlite:///{db}",
     }
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "leadq", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
     leads = [{**LEAD, "lead_id": f"K-{i}"} for i in range(30)]
+    with serving(env) as (proc, url):
 
-    def send() -> None:
-        with contextlib.suppress(httpx.TransportError):  # the server is killed under it
-            httpx.post(f"{url}/api/leads/qualify-batch", json=leads, timeout=120)
+        def send() -> None:
+            with contextlib.suppress(httpx.TransportError):  # the server is killed under it
+                httpx.post(f"{url}/api/leads/qualify-batch", json=leads, timeout=120)
 
-    try:
-        wait_until_serving(proc, url)
-        sender = threading.Thread(target=send, daemon=True)
-        sender.start()
+        threading.Thread(target=send, daemon=True).start()
         assert _wait_for(lambda: openai_server.completed == 6 and openai_server.in_flight == 3)
         assert _wait_for(lambda: _logged_calls(db) == 6, timeout=20)  # the batch still runs
-    finally:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.wait(timeout=30)
     assert proc.returncode == -signal.SIGKILL

@@ -5,9 +5,6 @@ the delivery log at /api/webhooks/deliveries."""
 from __future__ import annotations
 
 import os
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -19,7 +16,7 @@ from standardwebhooks import Webhook
 
 from tests.api.conftest import LiveApp
 from tests.support.receiver import WebhookReceiver
-from tests.support.serve import free_port, wait_until_serving
+from tests.support.serve import free_port, serving
 
 SECRET = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
 LEAD = {
@@ -35,22 +32,9 @@ LEAD = {
 
 @contextmanager
 def _serving(env: dict[str, str], log: Path) -> Iterator[str]:
-    """`leadq serve` in a subprocess, its log to `log`, until the block ends; then SIGTERM
-    (as systemd or Docker stop it)."""
-    with log.open("a") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "leadq", "serve"],
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=out,
-        )
-    try:
-        url = f"http://127.0.0.1:{env['LEADQ_PORT']}"
-        wait_until_serving(proc, url)
+    """`leadq serve` in a subprocess, its log to `log`, until the block ends; then SIGTERM."""
+    with serving(env, log) as (_, url):
         yield url
-    finally:
-        proc.send_signal(signal.SIGTERM)
-        proc.wait(30)
 
 
 def _until(check: Callable[[], bool], seconds: float = 30) -> None:
