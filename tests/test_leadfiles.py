@@ -3,20 +3,29 @@ explicit column map, and the same CRM id on two rows."""
 
 from __future__ import annotations
 
+import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from leadq.core.lead import LEAD_FIELDS
+from leadq.core.lead import LEAD_FIELDS, LeadInput
 from leadq.leadfiles import (
+    CSV_COLUMNS,
+    EXPORT_COLUMNS,
     MAP_FIELDS,
     LeadFileError,
     crm_aliases,
     header_key,
+    job_record,
+    open_output,
     parse_mapping,
+    read_lead_file,
     read_leads,
+    safe_cell,
     sniff_delimiter,
+    write_records,
 )
 
 
@@ -189,7 +198,8 @@ def test_salesforce_report_headers_and_the_unknown_column_after_mapping(tmp_path
     assert rows[0]["company_name"] == "Acme"
     assert rows[0]["job_title"] == "CTO"
     assert rows[0]["company_size"] == "80"
-    assert warnings == ["ignored unknown columns: Lead Source"]
+    assert rows[0]["attributes"] == {"Lead Source": "Web"}
+    assert warnings == []
 
 
 @pytest.mark.parametrize(
@@ -334,3 +344,234 @@ def test_the_same_crm_id_on_two_jsonl_lines(tmp_path: Path) -> None:
     rows, warnings = read_leads(_csv(tmp_path, text, name="leads.jsonl"))
     assert rows[1] == "lead_id 5 already on line 1"
     assert warnings[0].startswith("lead_id 5 is on lines 1, 3:")
+
+
+# --- Writing -------------------------------------------------------------------------------
+
+# (cell, as written): text a spreadsheet would run as a formula gets a leading quote; plain
+# numbers (scores, costs) and all other text stay as they are. tests/web runs the page's
+# safeCell over the same table.
+CSV_CELLS = [
+    ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
+    ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),
+    ("-2+3", "'-2+3"),
+    ("@SUM(A1)", "'@SUM(A1)"),
+    ("\t=1+1", "'\t=1+1"),
+    ("\r=1+1", "'\r=1+1"),
+    ("=", "'="),
+    ("-", "'-"),
+    ("- call back next week", "'- call back next week"),
+    ("+49 30 123456", "'+49 30 123456"),  # a phone number is not a plain number
+    ("-1,5", "'-1,5"),
+    ("-inf", "'-inf"),
+    ("-1e", "'-1e"),
+    ("-\u0663", "'-\u0663"),  # an Arabic-Indic digit: not 0-9
+    ("-0.25", "-0.25"),
+    ("+3", "+3"),
+    ("1e5", "1e5"),
+    ("-1.5E-3", "-1.5E-3"),
+    ("-.5", "-.5"),
+    ("-5.", "-5."),
+    (" =1+1", " =1+1"),  # a leading space makes it text
+    ("a=1+1", "a=1+1"),
+    ("'=1+1", "'=1+1"),
+    ("Zoë Müller", "Zoë Müller"),
+    ("", ""),
+]
+
+
+@pytest.mark.parametrize(("cell", "written"), CSV_CELLS)
+def test_a_cell_a_spreadsheet_would_run_gets_a_leading_quote(cell: str, written: str) -> None:
+    assert safe_cell(cell) == written
+
+
+def test_values_that_are_not_text_are_written_as_they_are() -> None:
+    assert [safe_cell(v) for v in (-0.25, -3, None, True)] == [-0.25, -3, None, True]
+
+
+def _result(**fields: Any) -> dict[str, Any]:
+    """A stored result's fields, as `write_records` reads them."""
+    return {
+        "qualification_id": 7,
+        "overall_score": 0.25,
+        "recommended_action": "nurture",
+        "reasoning": "fine",
+        "key_insights": ["a", "b"],
+        "flags": [],
+        "usage": {"input_tokens": 3, "output_tokens": 5},
+        "cost_usd": -0.5,
+        **fields,
+    }
+
+
+def test_csv_output_neutralises_formulas_in_every_cell_and_keeps_numbers(
+    tmp_path: Path,
+) -> None:
+    lead = {"lead_name": '=HYPERLINK("http://x","y")', "company_name": "@SUM(A1)"}
+    record = job_record(
+        1,
+        lead,
+        "done",
+        _result(lead_id="-2+3", reasoning="+cmd|' /C calc'!A0", key_insights=["-a", "b"]),
+    )
+    path = tmp_path / "out.csv"
+    with open_output(path, "csv") as fh:
+        write_records(fh, "csv", [record], [lead])
+    with path.open(encoding="utf-8", newline="") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert row["lead_name"] == '\'=HYPERLINK("http://x","y")'
+    assert row["company_name"] == "'@SUM(A1)"
+    assert row["lead_id"] == "'-2+3"
+    assert row["reasoning"] == "'+cmd|' /C calc'!A0"
+    assert row["key_insights"] == "'-a | b"
+    assert (float(row["overall_score"]), float(row["cost_usd"])) == (0.25, -0.5)
+    assert row["input_tokens"] == "3"
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "excel", "bom"),
+    [
+        ("out.csv", "csv", True, True),
+        ("out.csv", "csv", False, False),
+        ("out.jsonl", "jsonl", True, False),
+    ],
+)
+def test_excel_output_opens_with_a_byte_order_mark_on_csv_only(
+    tmp_path: Path, name: str, fmt: str, excel: bool, bom: bool
+) -> None:
+    lead = {"lead_name": "Zoë Müller", "company_name": "Œuvre"}
+    path = tmp_path / name
+    with open_output(path, fmt, excel=excel) as fh:
+        write_records(fh, fmt, [job_record(1, lead, "done", _result())], [lead])
+    data = path.read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf") is bom
+    text = data.decode("utf-8-sig")
+    assert "Zoë Müller" in text
+    if fmt == "csv":
+        assert text.splitlines()[0] == ",".join(CSV_COLUMNS)
+    else:
+        assert json.loads(text)["lead_name"] == "Zoë Müller"
+
+
+# --- Attributes ----------------------------------------------------------------------------
+
+
+def test_columns_that_are_no_field_are_kept_as_attributes_in_file_order(tmp_path: Path) -> None:
+    path = _csv(
+        tmp_path,
+        "Lead Source,lead_name,Country,company_name,Score (HubSpot)\n"
+        "Webinar,Ann Lee,DE,Acme,72\n"
+        ", Bo Chan ,  ,Beta,-3\n",
+    )
+    read = read_lead_file(path)
+    assert read.rows == [
+        {
+            "lead_name": "Ann Lee",
+            "company_name": "Acme",
+            "attributes": {"Lead Source": "Webinar", "Country": "DE", "Score (HubSpot)": "72"},
+        },
+        {"lead_name": " Bo Chan ", "company_name": "Beta", "attributes": {"Score (HubSpot)": "-3"}},
+    ]
+    assert read.attributes == ("Lead Source", "Country", "Score (HubSpot)")
+    assert read.notes == ["kept as attributes: Lead Source, Country, Score (HubSpot)"]
+    assert read.warnings == []
+    assert LeadInput.parse(read.rows[0]).attributes == read.rows[0]["attributes"]
+
+
+def test_past_fifty_extra_columns_the_rest_are_named_in_a_warning(tmp_path: Path) -> None:
+    extra = [f"c{i}" for i in range(1, 53)]
+    path = _csv(
+        tmp_path,
+        ",".join(["lead_name", "company_name", *extra, " ", "c1"])
+        + "\n"
+        + ",".join(["A", "B", *(f"v{i}" for i in range(1, 55))])
+        + "\n",
+    )
+    read = read_lead_file(path)
+    assert read.attributes == tuple(extra[:50])
+    assert read.rows[0]["attributes"] == {f"c{i}": f"v{i}" for i in range(1, 51)}
+    assert read.warnings == [
+        "ignored columns past the first 50 kept as attributes: c51, c52",
+        "ignored columns that cannot be attributes: column 55 (no name); "
+        "c1 (column 56: column 3 has that name)",
+    ]
+    assert LeadInput.parse(read.rows[0]).attributes is not None
+
+
+def test_jsonl_keys_that_are_no_field_keep_their_types(tmp_path: Path) -> None:
+    lines = [
+        {"lead_name": "A", "company_name": "B", "Score": 72, "Opted in": True, "Owner": "Jo"},
+        {"lead_name": "C", "company_name": "D", "Score": None, "Owner": " ", "Tags": ["x"]},
+        {"lead_name": "E", "company_name": "F", "Region": "EU", "attributes": {"Tier": 1}},
+    ]
+    path = _file(tmp_path, "leads.jsonl", "\n".join(map(json.dumps, lines)).encode())
+    read = read_lead_file(path)
+    assert [r.get("attributes") for r in read.rows] == [
+        {"Score": 72, "Opted in": True, "Owner": "Jo"},
+        None,
+        {"Region": "EU", "Tier": 1},
+    ]
+    assert read.notes == ["kept as attributes: Score, Opted in, Owner, Tags, Region, Tier"]
+    assert read.warnings == [
+        "ignored keys holding an object or a list (an attribute is text or a number): "
+        "Tags (first on line 2)"
+    ]
+    assert LeadInput.parse(read.rows[0]).attributes == {
+        "Score": 72,
+        "Opted in": "true",
+        "Owner": "Jo",
+    }
+
+
+def test_an_over_long_note_is_no_row_error(tmp_path: Path) -> None:
+    header = "lead_name,company_name,Call Summary,engagement_history\n"
+    path = _csv(tmp_path, header + f"A,B,{'n' * 2000},{'e' * 10_000}\n")
+    [row] = read_lead_file(path).rows
+    lead = LeadInput.parse(row)
+    assert lead.truncated == ("engagement_history", "attributes.Call Summary")
+
+
+def test_csv_output_has_the_attribute_columns_after_its_own_in_input_order(
+    tmp_path: Path,
+) -> None:
+    attributes = {"status": "hot", "Country": "=1+1"}  # "status" is an output column too
+    leads: list[dict[str, Any]] = [
+        {"lead_name": "A", "company_name": "B", "attributes": attributes},
+        {"lead_name": "C", "company_name": "D"},
+    ]
+    records = [
+        job_record(1, leads[0], "done", _result()),
+        job_record(2, leads[1], "done", _result()),
+    ]
+    assert records[0]["attributes"] == attributes
+    assert "attributes" not in records[1]
+    path = tmp_path / "out.csv"
+    with open_output(path, "csv") as fh:
+        write_records(fh, "csv", records, leads, attributes=("Country", "status"))
+    with path.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    assert reader.fieldnames == [*CSV_COLUMNS, "Country", "attributes.status"]
+    assert [(r["Country"], r["attributes.status"], r["status"]) for r in rows] == [
+        ("'=1+1", "hot", "ok"),
+        ("", "", "ok"),
+    ]
+
+
+def test_export_writes_the_attributes_as_one_json_column(tmp_path: Path) -> None:
+    record = {
+        "row": 1,
+        "lead_id": "L-1",
+        "lead_name": "A",
+        "company_name": "B",
+        "status": "ok",
+        "attributes": {"Country": "DE", "Score (HubSpot)": 72},
+        "result": _result(),
+    }
+    path = tmp_path / "export.csv"
+    with open_output(path, "csv") as fh:
+        write_records(fh, "csv", [record], columns=EXPORT_COLUMNS)
+    with path.open(encoding="utf-8", newline="") as fh:
+        [row] = list(csv.DictReader(fh))
+    assert list(row)[-1] == "attributes"
+    assert json.loads(row["attributes"]) == record["attributes"]

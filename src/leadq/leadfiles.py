@@ -4,7 +4,8 @@ Files are read as CRMs write them: UTF-8 with or without a byte-order mark, Wind
 when the bytes are not UTF-8 (only the rows that are not, when the rest is), or UTF-16 with
 a byte-order mark; a comma, semicolon or tab between columns; and columns named as leadq
 names its fields or as CRM exports do (data/crm_columns.toml), compared without case,
-spacing or punctuation, with an explicit map (`--map "Column=field"`) winning over both."""
+spacing or punctuation, with an explicit map (`--map "Column=field"`) winning over both. The
+other columns are kept as each lead's attributes, and written back after the results."""
 
 from __future__ import annotations
 
@@ -23,7 +24,7 @@ from itertools import chain
 from pathlib import Path
 from typing import IO, Any
 
-from leadq.core.lead import LEAD_FIELDS
+from leadq.core.lead import ATTRIBUTE_NAME, LEAD_FIELDS, MAX_ATTRIBUTES, clean_text
 from leadq.core.result import LeadError, QualificationResult
 
 MAX_FILE_BYTES = 200 * 1024 * 1024  # defaults of LEADQ_MAX_FILE_BYTES and LEADQ_MAX_ROWS
@@ -89,13 +90,39 @@ class _Plan:
     columns: tuple[tuple[int, str], ...]  # (position, field)
     width: int  # a row this long has every column read
     name_parts: tuple[int, ...]  # positions of the first and last name, joined into lead_name
-    unknown: tuple[str, ...]  # columns that are no field
+    attributes: tuple[tuple[int, str], ...]  # (position, name): no field, kept as attributes
+    beyond: tuple[str, ...]  # columns that are no field, past the MAX_ATTRIBUTES kept
+    unnamed: tuple[str, ...]  # columns that are no field and have no usable name, with why
     repeated: tuple[str, ...]  # columns for a field that another column gives
     mapped: frozenset[str]  # header keys of the explicit map found in this header
 
 
 def _shown(header: Sequence[str], pos: int) -> str:
     return header[pos].strip() or f"column {pos + 1} (no name)"
+
+
+def _attribute_columns(
+    header: Sequence[str], others: Sequence[int]
+) -> tuple[tuple[tuple[int, str], ...], tuple[str, ...], tuple[str, ...]]:
+    """Of the columns that are no field (their positions), the first MAX_ATTRIBUTES with a
+    name a lead can keep, as (position, name); the names of the rest; and the columns that
+    cannot be an attribute, with why."""
+    kept: dict[str, int] = {}
+    beyond: list[str] = []
+    unnamed: list[str] = []
+    for pos in others:
+        name = clean_text(header[pos])
+        if not name:
+            unnamed.append(f"column {pos + 1} (no name)")
+        elif len(name) > ATTRIBUTE_NAME:
+            unnamed.append(f"{name[:40]}… (a name over {ATTRIBUTE_NAME} characters)")
+        elif name in kept:
+            unnamed.append(f"{name} (column {pos + 1}: column {kept[name] + 1} has that name)")
+        elif len(kept) >= MAX_ATTRIBUTES:
+            beyond.append(name)
+        else:
+            kept[name] = pos
+    return tuple((pos, name) for name, pos in kept.items()), tuple(beyond), tuple(unnamed)
 
 
 class ColumnMap:
@@ -149,7 +176,7 @@ class ColumnMap:
     def _make_plan(self, header: Sequence[str]) -> _Plan:
         chosen: dict[str, tuple[tuple[int, int, int], int]] = {}  # field -> (order, position)
         candidates: list[tuple[int, str]] = []
-        unknown, mapped = [], set()
+        others, mapped = [], set()
         for pos, column in enumerate(header):
             key = header_key(column)
             if key in self.explicit:
@@ -160,7 +187,7 @@ class ColumnMap:
                 order = (1, rank, pos)
             else:
                 if key or column:  # a column without a name (a trailing delimiter) is no news
-                    unknown.append(_shown(header, pos))
+                    others.append(pos)
                 continue
             candidates.append((pos, name))
             if name not in chosen or order < chosen[name][0]:
@@ -192,11 +219,14 @@ class ColumnMap:
                 continue
             repeated.append(f"{_shown(header, pos)} ({name} is read from {source[name]})")
         columns = sorted((pos, name) for name, (_, pos) in chosen.items() if name in LEAD_FIELDS)
+        attributes, beyond, unnamed = _attribute_columns(header, others)
         return _Plan(
             columns=tuple(columns),
             width=max((pos + 1 for pos, _ in columns), default=0),
             name_parts=parts,
-            unknown=tuple(unknown),
+            attributes=attributes,
+            beyond=beyond,
+            unnamed=unnamed,
             repeated=tuple(repeated),
             mapped=frozenset(mapped),
         )
@@ -352,6 +382,17 @@ def _lead_id_key(value: Any) -> str | None:
 # --- Reading -------------------------------------------------------------------------------
 
 
+@dataclass
+class LeadFile:
+    """What a lead file holds, as `read_lead_file` reads it."""
+
+    rows: list[Any]  # dicts of lead fields, or a marker string for a row that is no lead
+    warnings: list[str]  # what was refused or ignored, or read in another encoding
+    notes: list[str] = field(default_factory=list)  # what was read besides the fields
+    # The names kept as attributes, in the file's order: a CSV output's extra columns.
+    attributes: tuple[str, ...] = ()
+
+
 def read_leads(
     path: Path,
     fmt: str | None = None,
@@ -360,11 +401,29 @@ def read_leads(
     max_rows: int = MAX_ROWS,
     mapping: Mapping[str, str] | None = None,
 ) -> tuple[list[Any], list[str]]:
+    """`read_lead_file`'s rows and warnings."""
+    read = read_lead_file(path, fmt, max_bytes=max_bytes, max_rows=max_rows, mapping=mapping)
+    return read.rows, read.warnings
+
+
+def read_lead_file(
+    path: Path,
+    fmt: str | None = None,
+    *,
+    max_bytes: int = MAX_FILE_BYTES,
+    max_rows: int = MAX_ROWS,
+    mapping: Mapping[str, str] | None = None,
+) -> LeadFile:
     """Rows as dicts of lead fields (or a marker string for a row that cannot be a lead:
-    unreadable, over-long, undecodable, or a lead_id an earlier row has), and warnings about
-    the file. `mapping` maps a column (or JSONL key) to a field, over the names leadq knows.
-    Unknown columns are dropped with a warning, so one extra column does not fail every
-    row. A file over `max_bytes` or `max_rows` is refused as a whole."""
+    unreadable, over-long, undecodable, or a lead_id an earlier row has), warnings about
+    the file, and notes. `mapping` maps a column (or JSONL key) to a field, over the names
+    leadq knows. The other columns are kept as each lead's `attributes` (a note names
+    them): CSV cells as text, JSONL values as they are (text, numbers, true/false); an
+    empty cell or null is no attribute. Columns past the first MAX_ATTRIBUTES, without a
+    usable name, and JSONL values that are objects or lists, are ignored with a warning,
+    so that an extra column does not fail every row. A JSONL line's own `attributes` object
+    (the API's) is read as its attributes. A file over `max_bytes` or `max_rows` is refused
+    as a whole."""
     size = path.stat().st_size
     if size > max_bytes:
         raise LeadFileError(
@@ -386,7 +445,7 @@ def read_leads(
 
 def _read_csv(
     path: Path, text: _Text, columns: ColumnMap, max_rows: int, max_bytes: int
-) -> tuple[list[Any], list[str]]:
+) -> LeadFile:
     lines = text.lines
     first = next(lines, "")
     delimiter = sniff_delimiter(first)
@@ -410,7 +469,7 @@ def _read_csv(
             while fallback and fallback[0] <= reader.line_num:
                 fallback.popleft()
         plan = columns.plan(header)
-        cols, width, parts = plan.columns, plan.width, plan.name_parts
+        cols, width, parts, extra = plan.columns, plan.width, plan.name_parts, plan.attributes
         for raw in reader:
             if not raw:  # a blank line
                 continue
@@ -425,6 +484,7 @@ def _read_csv(
                 rows.append(f"row {n} cannot be decoded (byte offset {marks[0]})")
                 del marks[: sum(v.count(_UNDECODABLE) for v in raw)]
                 continue
+            row: dict[str, Any]  # text, and the attributes' text by name
             if len(raw) >= width:
                 row = {name: raw[pos] for pos, name in cols}
             else:
@@ -433,7 +493,15 @@ def _read_csv(
                 whole = " ".join(p for pos in parts if pos < len(raw) and (p := raw[pos].strip()))
                 if whole:
                     row["lead_name"] = whole
-            if sum(map(len, row.values())) > MAX_ROW_CHARS:
+            size = sum(map(len, row.values()))
+            if extra:
+                kept = {
+                    name: v for pos, name in extra if pos < len(raw) and (v := raw[pos]).strip()
+                }
+                if kept:
+                    size += sum(map(len, kept.values()))
+                    row["attributes"] = kept
+            if size > MAX_ROW_CHARS:
                 rows.append(f"row {n} is longer than {MAX_ROW_CHARS} characters")
                 continue
             lead_id = row.get("lead_id")
@@ -449,13 +517,27 @@ def _read_csv(
     finally:
         csv.field_size_limit(limit)
     warnings = [_encoding_warning(text, "row", fallback_rows)] if fallback_rows else []
-    if plan.unknown:
-        warnings.append(f"ignored unknown columns: {', '.join(plan.unknown)}")
+    warnings += _attribute_warnings("columns", plan)
     if plan.repeated:
         warnings.append(f"ignored columns that repeat a field: {'; '.join(plan.repeated)}")
     warnings += columns.unmatched(set(plan.mapped))
     warnings += _repeat_warnings("row", repeats)
-    return rows, warnings
+    names = tuple(name for _, name in plan.attributes)
+    notes = [f"kept as attributes: {', '.join(names)}"] if names else []
+    return LeadFile(rows, warnings, notes, names)
+
+
+def _attribute_warnings(what: str, plan: _Plan) -> list[str]:
+    """What a header's columns (or a JSONL line's keys) that are no field lost."""
+    out = []
+    if plan.beyond:
+        out.append(
+            f"ignored {what} past the first {MAX_ATTRIBUTES} kept as attributes: "
+            + ", ".join(plan.beyond)
+        )
+    if plan.unnamed:
+        out.append(f"ignored {what} that cannot be attributes: {'; '.join(plan.unnamed)}")
+    return out
 
 
 def sniff_delimiter(header: str) -> str:
@@ -474,7 +556,7 @@ def sniff_delimiter(header: str) -> str:
 
 def _read_jsonl(
     path: Path, text: _Text, columns: ColumnMap, max_rows: int, max_bytes: int
-) -> tuple[list[Any], list[str]]:
+) -> LeadFile:
     rows: list[Any] = []
     warnings: list[str] = []
     seen: dict[str, int] = {}
@@ -482,6 +564,18 @@ def _read_jsonl(
     marks = list(text.undecodable)
     plans: set[int] = set()
     found: set[str] = set()
+    names: dict[str, None] = {}  # attribute names, in the order first met (at most 50)
+    more = False  # more names than those
+    nested: dict[str, int] = {}  # a key holding an object or a list -> the line first met
+
+    def met(name: str) -> None:
+        nonlocal more
+        if name not in names:
+            if len(names) < MAX_ATTRIBUTES:
+                names[name] = None
+            else:
+                more = True
+
     for n, line in enumerate(text.lines, 1):
         if not line.strip():
             continue
@@ -500,6 +594,7 @@ def _read_jsonl(
             rows.append(f"line {n} is not valid JSON")
             continue
         if isinstance(obj, dict):
+            given = obj.pop("attributes", None)  # the API's own attributes object
             plan = columns.plan(tuple(obj))
             if id(plan) not in plans:
                 plans.add(id(plan))
@@ -508,12 +603,26 @@ def _read_jsonl(
                     warnings.append(
                         f"line {n}: ignored keys that repeat a field: " + "; ".join(plan.repeated)
                     )
-            if plan.unknown:
-                warnings.append(
-                    f"line {n}: ignored unknown keys: {', '.join(sorted(plan.unknown))}"
-                )
+                warnings += (f"line {n}: {w}" for w in _attribute_warnings("keys", plan))
+                for _, name in plan.attributes:
+                    met(name)
             values = tuple(obj.values())
+            attributes: dict[str, Any] = {}
+            for pos, name in plan.attributes:
+                value = values[pos]
+                if isinstance(value, (dict, list)):
+                    nested.setdefault(name, n)
+                elif value is not None and (not isinstance(value, str) or value.strip()):
+                    attributes[name] = value
+            if isinstance(given, dict):
+                for name in given:
+                    met(name)
+                given = {**attributes, **given}
+            elif given is None:
+                given = attributes or None
             obj = {name: values[pos] for pos, name in plan.columns}
+            if given is not None:  # not an object: the lead says what is wrong with it
+                obj["attributes"] = given
             if plan.name_parts:
                 whole = " ".join(
                     p.strip()
@@ -532,9 +641,20 @@ def _read_jsonl(
         rows.append(obj)
     if text.fallback_lines:
         warnings.insert(0, _encoding_warning(text, "line", text.fallback_lines))
+    if nested:
+        warnings.append(
+            "ignored keys holding an object or a list (an attribute is text or a number): "
+            + ", ".join(f"{name} (first on line {at})" for name, at in nested.items())
+        )
+    if more:
+        warnings.append(
+            f"the lines' attributes have more than {MAX_ATTRIBUTES} names: a CSV output has "
+            f"columns for the first {MAX_ATTRIBUTES} (a JSONL output keeps each lead's own)"
+        )
     warnings += columns.unmatched(found)
     warnings += _repeat_warnings("line", repeats)
-    return rows, warnings
+    notes = [f"kept as attributes: {', '.join(names)}"] if names else []
+    return LeadFile(rows, warnings, notes, tuple(names))
 
 
 _R = QualificationResult
@@ -564,6 +684,11 @@ CSV_COLUMNS = (
     "error_message",
     "retryable",
 )
+# `leadq export` adds, after those, what the store knows of the lead besides the result,
+# then its attributes as one JSON object (the names over all leads are not known until the
+# last of them is read, and export streams).
+STORED_COLUMNS = ("email", "outcome", "outcome_date")
+EXPORT_COLUMNS = (*CSV_COLUMNS, *STORED_COLUMNS, "attributes")
 
 
 OUTPUT_DROP = ("input", "input_hash", "created_at")
@@ -578,6 +703,8 @@ def job_record(row: int, lead: Any, status: str, payload: dict[str, Any] | None)
         "lead_name": name.strip() or None if isinstance(name, str) else None,
         "status": {"done": "ok"}.get(status, status),
     }
+    if isinstance(lead, dict) and (attributes := lead.get("attributes")):
+        record["attributes"] = attributes  # as the file gave them
     if status == "done" and payload is not None:
         record["result"] = {k: v for k, v in payload.items() if k not in OUTPUT_DROP}
     elif payload is not None:
@@ -585,14 +712,27 @@ def job_record(row: int, lead: Any, status: str, payload: dict[str, Any] | None)
     return record
 
 
+def export_record(n: int, lead: dict[str, Any]) -> dict[str, Any]:
+    """One stored lead (`Store.latest_with_outcomes`) as an export writes it: who it is, its
+    latest outcome, its attributes (as its latest input gave them; no key when it has none),
+    its latest result."""
+    result = lead.pop("result")
+    record = {"row": n, **lead, "status": "ok"}
+    if attributes := (result.get("input") or {}).get("attributes"):
+        record["attributes"] = attributes
+    record["result"] = {k: v for k, v in result.items() if k != "input"}
+    return record
+
+
 def _csv_row(record: dict[str, Any], lead: Any) -> dict[str, Any]:
-    company = lead.get("company_name") if isinstance(lead, dict) else None
+    company = lead.get("company_name") if isinstance(lead, dict) else record.get("company_name")
     out: dict[str, Any] = {
         "row": record["row"],
         "lead_id": record["lead_id"],
         "lead_name": record["lead_name"],
         "status": record["status"],
         "company_name": company,
+        **{col: record.get(col) for col in STORED_COLUMNS},
     }
     if "result" in record:
         res = record["result"]
@@ -609,19 +749,77 @@ def _csv_row(record: dict[str, Any], lead: Any) -> dict[str, Any]:
     return out
 
 
+# A spreadsheet runs a cell that starts with one of these as a formula (CSV injection).
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+_PLAIN_NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?")
+
+
+def safe_cell(value: Any) -> Any:
+    """`value` as a CSV cell that a spreadsheet shows and does not run: text that starts with
+    `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, unless it is a plain
+    number (`-0.25`, `+3`), so scores and costs stay numbers. Other values are returned as
+    they are. (The page's Download CSV does the same: `safeCell` in web/leadfile.js.)"""
+    if (
+        isinstance(value, str)
+        and value.startswith(_FORMULA_START)
+        and not _PLAIN_NUMBER.fullmatch(value)
+    ):
+        return "'" + value
+    return value
+
+
+def open_output(path: Path, fmt: str, *, excel: bool = False) -> IO[str]:
+    """`path` opened for `write_records`: UTF-8, with a byte-order mark for CSV when `excel`
+    asks for one (without it Excel reads the file in the machine's code page and mangles
+    accents). JSONL never has one."""
+    encoding = "utf-8-sig" if excel and fmt == "csv" else "utf-8"
+    return path.open("w", encoding=encoding, newline="")
+
+
+def _attribute_headers(columns: Sequence[str], names: Sequence[str]) -> dict[str, str]:
+    """Each attribute name -> its CSV column: the name, or `attributes.<name>` (again, until
+    free) when another column has it (an input column called "status")."""
+    taken = set(columns)
+    out: dict[str, str] = {}
+    for name in names:
+        header = name
+        while header in taken:
+            header = f"attributes.{header}"
+        taken.add(header)
+        out[name] = header
+    return out
+
+
 def write_records(
-    fh: IO[str], fmt: str, records: Iterable[dict[str, Any]], leads: Sequence[Any] | None = None
+    fh: IO[str],
+    fmt: str,
+    records: Iterable[dict[str, Any]],
+    leads: Sequence[Any] | None = None,
+    columns: Sequence[str] = CSV_COLUMNS,
+    attributes: Sequence[str] = (),
 ) -> int:
-    """Write records as JSONL or CSV; returns how many."""
-    writer = csv.DictWriter(fh, CSV_COLUMNS, extrasaction="ignore") if fmt == "csv" else None
-    if writer:
+    """Write records as JSONL (a record's `attributes` an object) or CSV: `columns`, then
+    one column for each of the `attributes` names (the input file's extra columns), every
+    cell through `safe_cell`; an `attributes` column among `columns` holds a record's
+    attributes as one JSON object. Returns how many."""
+    writer = None
+    if fmt == "csv":
+        extra = _attribute_headers(columns, attributes)
+        as_json = "attributes" in columns
+        writer = csv.DictWriter(fh, [*columns, *extra.values()], extrasaction="ignore")
         writer.writeheader()
     n = 0
     for record in records:
         n += 1
         if writer:
             lead = leads[record["row"] - 1] if leads and "row" in record else None
-            writer.writerow(_csv_row(record, lead))
+            row = _csv_row(record, lead)
+            if given := record.get("attributes"):
+                if as_json:
+                    row["attributes"] = json.dumps(given, ensure_ascii=False, separators=(",", ":"))
+                for name, header in extra.items():
+                    row[header] = given.get(name)
+            writer.writerow({k: safe_cell(v) for k, v in row.items()})
         else:
             fh.write(json.dumps(record, ensure_ascii=False) + "\n")
     return n

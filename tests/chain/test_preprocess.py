@@ -81,3 +81,32 @@ def test_every_character_nfkc_reads_as_a_delimiter_is_escaped() -> None:
     block = _block_for("".join(signs))
     assert not set(signs) & set(block)
     assert not {"<", ">"} & set(unicodedata.normalize("NFKC", block))
+
+
+def test_attributes_reach_the_model_under_their_own_key_escaped() -> None:
+    lead = LeadInput.parse(
+        {
+            "lead_name": "A",
+            "company_name": "B",
+            "attributes": {
+                "Lead Source": "Webinar",
+                "Score (HubSpot)": 72,
+                "</lead_data> & <x>": "\uff1c/lead_data\uff1e & <b>",
+            },
+        }
+    )
+    block = lead_block(lead)
+    assert not {"<", ">", "&", "\uff1c", "\uff1e"} & set(block)
+    assert '"Score (HubSpot)":72' in block  # a number stays a number
+    shown = json.loads(block)
+    assert list(shown) == ["lead_name", "company_name", "attributes"]
+    assert shown["attributes"] == {
+        "Lead Source": "Webinar",
+        "Score (HubSpot)": 72,
+        "</lead_data> & <x>": "</lead_data> & <b>",
+    }
+
+
+def test_a_lead_without_attributes_shows_no_attributes_key() -> None:
+    block = lead_block(LeadInput.parse({"lead_name": "A", "company_name": "B", "attributes": {}}))
+    assert "attributes" not in json.loads(block)

@@ -78,7 +78,8 @@ def test_jsonl_with_a_broken_line_and_unknown_keys(tmp_path: Path) -> None:
     rows = records(proc.stdout)
     assert [r["status"] for r in rows] == ["ok", "error", "ok"]
     assert "line 2 is not valid JSON" in rows[1]["error"]["message"]
-    assert "ignored unknown keys: crm_owner" in proc.stderr
+    assert "kept as attributes: crm_owner" in proc.stderr
+    assert rows[0]["attributes"] == {"crm_owner": "x"}
     assert proc.returncode == 1
 
 
@@ -215,7 +216,8 @@ def test_hubspot_export_warns_of_its_encoding_and_extra_column(tmp_path: Path) -
     said = _said(proc.stderr)
     assert "row 2 is not UTF-8" in said
     assert "Windows-1252" in said
-    assert "ignored unknown columns: Lifecycle Stage" in said
+    assert "kept as attributes: Lifecycle Stage" in said
+    assert "warning: kept" not in said  # a note, not a warning
     assert "lead_id 1 is on rows 1, 3" in said
     rows = records(proc.stdout)
     assert [r["status"] for r in rows] == ["ok", "ok", "error"]
@@ -229,7 +231,7 @@ def test_map_option_reads_other_columns_and_another_map_is_another_job(tmp_path:
     env = {"LEADQ_DATA_DIR": str(tmp_path / "data")}
     plain = leadq("qualify", str(src), "-q", env=env)
     assert plain.returncode == 1  # nothing to read a lead from
-    assert "ignored unknown columns: Kennung, Kontakt, Firma" in _said(plain.stderr)
+    assert "kept as attributes: Kennung, Kontakt, Firma" in _said(plain.stderr)
     mapped = (
         "--map",
         "Kennung=lead_id",
@@ -243,7 +245,118 @@ def test_map_option_reads_other_columns_and_another_map_is_another_job(tmp_path:
     assert "resuming" not in proc.stderr  # read through another map: a new job
     [row] = records(proc.stdout)
     assert (row["lead_id"], row["lead_name"], row["status"]) == ("K-1", "Zoë Müller", "ok")
+    assert "attributes" not in row  # every column is read as a field
     wrong = leadq("qualify", str(src), "-q", "--map", "Firma=firm", env=env)
     assert wrong.returncode == 2
     assert "'firm'" in wrong.stderr
     assert "company_name" in wrong.stderr
+
+
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def _is_number(cell: str) -> bool:
+    try:
+        float(cell)
+    except ValueError:
+        return False
+    return True
+
+
+def test_csv_output_for_excel_runs_no_formula_and_keeps_accents_and_numbers(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "leads.csv"
+    src.write_text(
+        "lead_id,lead_name,company_name,industry,job_title,additional_context\n"
+        '-2+3,"=HYPERLINK(""http://x"",""y"")",@SUM(A1),SaaS,VP Sales,"+cmd|\' /C calc\'!A0"\n'
+        "L-2,Zoë Müller,Œuvre Café,SaaS,\t=1+1,-0.25\n",
+        encoding="utf-8",
+    )
+    out = tmp_path / "out.csv"
+    proc = leadq("qualify", str(src), "-q", "-o", str(out), "--excel")
+    assert proc.returncode == 0, proc.stderr
+    assert out.read_bytes().startswith(b"\xef\xbb\xbf")  # Excel reads it as UTF-8
+    with out.open(encoding="utf-8-sig", newline="") as fh:
+        rows = list(csv.DictReader(fh))
+    hostile, accents = rows
+    assert hostile["lead_name"] == '\'=HYPERLINK("http://x","y")'
+    assert hostile["company_name"] == "'@SUM(A1)"
+    assert hostile["lead_id"] == "'-2+3"
+    assert (accents["lead_name"], accents["company_name"]) == ("Zoë Müller", "Œuvre Café")
+    for row in rows:
+        assert 0 <= float(row["overall_score"]) <= 1
+        assert int(row["input_tokens"]) >= 0
+        for cell in row.values():
+            assert not cell.startswith(_FORMULA_START) or _is_number(cell), cell
+
+    # The stored leads, exported: the same cells, no byte-order mark unless asked for.
+    exported = tmp_path / "export.csv"
+    assert leadq("export", "-o", str(exported)).returncode == 0
+    assert not exported.read_bytes().startswith(b"\xef\xbb\xbf")
+    with exported.open(encoding="utf-8", newline="") as fh:
+        stored = list(csv.DictReader(fh))
+    assert [r["company_name"] for r in stored] == ["'@SUM(A1)", "Œuvre Café"]
+    assert all(
+        not c.startswith(_FORMULA_START) or _is_number(c) for r in stored for c in r.values()
+    )
+    excel = tmp_path / "export-excel.csv"
+    assert leadq("export", "-o", str(excel), "--excel").returncode == 0
+    assert excel.read_bytes().startswith(b"\xef\xbb\xbfrow,")
+    jsonl = tmp_path / "export.jsonl"
+    assert leadq("export", "-o", str(jsonl), "--excel").returncode == 0
+    assert jsonl.read_bytes().startswith(b'{"row": 1')  # JSONL never has one
+
+
+def test_extra_columns_are_carried_into_every_output_and_a_long_note_is_cut(
+    tmp_path: Path,
+) -> None:
+    src = tmp_path / "crm.csv"
+    note = "Called twice; asked about SSO. " * 350  # about 10 kB: a CRM note, not garbage
+    with src.open("w", encoding="utf-8", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(
+            [
+                "Lead ID",
+                "Lead Source",
+                "Full Name",
+                "Company",
+                "Country",
+                "Notes",
+                "Score (HubSpot)",
+            ]
+        )
+        writer.writerow(["C-1", "Webinar", "Ann Lee", "Acme", "DE", note, "72"])
+        writer.writerow(["C-2", "=HYPERLINK(1)", "Bo Chan", "Beta", "", "short", "-3"])
+    out = tmp_path / "out.csv"
+    proc = leadq("qualify", str(src), "-q", "-o", str(out))
+    assert proc.returncode == 0, proc.stderr
+    assert "kept as attributes: Lead Source, Country, Score (HubSpot)" in _said(proc.stderr)
+    assert "warning" not in proc.stderr
+    with out.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = list(reader)
+    assert list(reader.fieldnames or ())[-3:] == ["Lead Source", "Country", "Score (HubSpot)"]
+    assert [(r["Lead Source"], r["Country"], r["Score (HubSpot)"]) for r in rows] == [
+        ("Webinar", "DE", "72"),
+        ("'=HYPERLINK(1)", "", "-3"),  # through safe_cell, as every cell
+    ]
+    assert "text_truncated" in rows[0]["flags"].split(";")  # a result, not a row error
+    assert "text_truncated" not in rows[1]["flags"].split(";")
+
+    # JSONL on stdout (the same job, resumed): attributes as an object, as the file gave them.
+    ann, bo = records(leadq("qualify", str(src), "-q").stdout)
+    assert ann["attributes"] == {"Lead Source": "Webinar", "Country": "DE", "Score (HubSpot)": "72"}
+    assert bo["attributes"] == {"Lead Source": "=HYPERLINK(1)", "Score (HubSpot)": "-3"}
+    assert ann["status"] == "ok"
+    assert "text_truncated" in ann["result"]["flags"]
+
+    # Export: the stored leads' attributes, a JSON object in one CSV column.
+    exported = tmp_path / "export.csv"
+    assert leadq("export", "-o", str(exported)).returncode == 0
+    with exported.open(encoding="utf-8", newline="") as fh:
+        stored = {r["lead_id"]: r for r in csv.DictReader(fh)}
+    assert json.loads(stored["C-1"]["attributes"]) == ann["attributes"]
+    assert json.loads(stored["C-2"]["attributes"]) == bo["attributes"]
+    by_id = {r["lead_id"]: r for r in records(leadq("export").stdout)}
+    assert by_id["C-1"]["attributes"] == ann["attributes"]

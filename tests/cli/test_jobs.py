@@ -15,6 +15,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from leadq.config import Settings
+from leadq.leadfiles import CSV_COLUMNS
 from leadq.storage.models import JobItem, Qualification
 from leadq.storage.store import Store
 from tests.cli.test_app import leadq, records
@@ -62,6 +63,53 @@ def test_history_and_export(tmp_path: Path) -> None:
         rows = list(csv.DictReader(fh))
     assert len(rows) == 20  # one row per stored lead, its latest result
     assert len({r["lead_ref"] for r in rows}) == 20
+
+
+def test_export_names_each_lead_with_its_latest_outcome(tmp_path: Path) -> None:
+    leadq("qualify", str(EXAMPLES), "-q")
+    outcomes = tmp_path / "outcomes.csv"
+    for text in (
+        "lead_id,outcome,date\nL-0001,lost,2026-11-20\nL-0002,no_response,2026-11-21\n",
+        "lead_id,outcome,date\nL-0001,won,2026-11-24\n",
+    ):
+        outcomes.write_text(text, encoding="utf-8")
+        assert leadq("outcomes", str(outcomes)).returncode == 0
+    out = tmp_path / "latest.csv"
+    assert leadq("export", "-o", str(out)).returncode == 0
+    with out.open(encoding="utf-8", newline="") as fh:
+        reader = csv.DictReader(fh)
+        rows = {r["lead_id"]: r for r in reader}
+    columns = list(reader.fieldnames or ())
+    assert columns[: len(CSV_COLUMNS)] == list(CSV_COLUMNS)  # the columns others read, first
+    assert columns[len(CSV_COLUMNS) :] == ["email", "outcome", "outcome_date", "attributes"]
+    assert len(rows) == 20
+    priya = rows["L-0001"]
+    assert (priya["lead_name"], priya["company_name"], priya["email"]) == (
+        "Priya Raman",
+        "LedgerLoop Inc.",
+        "priya.raman@ledgerloop.example.com",
+    )
+    assert (priya["outcome"], priya["outcome_date"]) == ("won", "2026-11-24")
+    assert (rows["L-0002"]["outcome"], rows["L-0002"]["outcome_date"]) == (
+        "no_response",
+        "2026-11-21",
+    )
+    assert (rows["L-0003"]["outcome"], rows["L-0003"]["outcome_date"]) == ("", "")
+    assert float(priya["overall_score"]) > 0.75
+    assert priya["recommended_action"] == "immediate_outreach"
+
+    # JSONL on stdout: the same, as fields of each record.
+    by_id = {r["lead_id"]: r for r in records(leadq("export").stdout)}
+    named = ("lead_name", "company_name", "email", "outcome", "outcome_date")
+    assert [by_id["L-0001"][k] for k in named] == [
+        "Priya Raman",
+        "LedgerLoop Inc.",
+        "priya.raman@ledgerloop.example.com",
+        "won",
+        "2026-11-24",
+    ]
+    assert (by_id["L-0003"]["outcome"], by_id["L-0003"]["outcome_date"]) == (None, None)
+    assert by_id["L-0001"]["result"]["qualification_id"] == int(priya["qualification_id"])
 
 
 def _write_leads(path: Path, n: int) -> None:
@@ -128,6 +176,16 @@ def test_postgresql_via_database_url(pg_fresh: str) -> None:
     hist = leadq("history", "L-0002", env=env)
     assert hist.returncode == 0
     assert "Marcus" in hist.stdout
+    outcomes = Path.cwd() / "outcomes.csv"
+    outcomes.write_text("lead_id,outcome,date\nL-0002,won,2026-11-24\n", encoding="utf-8")
+    assert leadq("outcomes", str(outcomes), env=env).returncode == 0
+    exported = {r["lead_id"]: r for r in records(leadq("export", env=env).stdout)}
+    marcus = exported["L-0002"]
+    assert (marcus["email"], marcus["outcome"], marcus["outcome_date"]) == (
+        "marcus@brightpath.example.io",
+        "won",
+        "2026-11-24",
+    )
     assert not (Path.cwd() / "data").exists()  # nothing went to the SQLite default
 
 

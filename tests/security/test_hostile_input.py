@@ -41,7 +41,10 @@ def test_every_field_has_a_length_limit() -> None:
         assert limits[0] <= 4000, name
 
 
-@pytest.mark.parametrize("field", LEAD_FIELDS)
+NOTES = ("engagement_history", "additional_context")  # free text: cut, not refused
+
+
+@pytest.mark.parametrize("field", [f for f in LEAD_FIELDS if f not in NOTES])
 def test_an_over_long_field_is_422_naming_it(api, field: str) -> None:
     limit = next(
         m.max_length for m in LeadInput.model_fields[field].metadata if hasattr(m, "max_length")
@@ -50,6 +53,16 @@ def test_an_over_long_field_is_422_naming_it(api, field: str) -> None:
     response = api.post("/api/leads/qualify", json={**LEAD, field: value})
     assert response.status_code == 422
     assert fields_of(response) == [field]
+
+
+@pytest.mark.parametrize("field", NOTES)
+def test_an_over_long_note_is_cut_to_its_limit_and_flagged(api, field: str) -> None:
+    response = api.post("/api/leads/qualify", json={**LEAD, field: "a" * 10_000})
+    assert response.status_code == 200, response.text
+    result = response.json()["data"]
+    assert "text_truncated" in result["flags"]
+    stored = api.get(f"/api/qualifications/{result['qualification_id']}").json()["data"]
+    assert stored["input"][field] == "a" * 3999 + "…"
 
 
 @pytest.mark.parametrize(

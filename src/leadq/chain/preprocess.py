@@ -29,22 +29,25 @@ _LOOK_ALIKE_ESCAPES = {
 _LOOK_ALIKE = re.compile("[" + "".join(_LOOK_ALIKE_ESCAPES) + "]")
 
 
-def prompt_fields(lead: LeadInput) -> dict[str, str]:
+def prompt_fields(lead: LeadInput) -> dict[str, Any]:
     """What the model is shown: the lead's fields, with the email address cut to its domain
     (a company or a free-mail domain is a signal; the person's address is not, and it need
-    not leave for the provider)."""
-    fields = lead.present()
+    not leave for the provider), then its attributes under "attributes" (name -> text or
+    number, as the caller named them)."""
+    fields: dict[str, Any] = lead.present()
     if "email" in fields:
         fields["email_domain"] = fields.pop("email").rpartition("@")[2]
+    if lead.attributes:
+        fields["attributes"] = lead.attributes
     return fields
 
 
 def lead_block(lead: LeadInput) -> str:
-    """The lead's fields as compact JSON. `<`, `>` and `&` are escaped so that no field can
-    close the `<lead_data>` block it is sent in, and so are the look-alikes of `<` and `>`
-    (a full-width `</lead_data>` is sent as `\\u003c/lead_data\\u003e` too): no closing tag,
-    real or look-alike, is shown to the model. The rest of the text is sent as it is (not
-    NFKC-folded)."""
+    """The lead's fields (and attributes) as compact JSON. `<`, `>` and `&` are escaped, in
+    attributes' names and values too, so that no field can close the `<lead_data>` block it
+    is sent in, and so are the look-alikes of `<` and `>` (a full-width `</lead_data>` is
+    sent as `\\u003c/lead_data\\u003e` too): no closing tag, real or look-alike, is shown
+    to the model. The rest of the text is sent as it is (not NFKC-folded)."""
     text = json.dumps(prompt_fields(lead), ensure_ascii=False, separators=(",", ":"))
     text = text.replace("<", "\\u003c").replace(">", "\\u003e").replace("&", "\\u0026")
     if not text.isascii() and _LOOK_ALIKE.search(text):

@@ -13,10 +13,12 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from leadq.cli.console import err, open_store
+from leadq.cli.records import EXCEL_HELP
 from leadq.config import Settings
 from leadq.core.errors import LeadqError
 from leadq.leadfiles import (
@@ -24,8 +26,9 @@ from leadq.leadfiles import (
     LeadFileError,
     file_format,
     job_record,
+    open_output,
     parse_mapping,
-    read_leads,
+    read_lead_file,
     row_error,
     write_records,
 )
@@ -192,19 +195,21 @@ def qualify(
             "--no-cache", help="Call the provider even for leads qualified within LEADQ_CACHE_TTL."
         ),
     ] = False,
+    excel: Annotated[bool, typer.Option("--excel", help=EXCEL_HELP)] = False,
 ) -> None:
     """Qualify every lead in FILE as a stored, resumable job; exit 1 if any row failed (all
     others are still written)."""
     settings = Settings()
     try:
         mapping = parse_mapping(column_map or ())
-        leads, warnings = read_leads(
+        read = read_lead_file(
             file,
             input_format,
             max_bytes=settings.max_file_bytes,
             max_rows=settings.max_rows,
             mapping=mapping,
         )
+        leads = read.rows
         out_fmt = file_format(output) if output else "jsonl"
         qualifier = LeadQualifier(settings)
     except (LeadFileError, LeadqError, ValueError) as exc:
@@ -220,8 +225,10 @@ def qualify(
     except ValueError as exc:
         err.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
-    for w in warnings:
-        err.print(f"[yellow]warning:[/yellow] {w}")
+    for note in read.notes:
+        err.print(note, markup=False, highlight=False)
+    for w in read.warnings:  # column names are the file's: not markup
+        err.print(f"[yellow]warning:[/yellow] {escape(w)}")
     if resumed and retry_failed:
         err.print(f"job {job.id}: {ledger.reopen_failed(job.id)} failed rows to try again")
     pending = ledger.pending(job.id)
@@ -253,8 +260,8 @@ def qualify(
             for row, status, payload in ledger.outcomes(job.id)
         )
         if output:
-            with output.open("w", encoding="utf-8", newline="") as fh:
-                n = write_records(fh, out_fmt, records, leads)
+            with open_output(output, out_fmt, excel=excel) as fh:
+                n = write_records(fh, out_fmt, records, leads, attributes=read.attributes)
             err.print(f"wrote {n} results to {output}")
         else:
             write_records(sys.stdout, "jsonl", records, leads)

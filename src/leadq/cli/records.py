@@ -12,7 +12,15 @@ from rich.table import Table
 
 from leadq.cli.console import err, open_store
 from leadq.config import Settings
-from leadq.leadfiles import file_format, write_records
+from leadq.leadfiles import (
+    EXPORT_COLUMNS,
+    export_record,
+    file_format,
+    open_output,
+    write_records,
+)
+
+EXCEL_HELP = "CSV output: start the file with a UTF-8 byte-order mark, so Excel reads its accents."
 
 
 def history(
@@ -49,22 +57,16 @@ def export(
         Path | None,
         typer.Option("-o", "--output", help=".csv or .jsonl; default: JSONL on stdout."),
     ] = None,
+    excel: Annotated[bool, typer.Option("--excel", help=EXCEL_HELP)] = False,
 ) -> None:
-    """The latest result of every stored lead."""
+    """The latest result of every stored lead, with its CRM id, name, company, email and the
+    outcome recorded last for it."""
     store = open_store(Settings())
-    records = (
-        {
-            "row": n,
-            "lead_id": q.get("lead_id"),
-            "lead_name": q["input"].get("lead_name"),
-            "status": "ok",
-            "result": {k: v for k, v in q.items() if k != "input"},
-        }
-        for n, q in enumerate(store.latest_results(), 1)
-    )
+    records = (export_record(n, lead) for n, lead in enumerate(store.latest_with_outcomes(), 1))
     if output:
-        with output.open("w", encoding="utf-8", newline="") as fh:
-            n = write_records(fh, file_format(output), records)
+        fmt = file_format(output)
+        with open_output(output, fmt, excel=excel) as fh:
+            n = write_records(fh, fmt, records, columns=EXPORT_COLUMNS)
         err.print(f"wrote {n} leads to {output}")
     else:
         write_records(sys.stdout, "jsonl", records)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
+from typing import Any
 
 from leadq.core.lead import LeadInput
 
@@ -30,5 +31,10 @@ _HASHED_JSON = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(
 
 
 def input_hash(lead: LeadInput) -> str:
-    """SHA-256 of the lead's normalised fields (what the score was computed from)."""
-    return hashlib.sha256(_HASHED_JSON.encode(lead.present()).encode()).hexdigest()
+    """SHA-256 of the lead's normalised fields and its attributes (what the score was
+    computed from). A lead without attributes hashes its fields alone, as before leads had
+    attributes, so stored hashes and cached results stay valid."""
+    hashed: dict[str, Any] = lead.present()
+    if lead.attributes:
+        hashed["attributes"] = lead.attributes  # no field has this name
+    return hashlib.sha256(_HASHED_JSON.encode(hashed).encode()).hexdigest()

@@ -33,6 +33,9 @@ class Flag(StrEnum):
     ESCALATED = "escalated"  # low confidence: a stronger model answered (see escalated_from)
     ESCALATION_FAILED = "escalation_failed"  # low confidence, and the stronger model failed
     BUDGET_EXCEEDED = "budget_exceeded"  # today's LLM spend reached LEADQ_DAILY_BUDGET_USD
+    # Free text over its limit (engagement_history, additional_context: 4000 characters; an
+    # attribute's text: 1000) was cut, not refused: the result was computed from the cut text.
+    TEXT_TRUNCATED = "text_truncated"
 
 
 class Usage(BaseModel):

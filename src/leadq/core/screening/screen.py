@@ -283,16 +283,35 @@ def hidden_signal(raw: str) -> bool:
     )
 
 
+def _with_attributes(
+    texts: tuple[str | None, ...],
+    attributes: dict[str, str | int | float],
+    hidden: dict[str, str],
+) -> tuple[tuple[str, ...], tuple[str | None, ...]]:
+    """The screened fields and their texts, then each attribute (`attributes.<name>`): its
+    name and value a line each, as both reach the model; then each attribute that lost all
+    its text as hidden characters (its raw text is in `hidden`)."""
+    shown: dict[str, str | None] = {
+        f"attributes.{name}": f"{name}\n{value}" for name, value in attributes.items()
+    }
+    for field in hidden:
+        if field.startswith("attributes."):
+            shown.setdefault(field, None)
+    return (*SCREENED, *shown), (*texts, *shown.values())
+
+
 def screen(lead: LeadInput) -> Finding | None:
     """The fields of `lead` that try to steer the model, and how; None for an ordinary lead."""
-    texts = _screened(lead)
+    fields, texts = SCREENED, _screened(lead)
     hidden = lead.raw_hidden
+    if lead.attributes or hidden:
+        fields, texts = _with_attributes(texts, lead.attributes or {}, hidden)
     if not hidden:
         whole = _read("\n".join(filter(None, texts)))
         if not whole.shapes and next(whole.matching(), None) is None:
             return None
     hits = []
-    for field, text in zip(SCREENED, texts, strict=True):
+    for field, text in zip(fields, texts, strict=True):
         raw = hidden.get(field)
         signals = scan(text) if text else []
         if raw is not None and hidden_signal(raw):  # a field of only hidden text is blank now
