@@ -45,7 +45,7 @@ def _count(store: Store, model: type) -> int:
 
 
 def test_each_stored_result_gets_one_event_with_the_crm_id_and_scores(events: Store) -> None:
-    item = lead(lead_id="CRM-77", email="ann@acme.example")
+    item = lead(lead_id="CRM-77", email="ann@acme.example", attributes={"Lead Source": "Webinar"})
     result = qualify(item)
     failed = LeadError(error="provider_timeout", message="slow", retryable=True)
     ids = events.save([(item, result), (lead(lead_id="CRM-78"), failed)])
@@ -69,6 +69,7 @@ def test_each_stored_result_gets_one_event_with_the_crm_id_and_scores(events: St
         "Acme",
         "ann@acme.example",
     )
+    assert data["attributes"] == {"Lead Source": "Webinar"}  # the CRM's own columns
     assert data["overall_score"] == result.overall_score
     assert data["fit_score"] == result.fit_score
     assert data["recommended_action"] == result.recommended_action.value

@@ -88,6 +88,7 @@ def lead_qualified(
             "lead_name": lead.lead_name,
             "company_name": lead.company_name,
             "email": lead.email,
+            "attributes": lead.attributes,  # the CRM's own columns, as they were sent
             **result.model_dump(mode="json", include=_RESULT_FIELDS),
         },
     }
