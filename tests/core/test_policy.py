@@ -70,7 +70,36 @@ def test_contradicting_action_adjusted_with_explanation() -> None:
     )
     assert res.recommended_action is Action.NOT_QUALIFIED
     assert Flag.ACTION_ADJUSTED in res.flags
-    assert "model proposed immediate_outreach" in res.reasoning_for_action
+    assert res.reasoning_for_action == (
+        "why Action set to not_qualified because the overall score falls in the not_qualified "
+        "band; the model proposed immediate_outreach."
+    )
+
+
+RULES_CTX = ResultContext("rules", "rules-v1", "rules", ScoreWeights())
+
+
+def test_an_override_on_the_rules_engine_names_no_model() -> None:
+    """The rules engine has no model: the note gives the reason alone, in plain words."""
+    rules = _typed(answer(reasoning_for_action="Overall score 0.79 falls in the band."))
+    res = finalize_trusted(rules, LEAD, ["industry", "job_title"], RULES_CTX)
+    assert res.recommended_action is Action.MANUAL_REVIEW
+    assert res.reasoning_for_action == (
+        "Overall score 0.79 falls in the band. Action set to manual_review because critical "
+        "information is missing (industry, job_title)."
+    )
+    assert "model" not in res.reasoning_for_action
+
+
+def test_an_override_note_has_no_bracketed_internal_text() -> None:
+    for ctx in (CTX, RULES_CTX):
+        res = finalize(answer(fit_score=0.1, budget_score=0.1), LEAD, ["industry"], ctx)
+        assert res.recommended_action is Action.MANUAL_REVIEW
+        assert "[" not in res.reasoning_for_action
+        assert "leadq:" not in res.reasoning_for_action
+        assert "Action set to manual_review because critical information is missing" in (
+            res.reasoning_for_action
+        )
 
 
 def test_missing_info_means_manual_review_and_a_risk() -> None:

@@ -5,14 +5,17 @@ downloads in the CLI's formats."""
 from __future__ import annotations
 
 import csv
+import io
 import json
+from pathlib import Path
 
 from playwright.sync_api import expect
 
-from leadq.leadfiles import CSV_COLUMNS
+from leadq.leadfiles import CSV_COLUMNS, safe_cell
 from tests.conftest import EXAMPLES
 from tests.support.llm import answer, lead_in
 from tests.support.openai_server import Reply
+from tests.test_leadfiles import CSV_CELLS
 
 
 def run_file(page, file) -> dict[str, str]:
@@ -57,8 +60,9 @@ def test_example_file_every_row_ends_in_a_result_or_an_error(web_app, open_page)
     # Downloads: the CLI's CSV columns and JSONL records, one per input row, in row order.
     with page.expect_download() as got:
         page.get_by_role("button", name="Download CSV").click()
-    with open(got.value.path(), encoding="utf-8", newline="") as fh:
-        out = list(csv.reader(fh))
+    data = Path(got.value.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")  # the byte-order mark Excel needs to read UTF-8
+    out = list(csv.reader(io.StringIO(data.decode("utf-8-sig"), newline="")))
     assert out[0] == list(CSV_COLUMNS)
     assert len(out) == 22
     assert [r[0] for r in out[1:]] == [str(i) for i in range(1, 22)]
@@ -99,7 +103,7 @@ def test_failed_row_can_be_retried(
     page = ui.goto("/#/batch")
     status = run_file(page, leads)
     assert (status["ok"], status["failed"]) == ("1", "2")
-    assert "ignored unknown keys: crm_owner" in page.locator("#batch-warnings").inner_text()
+    assert "kept as attributes: crm_owner" in page.locator("#batch-warnings").inner_text()
     bob = page.locator("#batch-table tbody tr[data-row='2']")
     assert bob.get_attribute("data-status") == "error"
     assert "provider_unavailable" in bob.inner_text()
@@ -116,3 +120,39 @@ def test_failed_row_can_be_retried(
         "1",
     ]
     assert len(openai_server.requests) == 3  # Ann, Bob, Bob again
+
+
+def test_safe_cell_neutralises_as_the_cli_does(web_app, open_page) -> None:
+    page = open_page(web_app()).goto("/#/batch")
+    cells = [cell for cell, _ in CSV_CELLS]
+    written = page.evaluate(
+        "cells => import('./web/leadfile.js').then(m => cells.map((c) => m.safeCell(c)))", cells
+    )
+    assert written == [w for _, w in CSV_CELLS] == [safe_cell(c) for c in cells]
+
+
+def test_csv_download_runs_no_formula_and_keeps_accents_and_numbers(
+    web_app, open_page, tmp_path
+) -> None:
+    leads = tmp_path / "leads.csv"
+    leads.write_text(
+        "lead_id,lead_name,company_name,industry,job_title,additional_context\n"
+        '-2+3,"=HYPERLINK(""http://x"",""y"")",@SUM(A1),SaaS,VP Sales,"+cmd|\' /C calc\'!A0"\n'
+        "L-2,Zoë Müller,Œuvre Café,SaaS,VP Sales,-0.25\n",
+        encoding="utf-8",
+    )
+    page = open_page(web_app()).goto("/#/batch")
+    status = run_file(page, leads)
+    assert (status["ok"], status["failed"]) == ("2", "0")
+    with page.expect_download() as got:
+        page.get_by_role("button", name="Download CSV").click()
+    data = Path(got.value.path()).read_bytes()
+    assert data.startswith(b"\xef\xbb\xbf")
+    hostile, accents = csv.DictReader(io.StringIO(data.decode("utf-8-sig"), newline=""))
+    assert hostile["lead_name"] == '\'=HYPERLINK("http://x","y")'
+    assert hostile["company_name"] == "'@SUM(A1)"
+    assert hostile["lead_id"] == "'-2+3"
+    assert (accents["lead_name"], accents["company_name"]) == ("Zoë Müller", "Œuvre Café")
+    for row in (hostile, accents):
+        assert 0 <= float(row["overall_score"]) <= 1
+        assert all(safe_cell(cell) == cell for cell in row.values())  # nothing left to run

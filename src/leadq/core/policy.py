@@ -6,7 +6,8 @@ the action follows the documented bands (flagged when changed), missing critical
 manual_review, a suspected prompt injection forces manual_review and caps the scores (a
 suspect lead's component scores may not exceed what the rules engine gives it with the
 flagged fields removed, so text that tries to steer the model can only lower a score), lists
-and texts are capped, and cost comes from usage times the price table."""
+and texts are capped, a lead whose free text was cut to its limit is flagged, and cost comes
+from usage times the price table."""
 
 from __future__ import annotations
 
@@ -44,8 +45,16 @@ REQUIRED = ("lead_name", "company_name")
 
 def without(lead: LeadInput, finding: Finding) -> LeadInput:
     """`lead` with the flagged fields removed (a whole field: the rest of an injected field
-    cannot be trusted either)."""
-    return lead.model_copy(update={f: WITHHELD if f in REQUIRED else None for f in finding.fields})
+    cannot be trusted either); a flagged attribute (`attributes.<name>`) is removed alone."""
+    update: dict[str, Any] = {}
+    flagged = {f.removeprefix("attributes.") for f in finding.fields if f.startswith("attributes.")}
+    if flagged:
+        kept = {k: v for k, v in (lead.attributes or {}).items() if k not in flagged}
+        update["attributes"] = kept or None
+    for field in finding.fields:
+        if not field.startswith("attributes."):
+            update[field] = WITHHELD if field in REQUIRED else None
+    return lead.model_copy(update=update)
 
 
 def ceiling(
@@ -90,6 +99,35 @@ class ResultContext:
 def _cap_list(items: list[str]) -> tuple[list[str], bool]:
     kept = [t[:MAX_ITEM_CHARS] for s in items if (t := s.strip())]
     return kept[:MAX_ITEMS], len(kept) > MAX_ITEMS
+
+
+RULES_PROVIDER = "rules"  # `ResultContext.provider` of the rules engine's results
+
+
+def _action_note(
+    action: Action,
+    proposed: Action,
+    missing: list[str],
+    suspect: Finding | None,
+    ctx: ResultContext,
+) -> str:
+    """Why the policy changed the answer's action, in plain words for the person reading the
+    result. A model's own proposal is named; the rules engine has no model to name."""
+    reasons = []
+    if missing:
+        reasons.append(f"critical information is missing ({', '.join(missing)})")
+    if suspect is not None:
+        reasons.append(f"there is a suspected prompt injection in {', '.join(suspect.fields)}")
+    if not reasons:
+        reasons.append(
+            "a person should review this lead"
+            if action is Action.MANUAL_REVIEW
+            else f"the overall score falls in the {action.value} band"
+        )
+    note = f"Action set to {action.value} because {' and '.join(reasons)}"
+    if ctx.provider == RULES_PROVIDER:
+        return f"{note}."
+    return f"{note}; the model proposed {proposed.value}."
 
 
 def finalize(
@@ -174,14 +212,7 @@ def _apply_policy(
     flags.extend(action_flags)
     why = answer["reasoning_for_action"].strip()[:MAX_TEXT_CHARS]
     if action is not proposed:
-        because = f"missing {', '.join(missing)}" if missing else f"overall score {overall_score}"
-        if suspect is not None:
-            injected = f"suspected prompt injection in {', '.join(suspect.fields)}"
-            because = f"{because}; {injected}" if missing else injected
-        why = (
-            f"{why} [leadq: action set to {action.value} ({because}); "
-            f"the model proposed {proposed.value}]"
-        ).strip()
+        why = f"{why} {_action_note(action, proposed, missing, suspect, ctx)}".strip()
     lists: dict[str, list[str]] = {}
     for name in LIST_FIELDS:
         lists[name], cut = _cap_list(answer[name])
@@ -195,6 +226,8 @@ def _apply_policy(
             f"{suspect.reason()}. Scores are capped at the rules engine's for the lead without "
             "that text; a person should review it.",
         )
+    if lead.truncated:
+        flags.append(Flag.TEXT_TRUNCATED)
     usage = usage or Usage()
     # One dict to `model_validate`, not keywords to the constructor: the same validation,
     # without `__init__`'s round trip through keywords, for every result built.

@@ -101,6 +101,21 @@ export async function getJSON(path, options) {
   return response.json();
 }
 
+export function postJSON(path, body) {
+  return getJSON(path, { method: "POST", body });
+}
+
+export function deleteJSON(path) {
+  return getJSON(path, { method: "DELETE" });
+}
+
+// A download (a CSV export) as a Blob, with the API key like any other request.
+export async function getBlob(path) {
+  const response = await request(path);
+  if (!response.ok) throw await errorFrom(response);
+  return response.blob();
+}
+
 // POST `body` and yield each Server-Sent Event's parsed `data` as it arrives. The events
 // carry their name as `type` (api/sse.py), so `event:` lines are not needed.
 export async function* postEvents(path, body, signal) {

@@ -1,8 +1,8 @@
 // The leadq web UI: three views (Qualify, Batch, History) and a lead page, chosen by the URL's
 // hash (#/qualify, #/batch, #/history, #/leads/12), over the service's own JSON API.
 
-import { getJSON } from "./api.js";
 import { BatchView } from "./batch.js";
+import { serverHealth } from "./help.js";
 import { HistoryView, LeadView } from "./history.js";
 import { QualifyView } from "./qualify.js";
 
@@ -46,7 +46,7 @@ function route(moveFocus) {
 async function showHealth() {
   const node = document.getElementById("health");
   try {
-    const health = await getJSON("api/leads/health");
+    const health = await serverHealth();
     node.textContent = `${health.provider} · ${health.model}`;
     node.dataset.status = health.status;
     if (health.status !== "healthy") node.textContent += ` · ${health.detail || "degraded"}`;

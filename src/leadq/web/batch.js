@@ -1,11 +1,14 @@
-// The Batch view: read a CSV or JSONL file in the browser, send its leads to
-// POST api/leads/qualify-as-completed in chunks, and fill a sortable, filterable table as each
-// row's result or error arrives. Failed rows can be retried; results download as CSV or JSONL.
+// The Batch view: read a CSV or JSONL file in the browser as the CLI reads it (leadfile.js,
+// columns.js), let the person choose what the columns leadq does not know become, send the
+// leads to POST api/leads/qualify-as-completed in chunks, and fill a sortable, filterable
+// table as each row's result or error arrives. Rows that failed for a reason a retry can
+// fix (`retryable`) can be retried; results download as CSV or JSONL.
 
 import { ApiError, postEvents } from "./api.js";
-import { ACTIONS, actionBadge, download, el, miniBar, plural } from "./dom.js";
-import { LEAD_COLUMNS } from "./fields.js";
-import { LeadFileError, MAX_FILE_BYTES, readLeads, rowError, toCSV, toJSONL } from "./leadfile.js";
+import { ATTRIBUTE, ColumnMap, IGNORE, MAP_FIELDS, columnTable } from "./columns.js";
+import { ACTIONS, actionBadge, download, el, miniBar, pct, plural } from "./dom.js";
+import { FORM_FIELDS, LEAD_COLUMNS } from "./fields.js";
+import { LeadFileError, MAX_FILE_BYTES, leadsFrom, readSource, rowError, toCSV, toJSONL } from "./leadfile.js";
 
 const byId = (id) => document.getElementById(id);
 const CHUNK_ROWS = 100; // well under LEADQ_MAX_BATCH's default of 1,000
@@ -22,11 +25,28 @@ const COLUMNS = [
   { key: "confidence", label: "Confidence", value: (e) => e.result?.confidence ?? -1 },
   { key: "status", label: "Result", value: (e) => `${e.state} ${e.error?.message || ""}` },
 ];
+const FIELD_LABELS = {
+  ...Object.fromEntries(FORM_FIELDS.map((f) => [f.name, f.label])),
+  first_name: "First name (joined into Name)",
+  last_name: "Last name (joined into Name)",
+};
+// What a column leadq does not know becomes until the person chooses otherwise: an
+// attribute, as `leadq qualify` keeps it.
+const DEFAULT_CHOICE = ATTRIBUTE;
+const CHOICES = [[ATTRIBUTE, "Keep as attribute"], [IGNORE, "Leave out"],
+  ...MAP_FIELDS.map((name) => [name, `Map to ${FIELD_LABELS[name]}`])];
 
 export class BatchView {
   constructor() {
     this.entries = [];
     this.fileName = "";
+    this.source = null; // the file as read, before its columns are mapped
+    this.aliases = null;
+    this.choices = {}; // column -> ATTRIBUTE, IGNORE or a field, for columns leadq does not know
+    this.attributes = []; // the names kept as attributes: the CSV download's extra columns
+    this.notes = [];
+    this.started = false;
+    this.mapping = byId("batch-mapping");
     this.sort = { key: "row", dir: 1 };
     this.controller = null;
     this.renderQueued = false;
@@ -47,7 +67,7 @@ export class BatchView {
     this.buttons.start.addEventListener("click", () => this.run(this.entries.filter((e) => e.state === "pending")));
     this.buttons.cancel.addEventListener("click", () => this.controller?.abort());
     this.buttons["retry-all"].addEventListener("click", () => this.run(this.entries.filter(canRetry)));
-    this.buttons.csv.addEventListener("click", () => download(this.outName("csv"), toCSV(this.entries), "text/csv"));
+    this.buttons.csv.addEventListener("click", () => download(this.outName("csv"), toCSV(this.entries, this.attributes), "text/csv"));
     this.buttons.jsonl.addEventListener("click", () => download(this.outName("jsonl"), toJSONL(this.entries), "application/x-ndjson"));
     this.filter.addEventListener("input", () => this.changed());
     this.show.addEventListener("change", () => this.changed());
@@ -61,23 +81,69 @@ export class BatchView {
     if (!file || this.controller) return;
     const warnings = byId("batch-warnings");
     warnings.replaceChildren();
-    this.entries = [];
+    Object.assign(this, { entries: [], source: null, choices: {}, attributes: [], notes: [], started: false, elapsed: "" });
     this.fileName = file.name;
+    this.mapping.hidden = true;
     try {
       if (file.size > MAX_FILE_BYTES) throw new LeadFileError(`${file.name}: larger than ${MAX_FILE_BYTES / 2 ** 20} MB`);
-      const { rows, warnings: notes } = readLeads(file.name, await file.text());
-      this.entries = rows.map(({ row, lead, problem }) => (problem === undefined
-        ? { row, lead, state: "pending", result: null, error: null }
-        : { row, lead: null, state: "error", result: null, error: rowError(problem) }));
-      warnings.append(...notes.map((note) => el("li", { text: note })));
-      this.setState(this.entries.length ? "ready" : "empty");
-      if (!this.entries.length) warnings.append(el("li", { text: `${file.name} has no rows` }));
+      const [bytes, aliases] = await Promise.all([file.arrayBuffer(), columnTable()]);
+      this.aliases = aliases;
+      if (!aliases) this.notes.push("the server's table of CRM column names could not be read: only leadq's own field names are known");
+      this.source = readSource(file.name, bytes);
+      this.readColumns();
     } catch (exc) {
       if (!(exc instanceof LeadFileError)) throw exc;
       warnings.append(el("li", { class: "problem", role: "alert", text: exc.message }));
       this.setState("empty");
+      this.renderNow();
     }
+  }
+
+  // The file's rows as leads, with the columns read as the table and the person's choices say.
+  readColumns() {
+    const columns = new ColumnMap(this.aliases, this.choices, DEFAULT_CHOICE);
+    const { rows, warnings: problems, notes, attributes, plan } = leadsFrom(this.source, columns);
+    this.attributes = attributes;
+    this.entries = rows.map(({ row, lead, problem }) => (problem === undefined
+      ? { row, lead, state: "pending", result: null, error: null }
+      : { row, lead: null, state: "error", result: null, error: rowError(problem) }));
+    const warnings = byId("batch-warnings");
+    warnings.replaceChildren(...[...this.notes, ...notes, ...problems].map((note) => el("li", { text: note })));
+    if (!this.entries.length) warnings.append(el("li", { text: `${this.fileName} has no rows` }));
+    this.renderMapping(plan, columns);
+    this.setState(this.entries.length ? "ready" : "empty");
     this.renderNow();
+  }
+
+  // Each column and what it is read as; a choice for each column leadq does not know.
+  renderMapping(plan, columns) {
+    const tbody = byId("batch-mapping-table").querySelector("tbody");
+    tbody.replaceChildren(...plan.read.map(({ column, as, field, from }) => {
+      const name = column.trim() || "(no name)";
+      let cell;
+      if (column && !columns.knows(column)) {
+        const select = el("select", { "aria-label": `Read column ${name} as`, dataset: { column } },
+          CHOICES.map(([value, text]) => el("option", { value, text })));
+        select.value = this.choices[column] || DEFAULT_CHOICE;
+        select.addEventListener("change", () => {
+          this.choices[column] = select.value;
+          this.readColumns();
+          this.mapping.querySelector(`select[data-column="${CSS.escape(column)}"]`)?.focus();
+        });
+        let why = null;
+        if (as === "repeat") why = `not read: ${field} is read from ${from}`;
+        else if (select.value === ATTRIBUTE && as !== "attribute") why = "cannot be an attribute (see the warnings below)";
+        cell = [select, why ? el("span", { class: "hint", text: ` ${why}` }) : null];
+      } else if (as === "field") {
+        cell = [FIELD_LABELS[field]];
+      } else if (as === "part") {
+        cell = ["Name (joined with the other name column)"];
+      } else {
+        cell = [el("span", { class: "muted", text: `not read: ${FIELD_LABELS[field] || field} is read from ${from}` })];
+      }
+      return el("tr", { dataset: { column, as } }, el("th", { scope: "row", text: name }), el("td", {}, cell));
+    }));
+    this.mapping.hidden = !plan.read.length;
   }
 
   setState(state) {
@@ -93,6 +159,9 @@ export class BatchView {
     this.buttons.jsonl.disabled = running || !this.entries.length;
     byId("batch-file").disabled = running;
     for (const button of this.tbody.querySelectorAll("button.retry")) button.disabled = running;
+    // Once leads were sent, their columns stay as they were read: choose the file again to
+    // read it otherwise.
+    for (const select of this.mapping.querySelectorAll("select")) select.disabled = running || this.started;
   }
 
   // Qualify `targets` (entries), a chunk per request; each row ends with a result or an error.
@@ -100,6 +169,7 @@ export class BatchView {
     if (this.controller || !targets.length) return;
     const controller = new AbortController();
     this.controller = controller;
+    this.started = true;
     const started = performance.now();
     for (const entry of targets) Object.assign(entry, { state: "pending", result: null, error: null });
     this.setState("running");
@@ -226,15 +296,16 @@ export class BatchView {
       el("td", { text: text(lead.company_name) }),
       el("td", {}, result ? miniBar(result.overall_score) : ""),
       el("td", {}, result ? actionBadge(result.recommended_action) : ""),
-      el("td", { class: "num", text: result ? `${Math.round(result.confidence * 100)}` : "" }),
+      el("td", { class: "num", text: result ? pct(result.confidence) : "" }),
       el("td", { class: "outcome" }, outcome),
       el("td", {}, retry));
   }
 }
 
-// A failed row that has a lead to send again (an unreadable line has none).
+// A failed row worth sending again: it has a lead (an unreadable line has none) and failed
+// for a reason a retry can fix (a provider outage, a timeout, a rate limit), not for its input.
 function canRetry(entry) {
-  return entry.state === "error" && entry.lead !== null;
+  return entry.state === "error" && entry.lead !== null && entry.error?.retryable === true;
 }
 
 // Split entries into requests of at most CHUNK_ROWS rows and about CHUNK_BYTES of JSON.

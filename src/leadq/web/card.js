@@ -3,6 +3,7 @@
 // (idle, streaming, partial, final, error).
 
 import { ACTIONS, actionBadge, band, copyText, el, flagChips, pct } from "./dom.js";
+import { scoreHelp } from "./help.js";
 
 const SCORES = [
   ["overall_score", "Overall"],
@@ -25,6 +26,25 @@ const LISTS = [
 
 let cardCount = 0;
 
+// Results stored by earlier versions end their "why this action" with the policy's note in
+// brackets, "[leadq: action set to X (why); the model proposed Y]": shown as the policy
+// words it now (core/policy.py), without naming a model when the rules engine answered.
+const OLD_NOTE = /\s*\[leadq: action set to (\w+) \(([^)]*)\); the model proposed (\w+)\]/g;
+
+function reason(part, action) {
+  if (part.startsWith("missing ")) return `critical information is missing (${part.slice(8)})`;
+  if (part.startsWith("overall score ")) return `the overall score falls in the ${action} band`;
+  if (part.startsWith("suspected ")) return `there is a ${part}`;
+  return part;
+}
+
+export function plainNote(text, provider) {
+  return text.replace(OLD_NOTE, (_, action, why, proposed) => {
+    const note = ` Action set to ${action} because ${why.split("; ").map((p) => reason(p, action)).join(" and ")}`;
+    return provider === "rules" ? `${note}.` : `${note}; the model proposed ${proposed}.`;
+  }).trim();
+}
+
 function money(usd) {
   if (usd === null || usd === undefined) return "cost unknown (model not in the price table)";
   if (usd === 0) return "no cost";
@@ -32,7 +52,7 @@ function money(usd) {
 }
 
 export class ResultCard {
-  constructor(host, { onRetry, linkHistory = true } = {}) {
+  constructor(host, { onRetry, linkHistory = true, explain = true } = {}) {
     const id = `card${++cardCount}`;
     this.onRetry = onRetry;
     this.linkHistory = linkHistory;
@@ -71,6 +91,7 @@ export class ResultCard {
     this.root = el("article", { class: "card", dataset: { state: "idle" }, "aria-label": "Qualification result" },
       el("header", { class: "card-head" }, this.action, this.flags),
       el("div", { class: "bars" }, bars),
+      explain ? scoreHelp() : null,
       this.error,
       el("div", { class: "texts" }, sections),
       el("div", { class: "lists" }, lists),
@@ -130,7 +151,10 @@ export class ResultCard {
       this.action.dataset.action = fields.recommended_action;
       this.action.replaceChildren(el("span", { class: "action-label", text: "Next step" }), actionBadge(fields.recommended_action));
     }
-    for (const [key] of TEXTS) this.setText(this.texts[key], fields[key]);
+    for (const [key] of TEXTS) {
+      const value = fields[key];
+      this.setText(this.texts[key], typeof value === "string" ? plainNote(value, fields.provider) : value);
+    }
     for (const [key] of LISTS) this.setList(this.lists[key], fields[key]);
     this.setText(this.message, fields.suggested_messaging);
     if (state === "final") this.finish(fields);
@@ -153,11 +177,10 @@ export class ResultCard {
     if (!this.action.dataset.action) this.action.replaceChildren(actionBadge(result.recommended_action));
     this.flags.replaceChildren(...flagChips(result.flags));
     const usage = result.usage || {};
-    const parts = [
-      `${result.provider} · ${result.model}`,
-      `prompt ${result.prompt_version}`,
-      `${Math.round(result.latency_ms).toLocaleString()} ms`,
-    ];
+    // A result stored by an earlier version may lack a part: it is left out, never "null".
+    const parts = [[result.provider, result.model].filter(Boolean).join(" · ")];
+    if (result.prompt_version) parts.push(`prompt ${result.prompt_version}`);
+    if (Number.isFinite(result.latency_ms)) parts.push(`${Math.round(result.latency_ms).toLocaleString()} ms`);
     if (usage.input_tokens || usage.output_tokens) {
       parts.push(`${(usage.input_tokens || 0).toLocaleString()} in / ${(usage.output_tokens || 0).toLocaleString()} out tokens`);
     }

@@ -1,4 +1,5 @@
-"""Service health: provider, model, whether it is configured, breakers, limits, budget."""
+"""Service health: provider, model, whether it is configured, breakers, limits, budget, and
+the weights of the overall score."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from fastapi import APIRouter, Request
 from leadq import __version__
 from leadq.api.models import HealthResponse
 from leadq.core.errors import StorageUnavailable
+from leadq.core.scoring import ScoreWeights
 
 # What health shows of the backend: never its URL or key. A breaker that is not closed makes
 # the status "degraded" (leads still get answers from fallbacks, or clear errors).
@@ -19,6 +21,13 @@ HEALTH_DETAILS = (
     "rate_limit",
 )
 router = APIRouter(prefix="/api/leads", tags=["health"])
+
+
+def shares(weights: ScoreWeights) -> dict[str, float]:
+    """Each component's share of `overall_score`, as `scoring.overall` normalises them."""
+    given = weights.model_dump()
+    total = sum(given.values())
+    return {name: round(value / total, 4) for name, value in given.items()}
 
 
 @router.get("/health", response_model=HealthResponse)
@@ -46,6 +55,7 @@ async def health(request: Request) -> HealthResponse:
             detail=request.app.state.qualifier_error.message,
             database=database,
             cache=cache_state,
+            score_weights=shares(settings.score_weights),
         )
     backend = qualifier.describe()
     breaker_open = any(b["state"] != "closed" for b in backend.get("breakers", {}).values())
@@ -58,4 +68,5 @@ async def health(request: Request) -> HealthResponse:
         model=backend["model"],
         configured=backend["configured"],
         backend={k: v for k, v in backend.items() if k in HEALTH_DETAILS},
+        score_weights=shares(settings.score_weights),
     )

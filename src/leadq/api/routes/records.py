@@ -1,10 +1,15 @@
-"""Stored leads and qualifications: list, history, one result, erasure."""
+"""Stored leads and qualifications: list, export, history, one result, erasure."""
 
 from __future__ import annotations
 
+import io
+from collections.abc import AsyncIterator, Generator, Iterable
+from contextlib import suppress
+from itertools import islice
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
+from fastapi.responses import StreamingResponse
 
 from leadq.api.deps import StoreDep, require_api_key
 from leadq.api.models import (
@@ -17,6 +22,8 @@ from leadq.api.models import (
 )
 from leadq.core.errors import NotFound
 from leadq.core.result import Action
+from leadq.leadfiles import EXPORT_COLUMNS, export_record, write_records
+from leadq.storage.store import Store
 
 router = APIRouter(
     prefix="/api",
@@ -63,6 +70,58 @@ async def list_leads(
         offset=offset,
     )
     return {"status": "success", "total": total, "limit": limit, "offset": offset, "data": page}
+
+
+EXPORT_CHUNK = 500  # leads per piece of the streamed export
+_CSV_ANSWER: dict[int | str, dict[str, Any]] = {
+    200: {
+        "content": {"text/csv": {"schema": {"type": "string"}}},
+        "description": "UTF-8 CSV with a byte-order mark: `leadq export`'s columns.",
+    }
+}
+
+
+def _csv(records: Iterable[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    write_records(out, "csv", records, columns=EXPORT_COLUMNS)
+    return out.getvalue()
+
+
+def _export_pieces(store: Store) -> Generator[str]:
+    """The export in pieces of EXPORT_CHUNK leads, read as it is sent: the first with the
+    byte-order mark (Excel reads the file as UTF-8 then) and the header."""
+    leads = enumerate(store.latest_with_outcomes(), 1)
+    header = _csv([])
+    start = "\ufeff" + header
+    while (chunk := list(islice(leads, EXPORT_CHUNK))) or start:
+        yield start + _csv(export_record(n, lead) for n, lead in chunk).removeprefix(header)
+        start = ""
+
+
+async def _streamed(store: Store, first: str, pieces: Generator[str]) -> AsyncIterator[str]:
+    try:
+        yield first
+        while (piece := await store.call(next, pieces, None)) is not None:
+            yield piece
+    finally:
+        with suppress(ValueError):  # still reading on a store thread: closed when collected
+            pieces.close()
+
+
+@router.get("/leads/export.csv", response_class=StreamingResponse, responses=_CSV_ANSWER)
+async def export_leads(store: StoreDep) -> StreamingResponse:
+    """The latest result of every stored lead with a result, as CSV: the columns of
+    `leadq qualify -o out.csv`, then the lead's email, its latest outcome and that outcome's
+    date, and its attributes as one JSON object (`leadq export`'s columns). Scores are in
+    [0, 1]; a cell a spreadsheet would run as a formula starts with `'`. Streamed as it is
+    read."""
+    pieces = _export_pieces(store)
+    first = await store.call(next, pieces)  # a database outage is a 503, not a cut download
+    return StreamingResponse(
+        _streamed(store, first, pieces),
+        media_type="text/csv; charset=utf-8",
+        headers={"Content-Disposition": 'attachment; filename="leads.csv"'},
+    )
 
 
 @router.get("/leads/{lead_ref}", response_model=LeadResponse, responses=_404)
