@@ -5,7 +5,7 @@ from __future__ import annotations
 import base64
 import binascii
 import tomllib
-from functools import lru_cache
+from functools import cached_property, lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Literal
@@ -15,6 +15,7 @@ from pydantic import AliasChoices, Field, SecretStr, field_validator, model_vali
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from leadq.core.outcomes import StageTable
+from leadq.core.profile import ProfileError, SellerProfile, load_profile
 from leadq.core.redact import register_secret
 from leadq.core.scoring import ScoreWeights
 from leadq.core.variants import Variants, parse_variants
@@ -349,6 +350,11 @@ class Settings(BaseSettings):
         self.stage_table  # noqa: B018 - raises ValueError naming LEADQ_OUTCOME_STAGES
         return self
 
+    @model_validator(mode="after")
+    def _profile_valid(self) -> Settings:
+        self.profile  # noqa: B018 - raises ValueError naming LEADQ_ICP_FILE, the key, the line
+        return self
+
     @property
     def variants(self) -> Variants:
         """The prompt versions in use and their weights (`LEADQ_PROMPT_VARIANTS`)."""
@@ -359,6 +365,15 @@ class Settings(BaseSettings):
         """CRM stage names -> outcomes: data/outcome_stages.toml, with LEADQ_OUTCOME_STAGES
         merged over it."""
         return StageTable.build(_default_stages(), self.outcome_stages)
+
+    @cached_property
+    def profile(self) -> SellerProfile:
+        """The seller profile in force: LEADQ_ICP_FILE as it was when these settings were
+        read (a later edit takes a restart), else the packaged default."""
+        try:
+            return load_profile(self.icp_file)
+        except ProfileError as exc:
+            raise ValueError(f"LEADQ_ICP_FILE: {exc}") from None
 
     @property
     def host_list(self) -> list[str]:

@@ -7,9 +7,10 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from leadq.chain.prompt import load_prompt
+from leadq.chain.prompt import load_prompt, system_text
 from leadq.core.identity import lead_key
 from leadq.core.lead import LeadInput
+from leadq.core.profile import default_profile
 from leadq.core.variants import parse_variants
 from tests.api.test_leads_llm import LEAD
 from tests.support.llm import answer, lead_in
@@ -54,8 +55,9 @@ def test_variants_outcomes_and_experiment_report(live_app, openai_server) -> Non
     assert set(expected) == {"v1", "v2"}
     assert again["prompt_version"] == expected[0]  # the same lead, the same variant
     systems = {lead_in(b)["lead_name"]: b["messages"][0]["content"] for b in openai_server.requests}
+    offer = default_profile().offer
     for lead, version in zip(batch, expected, strict=True):
-        assert systems[lead["lead_name"]] == load_prompt(version).system
+        assert systems[lead["lead_name"]] == system_text(load_prompt(version), offer)
 
     assert won.status_code == 200
     saved = won.json()["data"]

@@ -12,6 +12,7 @@ from leadq.chain.prompt import build_prompt, load_prompt
 from leadq.config import Settings
 from leadq.core.identity import lead_key
 from leadq.core.lead import LeadInput
+from leadq.core.profile import default_profile
 from leadq.core.variants import Variants, parse_variants
 
 
@@ -89,7 +90,7 @@ def test_v2_is_a_shorter_prompt_with_the_same_slot(method: str) -> None:
     assert v2.version == "v2"
     assert len(v2.system) < len(v1.system)
     assert v1.system != v2.system
-    prompt = build_prompt(v2, method)
+    prompt = build_prompt(v2, method, default_profile().offer)
     assert prompt.input_variables == ["lead_block"]
     text = prompt.format(lead_block='{"lead_name":"Ann"}')
     assert "<lead_data>" in text

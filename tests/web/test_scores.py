@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from pathlib import Path
 
 from playwright.sync_api import expect
@@ -79,7 +80,24 @@ def test_what_the_scores_mean_gives_this_servers_weights(web_app, open_page) -> 
     expect(weights).to_contain_text("this server's weights")
     for term in ("Fit", "Budget", "Urgency", "Authority", "Confidence"):
         expect(help_box.locator("dt", has_text=term)).to_be_visible()
+    profile = help_box.locator(".seller-profile")  # what fit is scored against, read-only
+    expect(profile).to_contain_text("Seller profile ")
+    expect(profile).to_contain_text("B2B software")
+    expect(profile).to_contain_text("leadq profile check FILE")
     ui.shot("score-help")
+
+
+def test_the_card_names_the_seller_profile_it_was_scored_under(
+    web_app, llm_settings, openai_server, open_page
+) -> None:
+    openai_server.handler = lambda body: answer(body)
+    ui = open_page(web_app(**llm_settings))
+    page = ui.goto()
+    qualify(page, LEAD)
+    version = page.locator("#qualify-card .score-help .seller-profile")
+    expect(version).to_have_attribute("data-version", re.compile(r"^[0-9a-f]{12}$"))
+    small_print = page.locator("#qualify-card .card")
+    expect(small_print).to_contain_text(f"profile {version.get_attribute('data-version')}")
 
 
 def test_the_rules_engines_override_note_is_plain_and_names_no_model(web_app, open_page) -> None:

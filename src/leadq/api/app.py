@@ -15,11 +15,13 @@ from leadq.api.errors import Unexpected, install_error_handlers
 from leadq.api.headers import SafeHeaders
 from leadq.api.limits import BodyLimit, BodyTimeout
 from leadq.api.routes import (
+    columns,
     experiments,
     health,
     leads,
     metrics,
     outcomes,
+    profile,
     records,
     stats,
     web,
@@ -111,6 +113,8 @@ def create_app(
     app.include_router(health.router)
     app.include_router(leads.router)
     app.include_router(records.router)
+    app.include_router(columns.router)
+    app.include_router(profile.router)
     app.include_router(webhooks.router)
     app.include_router(web.router)  # the UI at /, outside the OpenAPI schema
     for observing in (outcomes, stats, experiments, metrics):

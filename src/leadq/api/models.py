@@ -66,6 +66,11 @@ class HealthResponse(BaseModel):
         description="`redis`: off, ok or unavailable (the cache then answers from the "
         "database alone); `pending_erasures`: erased leads whose Redis copies remain.",
     )
+    score_weights: dict[str, float] = Field(
+        default_factory=dict,
+        description="The share of each component score (fit, budget, urgency, authority) in "
+        "`overall_score`, summing to 1 (LEADQ_SCORE_WEIGHTS, normalised).",
+    )
 
 
 # ---- stored leads and qualifications -------------------------------------------------------
@@ -267,6 +272,19 @@ class ExperimentsResponse(BaseModel):
     variants: list[dict[str, Any]]
     comparisons: list[dict[str, Any]]
     configured: dict[str, Any] = Field(description="The experiment's salt and weights.")
+
+
+class ProfileResponse(BaseModel):
+    """The seller profile in force (LEADQ_ICP_FILE, else the packaged default)."""
+
+    status: Literal["success"] = "success"
+    version: str = Field(description="A short hash of the content; results carry it.")
+    source: str = Field(description="The file it was read from.")
+    offer_given: bool = Field(description="False: the file has no [offer]; the default's is used.")
+    profile: dict[str, Any] = Field(
+        description="The content: `offer` (what the LLM scores fit against) and the rules "
+        "engine's industries, size and revenue ranges, title keywords and fit weights."
+    )
 
 
 # ---- webhooks ------------------------------------------------------------------------------

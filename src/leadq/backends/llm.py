@@ -74,12 +74,13 @@ class LLMBackend(Backend):
             icp_file=settings.icp_file,  # the injection ceiling uses the same profile
         )
         self.variants = settings.variants  # prompt versions, one picked per lead
+        self.profile = settings.profile  # the offer the prompt carries
         self._fields = self._request_fields()
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
         )
         self._sink: CallSink | None = None  # the call log
-        build_chain(self._model(None), self.method, self.ctx)  # fail fast on bad config
+        build_chain(self._model(None), self.method, self.ctx, self.profile)  # fail fast
 
     def __repr__(self) -> str:
         return (
@@ -94,11 +95,13 @@ class LLMBackend(Backend):
             "structured_output": self.method,
             "base_url": self.base_url,
             "rate_limit": self.limiter.describe(),
+            "profile_version": self.profile.version,
         }
 
     def cache_scope(self, lead: LeadInput) -> CacheScope:
-        """Provider, model and the lead's prompt variant."""
-        return self.provider, self.model, self.variants.pick(lead_key(lead))
+        """Provider, model, the lead's prompt variant and the seller profile's version."""
+        variant = self.variants.pick(lead_key(lead))
+        return CacheScope(self.provider, self.model, variant, self.profile.version)
 
     def report_calls_to(self, sink: CallSink | None) -> None:
         self._sink = sink
@@ -154,7 +157,7 @@ class LLMBackend(Backend):
     def _chains(self, session: aiohttp.ClientSession) -> dict[str, Runnable]:
         model = self._model(session)
         return {
-            v: build_chain(model, self.method, replace(self.ctx, prompt_version=v))
+            v: build_chain(model, self.method, replace(self.ctx, prompt_version=v), self.profile)
             for v in self.variants.versions
         }
 

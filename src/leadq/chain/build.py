@@ -23,6 +23,8 @@ from leadq.chain.postprocess import Postprocess
 from leadq.chain.preprocess import Preprocess
 from leadq.chain.prompt import PromptStep, build_prompt, load_prompt
 from leadq.core.policy import ResultContext
+from leadq.core.profile import SellerProfile
+from leadq.core.result import QualificationResult
 
 
 class AssignAnswer(Runnable[dict[str, Any], dict[str, Any]]):
@@ -83,8 +85,29 @@ class AssignAnswer(Runnable[dict[str, Any], dict[str, Any]]):
             yield chunk
 
 
-def build_chain(model: Runnable[Any, Reply], method: str, ctx: ResultContext) -> Runnable[Any, Any]:
+class ProfiledPostprocess(Postprocess):
+    """`Postprocess` that records on each result the version of the seller profile whose
+    offer the prompt carried."""
+
+    def __init__(self, ctx: ResultContext, profile_version: str) -> None:
+        super().__init__(ctx)
+        self.profile_version = profile_version
+
+    def _final(self, state: dict[str, Any]) -> QualificationResult:
+        result = super()._final(state)
+        result.profile_version = self.profile_version
+        return result
+
+
+def build_chain(
+    model: Runnable[Any, Reply], method: str, ctx: ResultContext, profile: SellerProfile
+) -> Runnable[Any, Any]:
     """The qualification chain for a model step that already asks for the structured answer
-    (`providers.chat_api.ChatCompletions` with `answer_schema.request_extras`)."""
-    prompt = PromptStep(build_prompt(load_prompt(ctx.prompt_version), method))
-    return Preprocess() | AssignAnswer(prompt | model | StructuredAnswerParser()) | Postprocess(ctx)
+    (`providers.chat_api.ChatCompletions` with `answer_schema.request_extras`), scoring fit
+    against `profile`'s offer."""
+    prompt = PromptStep(build_prompt(load_prompt(ctx.prompt_version), method, profile.offer))
+    return (
+        Preprocess()
+        | AssignAnswer(prompt | model | StructuredAnswerParser())
+        | ProfiledPostprocess(ctx, profile.version)
+    )

@@ -1,4 +1,5 @@
-"""Versioned prompts (files in `leadq/prompts`) turned into a LangChain prompt template."""
+"""Versioned prompts (files in `leadq/prompts`) turned into a LangChain prompt template, with
+the seller's offer (`core/profile.py`) in the instructions."""
 
 from __future__ import annotations
 
@@ -14,12 +15,15 @@ from langchain_core.prompts import ChatPromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from leadq.chain.answer_schema import ANSWER_SCHEMA_TEXT
+from leadq.core.profile import Offer
 
 REPAIR = (
     "That answer could not be used: {error}. Reply again with only the JSON object the "
     "schema asks for, every field filled in."
 )
 REPAIR_ANSWER_CHARS = 4000  # of the unusable answer shown back to the model
+SELLER_MARK = "{seller}"  # where a prompt's `seller` text takes the offer (not a template)
+SELLER = "\n\n<seller>\n{seller}\n</seller>"  # a prompt file's `seller` when it has none
 
 
 @dataclass(frozen=True)
@@ -38,6 +42,7 @@ class PromptSpec:
     system: str
     human: str
     json_mode_suffix: str
+    seller: str = SELLER  # follows `system`, with the offer at SELLER_MARK
 
 
 @lru_cache(maxsize=8)
@@ -51,12 +56,34 @@ def load_prompt(version: str) -> PromptSpec:
         )
         raise ValueError(f"LEADQ_PROMPT_VERSION: unknown prompt {version!r}; known: {known}")
     raw = tomllib.loads(path.read_text("utf-8"))
-    return PromptSpec(version, raw["system"], raw["human"], raw.get("json_mode_suffix", ""))
+    seller = raw.get("seller", SELLER)
+    if SELLER_MARK not in seller:
+        raise ValueError(f"prompts/{version}.toml: `seller` has no {SELLER_MARK} for the offer")
+    return PromptSpec(version, raw["system"], raw["human"], raw.get("json_mode_suffix", ""), seller)
 
 
-def build_prompt(spec: PromptSpec, method: str) -> ChatPromptTemplate:
+def seller_text(offer: Offer) -> str:
+    """The offer in a few labelled lines (what is not given is left out): it is sent with
+    every lead, so it is kept compact."""
+    lines = [
+        ("Offer", offer.description),
+        ("Ideal customer", offer.ideal_customer),
+        ("Disqualifiers", "; ".join(offer.disqualifiers)),
+        ("Prices", "; ".join(offer.price_points)),
+        ("Buyers", "; ".join(offer.buying_roles)),
+    ]
+    return "\n".join(f"{label}: {text}" for label, text in lines if text)
+
+
+def system_text(spec: PromptSpec, offer: Offer) -> str:
+    """The instructions: the prompt's system text, then the seller's offer. The offer comes
+    from the operator's profile file, so it belongs here; the lead's data never does."""
+    return spec.system + spec.seller.replace(SELLER_MARK, seller_text(offer))
+
+
+def build_prompt(spec: PromptSpec, method: str, offer: Offer) -> ChatPromptTemplate:
     """System text as a literal message (never templated), the lead block as the one variable."""
-    system = spec.system
+    system = system_text(spec, offer)
     if method == "json_mode":
         system += spec.json_mode_suffix + ANSWER_SCHEMA_TEXT
     return ChatPromptTemplate.from_messages([SystemMessage(content=system), ("human", spec.human)])

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from leadq.cli import db, qualify, records, webhooks
+from leadq.cli import db, learning, profile, qualify, records, webhooks
 from leadq.cli.console import err
 from leadq.cli.outcomes import outcomes
 from leadq.config import EVERY_ADDRESS, LOOPBACK_HOSTS, Settings
@@ -36,8 +36,11 @@ app.command()(qualify.qualify)
 app.command()(records.history)
 app.command()(records.export)
 app.command("outcomes")(outcomes)
+app.command("train")(learning.train_command)
 app.add_typer(db.db_app, name="db")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
+app.add_typer(learning.model_app, name="model")
+app.add_typer(profile.profile_app, name="profile")
 
 
 @app.command()

@@ -5,11 +5,18 @@ from __future__ import annotations
 import hashlib
 import json
 import unicodedata
-from typing import Any
+from typing import Any, NamedTuple
 
 from leadq.core.lead import LeadInput
 
-CacheScope = tuple[str, str, str]  # provider, model, prompt version a cached result must match
+
+class CacheScope(NamedTuple):
+    """What a cached result must have been made with, besides the lead's input."""
+
+    provider: str
+    model: str
+    prompt_version: str
+    profile_version: str  # the seller profile's (`core/profile.py`)
 
 
 def _norm(text: str) -> str:

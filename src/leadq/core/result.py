@@ -74,7 +74,12 @@ class QualificationResult(BaseModel):
         "risk_factors",
         "follow_up_questions",
     )
-    SOURCE_FIELDS: ClassVar[tuple[str, ...]] = ("provider", "model", "prompt_version")
+    SOURCE_FIELDS: ClassVar[tuple[str, ...]] = (
+        "provider",
+        "model",
+        "prompt_version",
+        "profile_version",
+    )
     # What `escalated_from` keeps of the first answer.
     SUMMARY_FIELDS: ClassVar[tuple[str, ...]] = (
         *SOURCE_FIELDS,
@@ -106,6 +111,11 @@ class QualificationResult(BaseModel):
     provider: str
     model: str
     prompt_version: str
+    profile_version: str | None = Field(
+        None,
+        description="The seller profile the result was scored against: a short hash of its "
+        "content (GET /api/profile). Null on results stored before profiles had versions.",
+    )
     latency_ms: float = Field(ge=0, description="Time to the result, retries and queue included.")
     queue_ms: float = Field(
         0.0,
@@ -126,6 +136,21 @@ class QualificationResult(BaseModel):
     )
     qualification_id: int | None = Field(None, description="Stored qualification's id.")
     lead_ref: int | None = Field(None, description="Stored lead's id (GET /api/leads/{id}).")
+    conversion_probability: float | None = Field(
+        None,
+        ge=0.0,
+        le=1.0,
+        description="The calibrated probability that the lead converts, from the active "
+        "conversion model (`leadq train`, `leadq model activate`); null with no active model.",
+    )
+    model_version: int | None = Field(
+        None, description="The id of the conversion model that gave conversion_probability."
+    )
+    factors: list[str] | None = Field(
+        None,
+        description="The features that raised the probability most and those that lowered it "
+        'most (three each), in words: "Lead Source is Webinar: +12 points".',
+    )
 
     def flat(self) -> dict[str, Any]:
         """The result's scalar columns (scores, action, source, tokens, cost, latency, cached,

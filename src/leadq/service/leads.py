@@ -152,7 +152,8 @@ class LeadService:
         for lead, outcome in pairs:
             if lead is not None and isinstance(outcome, QualificationResult):
                 scope = self._scope(lead)
-                if scope == (outcome.provider, outcome.model, outcome.prompt_version):
+                made = (outcome.provider, outcome.model, outcome.prompt_version)
+                if scope == (*made, outcome.profile_version):
                     items.append((lead, scope, outcome))
         if items:
             await asyncio.to_thread(self.cache.remember, items)

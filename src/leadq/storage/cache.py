@@ -1,6 +1,6 @@
 """The result cache: qualifying an identical lead again (same normalised input, provider,
-model and prompt version) within `LEADQ_CACHE_TTL` returns the stored result with
-`cached: true` and makes no provider call.
+model, prompt version and seller profile version) within `LEADQ_CACHE_TTL` returns the
+stored result with `cached: true` and makes no provider call.
 
 The cache is the stored qualifications themselves (looked up by input hash, indexed), so it
 costs no extra writes and an erased lead leaves nothing behind in it. With `REDIS_URL` set,
@@ -29,6 +29,7 @@ from sqlalchemy import delete, select
 from leadq.config import Settings
 from leadq.core.identity import CacheScope, input_hash, lead_key
 from leadq.core.lead import LeadInput
+from leadq.core.profile import default_profile
 from leadq.core.result import QualificationResult, Usage
 from leadq.storage.models import CacheErasure, Lead, Qualification
 from leadq.storage.store import Store
@@ -245,11 +246,15 @@ def _scopes_answered(
     provider: str, model: str, version: str, result: dict[str, Any]
 ) -> set[CacheScope]:
     """The lookups a stored result answers: its own scope and, for an escalated result, the
-    first model's, for which it was made (the stronger model answered in its place)."""
-    scopes = {(provider, model, version)}
+    first model's, for which it was made (the stronger model answered in its place). The
+    profile version is the result's own; a result stored before results had one was made
+    under the packaged default profile's offer, so it answers for that profile only."""
+    profile = result.get("profile_version") or default_profile().version
+    scopes = {CacheScope(provider, model, version, profile)}
     first = result.get("escalated_from")
     if isinstance(first, dict) and first.get("provider") and first.get("model"):
-        scopes.add((first["provider"], first["model"], first.get("prompt_version") or version))
+        prompt = first.get("prompt_version") or version
+        scopes.add(CacheScope(first["provider"], first["model"], prompt, profile))
     return scopes
 
 

@@ -180,6 +180,7 @@ export class ResultCard {
     // A result stored by an earlier version may lack a part: it is left out, never "null".
     const parts = [[result.provider, result.model].filter(Boolean).join(" · ")];
     if (result.prompt_version) parts.push(`prompt ${result.prompt_version}`);
+    if (result.profile_version) parts.push(`profile ${result.profile_version}`);
     if (Number.isFinite(result.latency_ms)) parts.push(`${Math.round(result.latency_ms).toLocaleString()} ms`);
     if (usage.input_tokens || usage.output_tokens) {
       parts.push(`${(usage.input_tokens || 0).toLocaleString()} in / ${(usage.output_tokens || 0).toLocaleString()} out tokens`);

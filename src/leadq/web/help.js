@@ -17,7 +17,43 @@ const BANDS = "Overall 75 and above: Immediate outreach. 55 to 74: Nurture. 35 t
   + "Below 35: Not qualified. Manual review instead when the industry, the job title or the company size is "
   + "missing, when the lead's text looks like a prompt injection, or when the answer is unsure and asks for a person.";
 
+const PROFILE_HINT = "To change it, edit the file LEADQ_ICP_FILE names (check it with "
+  + "`leadq profile check FILE`) and restart leadq.";
+
 let health = null;
+let profile = null;
+
+// The seller profile in force (GET /api/profile), asked for once (again after a failure).
+function sellerProfile() {
+  profile ??= getJSON("api/profile").catch((exc) => {
+    profile = null;
+    throw exc;
+  });
+  return profile;
+}
+
+// What fit is scored against, read-only: the offer the LLM reads and where it comes from.
+function profileSection() {
+  const section = el("div", { class: "seller-profile" },
+    el("p", { text: "Fit is scored against this server's seller profile." }));
+  sellerProfile()
+    .then((answer) => {
+      const offer = (answer.profile && answer.profile.offer) || {};
+      const lines = [
+        ["Offer", offer.description],
+        ["Ideal customer", offer.ideal_customer],
+        ["Disqualifiers", (offer.disqualifiers || []).join("; ")],
+      ].filter(([, text]) => text);
+      section.replaceChildren(
+        el("p", { text: `Seller profile ${answer.version} (from ${answer.source}).` }),
+        ...lines.map(([term, text]) => el("p", { class: "offer", text: `${term}: ${text}` })),
+        el("p", { class: "hint", text: answer.offer_given ? PROFILE_HINT
+          : `This file has no [offer]; the LLM is told the default one. ${PROFILE_HINT}` }));
+      section.dataset.version = answer.version;
+    })
+    .catch(() => { section.dataset.version = ""; });
+  return section;
+}
 
 // The health answer, asked for once (again after a failure).
 export function serverHealth() {
@@ -58,5 +94,5 @@ export function scoreHelp() {
   return el("details", { class: "score-help" },
     el("summary", { text: "What the scores mean" }),
     el("p", { text: "Every score runs from 0 to 100 (downloads and the API give them from 0 to 1)." }),
-    terms, weights, el("p", { text: BANDS }));
+    terms, weights, el("p", { text: BANDS }), profileSection());
 }

@@ -1,13 +1,14 @@
-"""The ideal customer profile the rules engine scores fit against, read from TOML."""
+"""The ideal customer profile the rules engine scores fit against: the seller profile's
+industries, ranges and title keywords."""
 
 from __future__ import annotations
 
 import re
-import tomllib
 from dataclasses import dataclass
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
+
+from leadq.core.profile import SellerProfile, load_profile
 
 
 def _phrases(words: list[str]) -> re.Pattern[str]:
@@ -35,27 +36,23 @@ class ICP:
     fit_weights: dict[str, float]
 
 
-@lru_cache(maxsize=4)
 def load_icp(path: Path | None = None) -> ICP:
-    """The profile in `path`, or the packaged default."""
-    if path is None:
-        text = resources.files("leadq.data").joinpath("icp.toml").read_text("utf-8")
-    else:
-        text = Path(path).read_text("utf-8")
-    raw = tomllib.loads(text)
-    weights = {
-        k: float(raw.get("fit_weights", {}).get(k, d))
-        for k, d in (("industry", 0.4), ("size", 0.25), ("revenue", 0.2), ("title", 0.15))
-    }
-    total = sum(weights.values()) or 1.0
+    """The rules-engine part of the seller profile in `path`, or of the packaged default
+    (`core/profile.py` reads and validates the file, again when it changes)."""
+    return icp_of(load_profile(path))
+
+
+@lru_cache(maxsize=8)
+def icp_of(profile: SellerProfile) -> ICP:
+    """The profile's industries, ranges and title keywords as the rules engine matches them."""
     return ICP(
-        target_industries=_phrases(raw.get("target_industries", [])),
-        adjacent_industries=_phrases(raw.get("adjacent_industries", [])),
-        excluded_industries=_phrases(raw.get("excluded_industries", [])),
-        employees_min=float(raw.get("employees_min", 50)),
-        employees_max=float(raw.get("employees_max", 5000)),
-        revenue_min_usd=float(raw.get("revenue_min_usd", 5e6)),
-        revenue_max_usd=float(raw.get("revenue_max_usd", 2e9)),
-        title_keywords=_phrases(raw.get("title_keywords", [])),
-        fit_weights={k: v / total for k, v in weights.items()},
+        target_industries=_phrases(list(profile.target_industries)),
+        adjacent_industries=_phrases(list(profile.adjacent_industries)),
+        excluded_industries=_phrases(list(profile.excluded_industries)),
+        employees_min=profile.employees_min,
+        employees_max=profile.employees_max,
+        revenue_min_usd=profile.revenue_min_usd,
+        revenue_max_usd=profile.revenue_max_usd,
+        title_keywords=_phrases(list(profile.title_keywords)),
+        fit_weights=dict(profile.fit_weights),
     )
