@@ -38,6 +38,8 @@ def _num(value: float | None, unit: str) -> str:
         return "-"
     if unit == "ms":
         return f"{value:.2f}"
+    if unit in ("AUC", "Brier"):
+        return f"{value:.3f}"
     if abs(value) >= 1000:
         return f"{value:,.0f}"
     return f"{value:.1f}" if unit.startswith("%") else f"{value:.0f}"

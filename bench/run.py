@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import clients, local, served  # noqa: E402 - needs the sys.path entry above
+from bench import clients, learning, local, served  # noqa: E402 - needs the sys.path entry above
 from bench.report import load, render  # noqa: E402 - needs the sys.path entry above
 from bench.rows import Row  # noqa: E402 - needs the sys.path entry above
 
-ORDER = ("1", "2", "3", "4", "5", "6", "7", "8", "9")
+ORDER = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
 TOKENS_PER_MINUTE = 10_000_000  # the generous token limit of measurement 2b
 
 
@@ -52,6 +52,7 @@ def scenarios(smoke: bool, repeat: int | None) -> dict[str, Callable[[], Row | l
         "7": lambda: local.csv_to_sqlite(loc),
         "8": lambda: clients.prompt_size(c),
         "9": lambda: clients.provider_limits(c),
+        "10": lambda: learning.conversion_model(smoke),
     }
 
 

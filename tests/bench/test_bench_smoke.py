@@ -12,7 +12,10 @@ import pytest
 
 from bench import run
 
-EVERY_ROW = ["1", "2", "2b", "3", "3b", "4", "5", "5b", "6", "7", "8", "8b", "9", "9b", "9c"]
+EVERY_ROW = [
+    *("1", "2", "2b", "3", "3b", "4", "5", "5b", "6", "7", "8", "8b", "9", "9b", "9c"),
+    *("10a", "10b", "10c", "10d", "10e", "10f"),
+]
 # Failed leads (3b) are 0 when all goes well; the baseline's rate-limit use (3) is 0 when its
 # batch is lost, which it may or may not be at smoke size (its SDK retries may outlast the
 # 1-second window).

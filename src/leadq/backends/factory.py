@@ -1,18 +1,23 @@
 """Settings in, a `Backend` out: an LLM backend (Cerebras or any OpenAI-compatible server,
 through the LCEL chain) or the embedded rules engine, wrapped in the policies the settings
 ask for, innermost first: a circuit breaker per route, fallbacks, escalation, the daily
-budget. The rules engine alone is returned bare, as it has nothing to guard."""
+budget; outermost, the active conversion model's probability (`ConversionBackend`). The rules
+engine alone gets no policy but that one, as it has nothing to guard."""
 
 from __future__ import annotations
 
 from leadq.backends.base import Backend
 from leadq.backends.breaker import BreakerBackend, CircuitBreaker
 from leadq.backends.budget import BudgetBackend, BudgetGuard
+from leadq.backends.conversion import ConversionBackend
 from leadq.backends.escalation import EscalatingBackend
 from leadq.backends.fallback import FallbackBackend
 from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
 from leadq.core.errors import ProviderNotConfigured
+from leadq.core.rules.engine import RulesEngine
+from leadq.core.rules.icp import load_icp
+from leadq.learning.active import ActiveModel
 from leadq.observability.metrics import set_breaker
 from leadq.providers.catalog import providers
 
@@ -43,7 +48,14 @@ def _single(settings: Settings, name: str, model: str | None) -> Backend:
 
 def make_backend(settings: Settings) -> Backend:
     """The backend `settings` ask for (`LEADQ_PROVIDER`, default cerebras-if-keyed-else-rules),
-    with `LEADQ_FALLBACKS`, `LEADQ_ESCALATE_*` and `LEADQ_DAILY_BUDGET_USD` applied."""
+    with `LEADQ_FALLBACKS`, `LEADQ_ESCALATE_*` and `LEADQ_DAILY_BUDGET_USD` applied, and the
+    active conversion model (if any) scoring its results."""
+    rules = RulesEngine(load_icp(settings.icp_file), settings.score_weights)
+    models = ActiveModel(settings.effective_database_url, rules)
+    return ConversionBackend(_guarded(settings), models)
+
+
+def _guarded(settings: Settings) -> Backend:
     primary = _single(settings, settings.effective_provider, settings.model)
     routes = [primary] + [
         _single(settings, *parse_route(spec, "LEADQ_FALLBACKS"))

@@ -1,0 +1,308 @@
+"""What the learner sees of a lead, and how it is encoded.
+
+A lead becomes a *record*: the rules engine's scores and the signals that fired in its notes,
+its fields and its attributes, by name (`lead_record`). A `FeatureSpec` is learned from the
+training records: which names are numbers and which categories (inferred from the values, never
+from the names), the categories' frequent values (the rest pooled as "other", a missing value
+its own level), the numbers' centre, scale and quantile bins. `FeatureSpec.encode` turns a
+record into the sparse row the model reads; training and scoring share it, so the two cannot
+disagree. Pure Python: scoring one lead needs no numpy."""
+
+from __future__ import annotations
+
+import math
+from bisect import bisect_right
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from itertools import pairwise
+from typing import Any
+
+from leadq.core.lead import LeadInput
+from leadq.core.rules.engine import RulesEngine
+from leadq.core.rules.signals import SIGNAL_SCAN, SIGNALS
+from leadq.core.scoring import overall
+
+Value = str | float | None
+Record = dict[str, Value]
+
+RULE_SCORES = ("overall_score", "fit_score", "budget_score", "urgency_score", "authority_score")
+# The lead's own fields a model may learn from (names, emails, ids and free text are not
+# features: they identify a person or are read by the rules engine's signals instead).
+FIELDS = ("industry", "company_size", "annual_revenue", "job_title")
+MISSING = "(missing)"
+OTHER = "(other)"
+MIN_LEVEL_COUNT = 10  # a category's value seen fewer times is pooled into "other"
+MIN_LEVEL_SHARE = 0.002  # ... or in fewer than this share of the rows
+MAX_LEVELS = 40
+NUMERIC_SHARE = 0.95  # a column is a number when this share of its values read as numbers
+BINS = 10  # quantile bins of a number with enough distinct values
+CLIP = 5.0  # standardised numbers are clipped to +-CLIP
+
+
+def _says(name: str) -> str:
+    return next(s.says for s in SIGNALS if s.name == name)
+
+
+def rules_scores(engine: RulesEngine, lead: LeadInput) -> dict[str, float]:
+    """The rules engine's component scores and overall score for `lead`."""
+    answer = engine.answer(lead)
+    scores = {k: float(answer[k]) for k in RULE_SCORES[1:]}
+    scores["overall_score"] = overall(scores, engine.weights)
+    return scores
+
+
+def lead_record(lead: LeadInput, scores: Mapping[str, float]) -> Record:
+    """`lead` as the learner reads it, with the rules engine's `scores` for it."""
+    record: Record = {f"rules.{k}": float(scores[k]) for k in RULE_SCORES}
+    text = " ".join(filter(None, (lead.engagement_history, lead.additional_context)))
+    if text:
+        for i in SIGNAL_SCAN.indexes(text):
+            record[f"signal.{SIGNALS[i].name}"] = 1.0
+    for name in FIELDS:
+        record[f"field.{name}"] = getattr(lead, name)
+    if lead.attributes:
+        for name, value in lead.attributes.items():
+            record[f"attr.{name}"] = value
+    return record
+
+
+def label_of(key: str) -> str:
+    """The words a sales person reads for a record key."""
+    kind, _, name = key.partition(".")
+    if kind == "attr":
+        return name
+    if kind == "field":
+        return name.replace("_", " ").capitalize()
+    if kind == "rules":
+        return "Rules engine " + name.replace("_", " ")
+    if kind == "signal":
+        return f'Notes say "{_says(name)}"'
+    return key
+
+
+def as_number(value: Value) -> float | None:
+    """`value` as a finite number, or None."""
+    if value is None:
+        return None
+    if isinstance(value, (int, float)):
+        number = float(value)
+    else:
+        text = value.strip().replace(",", "")
+        if not text:
+            return None
+        try:
+            number = float(text)
+        except ValueError:
+            return None
+    return number if math.isfinite(number) else None
+
+
+def as_text(value: Value) -> str:
+    if value is None:
+        return MISSING
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    text = str(value).strip()
+    return text or MISSING
+
+
+@dataclass
+class Column:
+    """One record key as the model reads it: a number (standardised, with quantile bins and a
+    missing indicator when the data has them) or a category (one column per kept level)."""
+
+    key: str
+    kind: str  # "number" or "category"
+    start: int = 0  # the first of its columns in the encoded row
+    mean: float = 0.0
+    scale: float = 1.0
+    fill: float = 0.0  # a missing number reads as this (the median), plus its indicator
+    has_missing: bool = False
+    edges: list[float] = field(default_factory=list)  # inner quantile edges of the bins
+    levels: list[str] = field(default_factory=list)  # categories: kept values, OTHER, MISSING
+
+    @property
+    def width(self) -> int:
+        if self.kind == "category":
+            return len(self.levels)
+        return 1 + int(self.has_missing) + (len(self.edges) + 1 if self.edges else 0)
+
+    def names(self) -> list[str]:
+        """What each of its encoded columns means, in words."""
+        label = label_of(self.key)
+        if self.kind == "category":
+            return [f"{label} is {_level_words(v)}" for v in self.levels]
+        out = [f"{label} (per standard deviation)"]
+        if self.has_missing:
+            out.append(f"{label} is missing")
+        if self.edges:
+            bounds = [-math.inf, *self.edges, math.inf]
+            out += [f"{label} in {_range_words(lo, hi)}" for lo, hi in pairwise(bounds)]
+        return out
+
+    def encode(self, value: Value, out: list[tuple[int, float]]) -> None:
+        if self.kind == "category":
+            text = as_text(value)
+            try:
+                i = self.levels.index(text)
+            except ValueError:
+                i = len(self.levels) - 2  # OTHER
+            out.append((self.start + i, 1.0))
+            return
+        number = as_number(value)
+        at = self.start
+        if number is None:
+            number = self.fill
+            if self.has_missing:
+                out.append((at + 1, 1.0))
+        z = (number - self.mean) / self.scale
+        out.append((at, max(-CLIP, min(CLIP, z))))
+        if self.edges:
+            out.append((at + 1 + int(self.has_missing) + bisect_right(self.edges, number), 1.0))
+
+    def shown(self, value: Value) -> str:
+        """The value as the factor's words give it."""
+        if self.kind == "category":
+            text = as_text(value)
+            return _level_words(text if text in self.levels else OTHER)
+        number = as_number(value)
+        return "missing" if number is None else f"{number:,.4g}"
+
+
+def _level_words(level: str) -> str:
+    if level == MISSING:
+        return "missing"
+    if level == OTHER:
+        return "another value"
+    return level
+
+
+def _range_words(lo: float, hi: float) -> str:
+    if math.isinf(lo):
+        return f"under {hi:,.4g}"
+    if math.isinf(hi):
+        return f"{lo:,.4g} or more"
+    return f"{lo:,.4g} to {hi:,.4g}"
+
+
+@dataclass
+class FeatureSpec:
+    """The encoding learned from training records (see the module's docstring)."""
+
+    columns: list[Column]
+    ignored: dict[str, str] = field(default_factory=dict)  # key -> why it is not a feature
+
+    @property
+    def width(self) -> int:
+        return sum(c.width for c in self.columns)
+
+    def names(self) -> list[str]:
+        return [name for c in self.columns for name in c.names()]
+
+    def encode(self, record: Mapping[str, Value]) -> list[tuple[int, float]]:
+        """The record's non-zero encoded columns, as (index, value)."""
+        out: list[tuple[int, float]] = []
+        for column in self.columns:
+            column.encode(record.get(column.key), out)
+        return out
+
+    def encode_by_column(self, record: Mapping[str, Value]) -> list[list[tuple[int, float]]]:
+        """`encode`, one list per feature column (for factors)."""
+        parts = []
+        for column in self.columns:
+            out: list[tuple[int, float]] = []
+            column.encode(record.get(column.key), out)
+            parts.append(out)
+        return parts
+
+    @classmethod
+    def fit(cls, records: Sequence[Mapping[str, Value]]) -> FeatureSpec:
+        """Infer each key's type and encoding from `records`."""
+        n = len(records)
+        keys: dict[str, None] = {}
+        for record in records:
+            keys.update(dict.fromkeys(record))
+        columns: list[Column] = []
+        ignored: dict[str, str] = {}
+        min_count = max(MIN_LEVEL_COUNT, math.ceil(MIN_LEVEL_SHARE * n))
+        for key in keys:
+            values = [r.get(key) for r in records]
+            if key.startswith("signal."):  # fired or not: a 0/1 number, never missing
+                values = [1.0 if v else 0.0 for v in values]
+            present = [v for v in values if as_text(v) != MISSING]
+            if not present:
+                ignored[key] = "always empty"
+                continue
+            numbers = [x for v in present if (x := as_number(v)) is not None]
+            if len(numbers) >= NUMERIC_SHARE * len(present):
+                column = _number(key, values, numbers)
+                if column is None:
+                    ignored[key] = "one value only"
+                    continue
+                if len(set(numbers)) > 0.98 * n and all(x.is_integer() for x in numbers):
+                    ignored[key] = "a different whole number on every row (an id)"
+                    continue
+                if key.startswith("signal."):
+                    column.fill = 0.0  # not fired
+            else:
+                counts = Counter(as_text(v) for v in values)
+                kept = [v for v, c in counts.most_common(MAX_LEVELS) if c >= min_count]
+                kept = [v for v in kept if v != MISSING]
+                if not kept or (len(kept) == 1 and counts[kept[0]] == n):
+                    ignored[key] = "one value only, or every value rare (an id or free text)"
+                    continue
+                column = Column(key, "category", levels=[*kept, OTHER, MISSING])
+            columns.append(column)
+        start = 0
+        for column in columns:
+            column.start = start
+            start += column.width
+        return cls(columns, ignored)
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "columns": [
+                {
+                    "key": c.key,
+                    "kind": c.kind,
+                    "start": c.start,
+                    "mean": c.mean,
+                    "scale": c.scale,
+                    "fill": c.fill,
+                    "has_missing": c.has_missing,
+                    "edges": c.edges,
+                    "levels": c.levels,
+                }
+                for c in self.columns
+            ],
+            "ignored": self.ignored,
+        }
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> FeatureSpec:
+        return cls([Column(**c) for c in data["columns"]], dict(data.get("ignored", {})))
+
+
+def _number(key: str, values: Iterable[Value], numbers: list[float]) -> Column | None:
+    distinct = sorted(set(numbers))
+    if len(distinct) < 2:
+        return None
+    mean = sum(numbers) / len(numbers)
+    var = sum((x - mean) ** 2 for x in numbers) / len(numbers)
+    ordered = sorted(numbers)
+    median = ordered[len(ordered) // 2]
+    has_missing = any(as_number(v) is None for v in values)
+    edges: list[float] = []
+    if len(distinct) >= 2 * BINS:
+        qs = [ordered[min(len(ordered) - 1, len(ordered) * i // BINS)] for i in range(1, BINS)]
+        edges = sorted(set(qs) - {ordered[0]})
+    return Column(
+        key,
+        "number",
+        mean=mean,
+        scale=math.sqrt(var) or 1.0,
+        fill=median,
+        has_missing=has_missing,
+        edges=edges,
+    )
