@@ -5,12 +5,16 @@ engine), so batches still run without a task per lead."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
+from typing import TYPE_CHECKING
 
 from leadq.backends.base import Backend, WrapperBackend
 from leadq.core.lead import LeadInput
 from leadq.core.result import PartialResult, QualificationResult
-from leadq.learning.active import ActiveModel
+
+if TYPE_CHECKING:
+    from leadq.learning.active import ActiveModel
 
 
 class ConversionBackend(WrapperBackend):
@@ -27,12 +31,23 @@ class ConversionBackend(WrapperBackend):
     def qualify_now(self, lead: LeadInput) -> QualificationResult:
         return self.models.score(lead, self.inner.qualify_now(lead))
 
+    async def _look_up(self) -> None:
+        """The active model, looked up again off the event loop when it is due (a slow
+        database must not stall every lead in flight)."""
+        if self.models.due():
+            await asyncio.to_thread(self.models.current)
+
     async def qualify(self, lead: LeadInput) -> QualificationResult:
-        return self.models.score(lead, await self.inner.qualify(lead))
+        result = await self.inner.qualify(lead)
+        await self._look_up()
+        return self.models.score(lead, result)
 
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
         async for item in self.inner.stream(lead):
-            yield self.models.score(lead, item) if isinstance(item, QualificationResult) else item
+            if isinstance(item, QualificationResult):
+                await self._look_up()
+                item = self.models.score(lead, item)
+            yield item
 
     async def aclose(self) -> None:
         self.models.close()

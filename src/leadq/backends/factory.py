@@ -17,7 +17,6 @@ from leadq.config import Settings
 from leadq.core.errors import ProviderNotConfigured
 from leadq.core.rules.engine import RulesEngine
 from leadq.core.rules.icp import load_icp
-from leadq.learning.active import ActiveModel
 from leadq.observability.metrics import set_breaker
 from leadq.providers.catalog import providers
 
@@ -46,12 +45,17 @@ def _single(settings: Settings, name: str, model: str | None) -> Backend:
     return LLMBackend(tuned, providers()[name])
 
 
+LOOKUP_TIMEOUT = 2.0  # seconds the active-model lookup may wait for the database
+
+
 def make_backend(settings: Settings) -> Backend:
     """The backend `settings` ask for (`LEADQ_PROVIDER`, default cerebras-if-keyed-else-rules),
     with `LEADQ_FALLBACKS`, `LEADQ_ESCALATE_*` and `LEADQ_DAILY_BUDGET_USD` applied, and the
     active conversion model (if any) scoring its results."""
+    from leadq.learning.active import ActiveModel  # reads the database: loaded on first use
+
     rules = RulesEngine(load_icp(settings.icp_file), settings.score_weights)
-    models = ActiveModel(settings.effective_database_url, rules)
+    models = ActiveModel(settings.effective_database_url, rules, timeout=LOOKUP_TIMEOUT)
     return ConversionBackend(_guarded(settings), models)
 
 

@@ -62,23 +62,10 @@ def load_prompt(version: str) -> PromptSpec:
     return PromptSpec(version, raw["system"], raw["human"], raw.get("json_mode_suffix", ""), seller)
 
 
-def seller_text(offer: Offer) -> str:
-    """The offer in a few labelled lines (what is not given is left out): it is sent with
-    every lead, so it is kept compact."""
-    lines = [
-        ("Offer", offer.description),
-        ("Ideal customer", offer.ideal_customer),
-        ("Disqualifiers", "; ".join(offer.disqualifiers)),
-        ("Prices", "; ".join(offer.price_points)),
-        ("Buyers", "; ".join(offer.buying_roles)),
-    ]
-    return "\n".join(f"{label}: {text}" for label, text in lines if text)
-
-
 def system_text(spec: PromptSpec, offer: Offer) -> str:
     """The instructions: the prompt's system text, then the seller's offer. The offer comes
     from the operator's profile file, so it belongs here; the lead's data never does."""
-    return spec.system + spec.seller.replace(SELLER_MARK, seller_text(offer))
+    return spec.system + spec.seller.replace(SELLER_MARK, offer.text())
 
 
 def build_prompt(spec: PromptSpec, method: str, offer: Offer) -> ChatPromptTemplate:

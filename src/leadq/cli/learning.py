@@ -16,8 +16,6 @@ from leadq.config import Settings
 from leadq.core.rules.engine import RulesEngine
 from leadq.core.rules.icp import load_icp
 from leadq.leadfiles import LeadFileError, read_lead_file
-from leadq.learning.dataset import from_lead_file, from_stored
-from leadq.learning.train import NO_SIGNAL_RULE, TrainingError, render, train
 from leadq.storage import conversion_models as registry
 
 model_app = typer.Typer(help="Trained conversion models: list, show, activate, deactivate.")
@@ -59,6 +57,18 @@ def train_command(
     ] = None,
 ) -> None:
     """Train a conversion model, print its evaluation report and store it as a new version."""
+    # scikit-learn and numpy load here, not when the CLI starts (they take about a second)
+    try:
+        from leadq.learning.dataset import from_lead_file, from_stored
+        from leadq.learning.report import NO_SIGNAL_RULE, render
+        from leadq.learning.train import TrainingError, train
+    except ImportError as exc:
+        err.print(
+            f"[red]error:[/red] leadq train needs scikit-learn ({exc.name} is not installed): "
+            "pip install 'leadq[learn]' (make test installs it)"
+        )
+        raise typer.Exit(2) from None
+
     settings = Settings()
     engine = RulesEngine(load_icp(settings.icp_file), settings.score_weights)
     if file is not None:
@@ -124,6 +134,8 @@ def model_list() -> None:
 @model_app.command("show")
 def model_show(model_id: Annotated[int, typer.Argument(help="The model's id.")]) -> None:
     """A model's full report."""
+    from leadq.learning.report import render
+
     store = open_store(Settings())
     try:
         with store.session() as s:
@@ -146,6 +158,8 @@ def model_activate(
 ) -> None:
     """Score new leads with this model (the one active before is deactivated: to roll back,
     activate that one again)."""
+    from leadq.learning.report import NO_SIGNAL_RULE
+
     store = open_store(Settings())
     try:
         with store.writing(), store.session.begin() as s:

@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
-from leadq.chain.prompt import seller_text
 from leadq.cli.console import err
 from leadq.core.profile import ProfileError, SellerProfile, load_profile
 
@@ -48,7 +47,7 @@ def describe(profile: SellerProfile) -> str:
             f"profile {profile.version} ({profile.source}): valid",
             "",
             "LLM (in the instructions, with every lead):",
-            *(f"  {line}" for line in seller_text(profile.offer).splitlines()),
+            *(f"  {line}" for line in profile.offer.text().splitlines()),
             "",
             "Rules engine:",
             f"  target industries: {listed(profile.target_industries)}",

@@ -48,6 +48,18 @@ class Offer:
     price_points: tuple[str, ...] = ()
     buying_roles: tuple[str, ...] = ()
 
+    def text(self) -> str:
+        """The offer in a few labelled lines (what is not given is left out): it is sent
+        with every lead, so it is kept compact."""
+        lines = [
+            ("Offer", self.description),
+            ("Ideal customer", self.ideal_customer),
+            ("Disqualifiers", "; ".join(self.disqualifiers)),
+            ("Prices", "; ".join(self.price_points)),
+            ("Buyers", "; ".join(self.buying_roles)),
+        ]
+        return "\n".join(f"{label}: {text}" for label, text in lines if text)
+
 
 @dataclass(frozen=True)
 class SellerProfile:

@@ -29,8 +29,15 @@ REFRESH_SECONDS = 2.0
 class ActiveModel:
     """Scores results with the active model of the database at `url` (none: unchanged)."""
 
-    def __init__(self, url: str, engine: RulesEngine, refresh: float = REFRESH_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        engine: RulesEngine,
+        refresh: float = REFRESH_SECONDS,
+        timeout: float | None = None,
+    ) -> None:
         self.url = url
+        self.timeout = timeout  # for the lookup's database connection and statement
         self.rules = engine
         self.refresh = refresh
         self._engine: Engine | None = None
@@ -47,7 +54,7 @@ class ActiveModel:
                 name = parsed.database
                 if not name or name == ":memory:" or not Path(name).exists():
                     return None
-            self._engine = make_engine(self.url)
+            self._engine = make_engine(self.url, self.timeout)
         return self._engine
 
     def invalidate(self) -> None:
@@ -57,6 +64,10 @@ class ActiveModel:
     @property
     def version(self) -> int | None:
         return self.active[0] if self.active else None
+
+    def due(self) -> bool:
+        """Whether the next `current()` will ask the database."""
+        return time.monotonic() - self._checked >= self.refresh
 
     def current(self) -> tuple[int, Scorer] | None:
         """The active model's version and scorer, or None."""

@@ -30,13 +30,10 @@ from sklearn.pipeline import Pipeline
 from leadq.learning import metrics
 from leadq.learning.features import FeatureSpec, Record, Value
 from leadq.learning.naive_bayes import NaiveBayes
+from leadq.learning.report import NO_SIGNAL_BELOW, NO_SIGNAL_RULE
 from leadq.learning.scorer import Scorer
 
 MIN_PER_CLASS = 50
-NO_SIGNAL_BELOW = 0.55
-NO_SIGNAL_RULE = (
-    f'"no signal" when the lower bound of the AUC\'s 95% interval is below {NO_SIGNAL_BELOW}'
-)
 SIGMOID_BELOW = 1000
 HOLDOUT = 0.2
 FOLDS = 5
@@ -264,42 +261,3 @@ def strongest_factors(fitted: Fitted, top: int = 5) -> list[str]:
         f"x{math.exp(weights[i]):.2f}"
         for i in ups + downs
     ]
-
-
-def render(report: Mapping[str, Any]) -> str:
-    """The report as a person reads it in a terminal."""
-    m, nb, rules = report["model"], report["naive_bayes"], report["rules_overall_score"]
-    lo, hi = m["auc_ci95"]
-    lines = [
-        f"label: {report['label']}  source: {report['source']}",
-        f"rows: {report['rows']} ({report['converted']} converted, "
-        f"{report['not_converted']} not), {report['skipped_rows']} skipped",
-        f"evaluation: {report['evaluation']}",
-        f"model ({m['kind']}, {m['calibration']}): AUC {m['auc']:.3f} "
-        f"(95% CI {lo:.3f}-{hi:.3f}), Brier {m['brier']:.4f}, log loss {m['log_loss']:.4f}",
-        f"naive Bayes baseline: AUC {nb['auc']:.3f}, Brier {nb['brier']:.4f}",
-        f"rules engine overall_score: AUC {rules['auc']:.3f}",
-        f"verdict: {report['verdict']} ({report['verdict_rule']})",
-        "",
-        "calibration (predicted -> observed):",
-    ]
-    lines += [
-        f"  {row['bin']:>8}: {row['leads']:6d} leads, predicted {row['predicted']:.3f}, "
-        f"observed {row['observed']:.3f}"
-        for row in report["calibration_table"]
-        if row["leads"]
-    ]
-    lines.append("conversion by decile (highest probability first):")
-    lines += [
-        f"  {row['decile']:>2}: {row['leads']:6d} leads, conversion {row['conversion']:.3f}, "
-        f"lift {row['lift']}"
-        for row in report["deciles"]
-    ]
-    lines.append("strongest factors:")
-    lines += [f"  {f}" for f in report["strongest_factors"]]
-    if report["ignored_columns"]:
-        lines.append(
-            "not used: " + "; ".join(f"{k} ({v})" for k, v in report["ignored_columns"].items())
-        )
-    lines.append(f"trained in {report['training_seconds']} s")
-    return "\n".join(lines)

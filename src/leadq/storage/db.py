@@ -8,14 +8,15 @@ import math
 from collections.abc import Callable
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 
 class JSONText(str):
@@ -94,6 +95,8 @@ def is_outage(exc: BaseException) -> bool:
 
 
 def alembic_config(engine: Engine) -> Config:
+    from alembic.config import Config  # only for migrating: a quarter second to import
+
     cfg = Config()
     cfg.set_main_option("script_location", str(resources.files("leadq.storage") / "migrations"))
     cfg.attributes["engine"] = engine
@@ -102,4 +105,6 @@ def alembic_config(engine: Engine) -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Apply every migration not yet applied (run at start and by `leadq db upgrade`)."""
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")

@@ -1,0 +1,53 @@
+"""A training report as a person reads it, and the rule that calls a model "no signal":
+what `leadq model show` and `leadq model activate` need, without scikit-learn."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+NO_SIGNAL_BELOW = 0.55
+NO_SIGNAL_RULE = (
+    f'"no signal" when the lower bound of the AUC\'s 95% interval is below {NO_SIGNAL_BELOW}'
+)
+
+__all__ = ["NO_SIGNAL_BELOW", "NO_SIGNAL_RULE", "render"]
+
+
+def render(report: Mapping[str, Any]) -> str:
+    """The report as a person reads it in a terminal."""
+    m, nb, rules = report["model"], report["naive_bayes"], report["rules_overall_score"]
+    lo, hi = m["auc_ci95"]
+    lines = [
+        f"label: {report['label']}  source: {report['source']}",
+        f"rows: {report['rows']} ({report['converted']} converted, "
+        f"{report['not_converted']} not), {report['skipped_rows']} skipped",
+        f"evaluation: {report['evaluation']}",
+        f"model ({m['kind']}, {m['calibration']}): AUC {m['auc']:.3f} "
+        f"(95% CI {lo:.3f}-{hi:.3f}), Brier {m['brier']:.4f}, log loss {m['log_loss']:.4f}",
+        f"naive Bayes baseline: AUC {nb['auc']:.3f}, Brier {nb['brier']:.4f}",
+        f"rules engine overall_score: AUC {rules['auc']:.3f}",
+        f"verdict: {report['verdict']} ({report['verdict_rule']})",
+        "",
+        "calibration (predicted -> observed):",
+    ]
+    lines += [
+        f"  {row['bin']:>8}: {row['leads']:6d} leads, predicted {row['predicted']:.3f}, "
+        f"observed {row['observed']:.3f}"
+        for row in report["calibration_table"]
+        if row["leads"]
+    ]
+    lines.append("conversion by decile (highest probability first):")
+    lines += [
+        f"  {row['decile']:>2}: {row['leads']:6d} leads, conversion {row['conversion']:.3f}, "
+        f"lift {row['lift']}"
+        for row in report["deciles"]
+    ]
+    lines.append("strongest factors:")
+    lines += [f"  {f}" for f in report["strongest_factors"]]
+    if report["ignored_columns"]:
+        lines.append(
+            "not used: " + "; ".join(f"{k} ({v})" for k, v in report["ignored_columns"].items())
+        )
+    lines.append(f"trained in {report['training_seconds']} s")
+    return "\n".join(lines)
