@@ -282,3 +282,18 @@ def test_attributes_are_part_of_the_input_hash() -> None:
     fr = input_hash(LeadInput.parse({**KNOWN, "attributes": {"Country": "FR"}}))
     assert len({de, fr, KNOWN_HASH}) == 3
     assert input_hash(LeadInput.parse({**KNOWN, "attributes": {" Country ": "DE "}})) == de
+
+
+def test_a_lead_key_that_folding_lengthens_past_the_column_is_hashed() -> None:
+    """200 "ß" become 400 "ss" once case-folded: the key would not fit the store's column
+    (PostgreSQL refuses it, and every later save with it), so it is kept as a hash."""
+    from leadq.core.identity import MAX_KEY, lead_key
+
+    long = LeadInput.parse({"lead_name": "ß" * 200, "company_name": "ß" * 200})
+    key = lead_key(long)
+    assert len(key) <= MAX_KEY
+    assert key.startswith("name#sha256:")
+    other = LeadInput.parse({"lead_name": "ß" * 200, "company_name": "ß" * 199 + "x"})
+    assert lead_key(other) != key
+    short = LeadInput.parse({"lead_name": "Ann Lee", "company_name": "Acme"})
+    assert lead_key(short) == "name:ann lee|acme"  # ordinary keys are unchanged

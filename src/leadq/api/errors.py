@@ -13,6 +13,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException
+from starlette.requests import ClientDisconnect
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from leadq.api.models import error_body
@@ -104,6 +105,8 @@ class Unexpected:
 
         try:
             await self.app(scope, receive, watch)
+        except ClientDisconnect:  # the client left (a batch it dropped): nobody to answer
+            log.info("client disconnected on %s %s", scope["method"], scope["path"])
         except Exception as exc:
             if started:  # half an answer is out: only the server can end it
                 raise

@@ -29,12 +29,13 @@ class ConversionBackend(WrapperBackend):
         return self.inner.is_local
 
     def qualify_now(self, lead: LeadInput) -> QualificationResult:
+        self.models.refresh_soon()  # local batches run on the event loop: never wait here
         return self.models.score(lead, self.inner.qualify_now(lead))
 
     async def _look_up(self) -> None:
         """The active model, looked up again off the event loop when it is due (a slow
         database must not stall every lead in flight)."""
-        if self.models.due():
+        if self.models.due():  # the first lookup too
             await asyncio.to_thread(self.models.current)
 
     async def qualify(self, lead: LeadInput) -> QualificationResult:

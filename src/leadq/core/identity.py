@@ -23,13 +23,22 @@ def _norm(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).casefold().split())
 
 
+MAX_KEY = 400  # the store's column holds 450; folding can lengthen text ("ß" -> "ss")
+
+
 def lead_key(lead: LeadInput) -> str:
-    """The caller's `lead_id` when given, else the email, else name + company (normalised)."""
+    """The caller's `lead_id` when given, else the email, else name + company (normalised).
+    A key longer than `MAX_KEY` is kept as its kind and a SHA-256 of it."""
     if lead.lead_id:
-        return f"id:{lead.lead_id}"
-    if lead.email:
-        return f"email:{lead.email.casefold()}"
-    return f"name:{_norm(lead.lead_name)}|{_norm(lead.company_name)}"
+        key = f"id:{lead.lead_id}"
+    elif lead.email:
+        key = f"email:{lead.email.casefold()}"
+    else:
+        key = f"name:{_norm(lead.lead_name)}|{_norm(lead.company_name)}"
+    if len(key) <= MAX_KEY:
+        return key
+    kind = key.split(":", 1)[0]
+    return f"{kind}#sha256:{hashlib.sha256(key.encode()).hexdigest()}"
 
 
 # `json.dumps(..., sort_keys=True, ensure_ascii=False, separators=(",", ":"))` without

@@ -43,6 +43,7 @@ class ActiveModel:
         self._engine: Engine | None = None
         self._checked = -float("inf")
         self._lock = threading.Lock()
+        self._refreshing = threading.Lock()  # held by the lookup thread of refresh_soon
         self.active: tuple[int, Scorer] | None = None  # the version and its scorer
 
     def _database(self) -> Engine | None:
@@ -89,9 +90,25 @@ class ActiveModel:
                 log.debug("conversion model lookup failed: %s", exc)
         return self.active
 
+    def refresh_soon(self) -> None:
+        """When a lookup is due, do it in a thread of its own and go on with the model in
+        hand (a caller on an event loop must not wait for the database); the very first
+        lookup is done at once, so the first lead is scored with the active model."""
+        if self._checked == -float("inf"):
+            self.current()
+            return
+        if not self.due() or self._refreshing.locked():
+            return
+        threading.Thread(target=self._refresh, name="leadq-model-lookup", daemon=True).start()
+
+    def _refresh(self) -> None:
+        with self._refreshing:
+            self.current()
+
     def score(self, lead: LeadInput, result: QualificationResult) -> QualificationResult:
-        """`result` with the active model's probability, version and factors (in place)."""
-        active = self.current()
+        """`result` with the active model's probability, version and factors (in place), by
+        the model in hand: `current()` or `refresh_soon()` look it up."""
+        active = self.active
         if active is None:
             return result
         version, scorer = active

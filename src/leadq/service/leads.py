@@ -23,6 +23,7 @@ from leadq.observability.events import observe_failure, observe_results
 from leadq.observability.metrics import count_cache, count_unstored
 from leadq.qualifier import LeadQualifier
 from leadq.storage.cache import ResultCache
+from leadq.storage.db import is_outage
 from leadq.storage.store import Store
 
 log = logging.getLogger("leadq.service")
@@ -39,12 +40,17 @@ def _save_or_return_calls(
     pairs: Sequence[tuple[LeadInput | None, ResultOrError]],
     calls: Sequence[CallAttempt],
 ) -> list[tuple[int | None, int | None]]:
-    """`store.save`, on the store's thread; if it fails, the calls go back to the qualifier
-    for the next save (the results are the caller's to return)."""
+    """`store.save`, on the store's thread. If the database is away, the calls go back to
+    the qualifier for the next save (the results are the caller's to return); if they
+    cannot be stored at all, they are dropped and logged, so one bad row never blocks every
+    later save."""
     try:
         return store.save(pairs, calls)
-    except BaseException:
-        qualifier.return_calls(calls)
+    except Exception as exc:
+        if is_outage(exc):
+            qualifier.return_calls(calls)
+        else:
+            log.error("call log: %d attempt(s) dropped: %s", len(calls), type(exc).__name__)
         raise
 
 
@@ -71,7 +77,7 @@ class CallRecorder:
         if self._task is None or self._task.done():
             self._task = self._loop.create_task(self._flush())
 
-    async def _flush(self) -> None:
+    async def _flush(self, *, retry: bool = True) -> None:
         while calls := self.qualifier.drain_calls():
             try:
                 await self.store.call(
@@ -84,14 +90,24 @@ class CallRecorder:
                 )
             except StorageUnavailable as exc:
                 log.error("call log: %d attempt(s) not stored yet: %s", len(calls), exc)
+                if not retry:
+                    return
                 await asyncio.sleep(self.RETRY_SECONDS)
+            except Exception:  # not an outage: these attempts are dropped; go on with the rest
+                log.exception("call log: a save failed")
 
     async def aclose(self) -> None:
+        """Stop, and store what is left with one bounded try (a database that is away at
+        shutdown must not hold the process until it is killed)."""
         self.qualifier.on_call(None)
         if self._task is not None:
-            await asyncio.shield(self._task)
-        with suppress(StorageUnavailable):
-            await self._flush()
+            self._task.cancel()  # a save it had started still runs on the store's thread
+            with suppress(asyncio.CancelledError):
+                await self._task
+        with suppress(TimeoutError, StorageUnavailable):
+            await asyncio.wait_for(self._flush(retry=False), self.store.timeout or 10.0)
+        if left := len(self.qualifier.calls):
+            log.error("call log: %d attempt(s) not stored at shutdown", left)
 
 
 # One lead's way out of the pipeline: its index, the parsed lead (None if it did not parse),

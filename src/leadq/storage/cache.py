@@ -204,8 +204,18 @@ class ResultCache:
                 pipe.sadd(f"{self.prefix}lead:{result.lead_ref}", key)
                 pipe.expire(f"{self.prefix}lead:{result.lead_ref}", ttl)
             pipe.execute()
+            self._unless_erased_meanwhile({r.lead_ref for _, _, r in items if r.lead_ref})
         except Exception as exc:  # noqa: BLE001 - a cache outage must not fail a lead
             self._redis_failed(exc, "writing")
+
+    def _unless_erased_meanwhile(self, refs: set[int]) -> None:
+        """A lead erased between its save and this write would be back in Redis with no
+        erasure left to remove it: its entries go again now."""
+        with self.store.session() as s:
+            kept = set(s.scalars(select(Lead.id).where(Lead.id.in_(list(refs)))))
+        for ref in refs - kept:
+            index = f"{self.prefix}lead:{ref}"
+            self.redis.delete(index, *self.redis.smembers(index))
 
     def erase(self, lead_ref: int) -> tuple[bool, bool]:
         """Erase a stored lead and its cache entries: `(existed, cache_cleared)`. When Redis

@@ -56,7 +56,10 @@ def make_engine(url: str, timeout: float | None = None) -> Engine:
         if parsed.database and parsed.database != ":memory:":
             Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            url, connect_args={"check_same_thread": False}, json_serializer=_to_json
+            url,
+            connect_args={"check_same_thread": False},
+            json_serializer=_to_json,
+            hide_parameters=True,  # a failed statement's log line would hold leads' data
         )
         busy_ms = round((timeout if timeout is not None else 10.0) * 1000)
         event.listen(engine, "connect", _sqlite_pragmas(busy_ms))
@@ -83,6 +86,7 @@ def make_engine(url: str, timeout: float | None = None) -> Engine:
         pool_timeout=pool_timeout,
         connect_args=connect_args,
         json_serializer=_to_json,
+        hide_parameters=True,
     )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import logging
 import os
 import threading
 import time
@@ -45,6 +46,7 @@ from leadq.storage.webhooks import add_events, lead_qualified
 
 CHUNK = 500  # rows per IN (...) lookup
 _NOT_IN_RESULT = {"qualification_id", "lead_ref"}  # the row's own ids, not the result's
+log = logging.getLogger("leadq.store")
 T = TypeVar("T")
 SORTS = {"score": Lead.latest_score, "updated": Lead.updated_at, "name": Lead.lead_name}
 
@@ -124,20 +126,26 @@ class Store:
         self, fn: Callable[..., T], /, *args: Any, patience: float | None = None, **kwargs: Any
     ) -> T:
         """`fn(*args, **kwargs)` on the store's threads. A database failure, or no answer
-        within `patience` (default: the store's timeout), raises `StorageUnavailable`; the
-        thread may still finish the work later (a save is then stored, just not confirmed)."""
+        within `patience` (default: the store's timeout), raises `StorageUnavailable`. Work
+        given a `patience` (a save) is never cancelled: still queued or running when the wait
+        ends, it runs to its end (stored, just not confirmed)."""
         if self._threads is None:  # made on first use, again after `close` (like the engine)
             self._threads = ThreadPoolExecutor(POOL_SIZE + POOL_OVERFLOW, "leadq-db")
         loop = asyncio.get_running_loop()
         work = loop.run_in_executor(self._threads, functools.partial(fn, *args, **kwargs))
         wait = patience if patience is not None else self.timeout
         try:
-            return await asyncio.wait_for(work, wait) if wait else await work
+            if not wait:
+                return await work
+            return await asyncio.wait_for(asyncio.shield(work) if patience else work, wait)
         except TimeoutError:
+            log.warning("database: no answer within %gs", wait)
             raise StorageUnavailable(f"the database did not answer within {wait:g}s") from None
         except Exception as exc:
             if is_outage(exc):
-                raise StorageUnavailable(f"the database is unavailable: {_reason(exc)}") from exc
+                # The driver's reason names hosts and users: the log has it, the answer not.
+                log.warning("database unavailable: %s", _reason(exc))
+                raise StorageUnavailable("the database is unavailable") from exc
             raise
 
     def status(self) -> dict[str, Any]:
@@ -152,7 +160,7 @@ class Store:
 
     def close(self) -> None:
         if self._threads is not None:
-            self._threads.shutdown(wait=False, cancel_futures=True)
+            self._threads.shutdown(wait=False)  # queued saves still run
             self._threads = None
         self.engine.dispose()
 
@@ -202,7 +210,7 @@ class Store:
                     return self.save_in(s, outcomes, calls)
             except IntegrityError:
                 conflicts += 1  # a concurrent writer added the same new lead; retry sees it
-                if conflicts > 1:
+                if conflicts > 3:
                     raise
             except Exception as exc:
                 if not is_outage(exc) or time.monotonic() + delay > give_up:
