@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import io
 from datetime import date, timedelta
+from pathlib import Path
 
 import joblib
 import pytest
 
 from leadq.learning.scorer import Scorer
 from leadq.learning.train import TrainingError, train
+from tests.learning import synthetic
 from tests.learning.synthetic import training_set
 
 
@@ -71,3 +73,22 @@ def test_the_stored_model_and_the_served_weights_agree() -> None:
 def test_same_rows_same_fingerprint() -> None:
     assert training_set(100).fingerprint() == training_set(100).fingerprint()
     assert training_set(100).fingerprint() != training_set(100, shuffled=True).fingerprint()
+
+
+def test_columns_filled_in_when_a_deal_ends_are_never_features(tmp_path: Path) -> None:
+    """A CRM export carries the deal's stage and close date beside the label: as features
+    they would give the outcome away (a model perfect on paper, useless before the end)."""
+    from leadq.leadfiles import read_lead_file
+    from leadq.learning.dataset import from_lead_file
+
+    data = [
+        {**row, "Deal Stage": row["Result"], "Close Date": "2026-11-01"}
+        for row in synthetic.rows(300)
+    ]
+    read = read_lead_file(synthetic.write_csv(tmp_path / "deals.csv", data))
+    ts = from_lead_file(read, synthetic.engine(), "Result", ["Closed Won"])
+    assert all(not any("Deal Stage" in k or "Close Date" in k for k in r) for r in ts.records)
+    assert set(ts.excluded) == {"Deal Stage", "Close Date"}
+    report = train(ts).report
+    assert "Deal Stage" in report["ignored_columns"]
+    assert report["model"]["auc"] < 0.95  # Channel's effect, not the answer

@@ -19,6 +19,18 @@ from leadq.learning.train import TrainingSet
 CONVERTED = frozenset({"won"})
 NOT_CONVERTED = frozenset({"lost", "disqualified", "no_response"})
 UNKNOWN = "(unknown)"  # the name or company of a past lead that has none: not a feature
+# Columns a CRM fills in when a deal ends: beside the label they would give the answer away
+# (a model that looks perfect on paper and knows nothing before the outcome), so they are
+# never features.
+AFTER_THE_FACT = frozenset(
+    header_key(name)
+    for name in (
+        "Outcome", "Stage", "Deal Stage", "Lead Status", "Status", "Lifecycle Stage",
+        "Lead Stage", "Opportunity Stage", "Won", "Lost", "Is Won", "Is Closed", "Closed",
+        "Converted", "Converted Date", "Close Date", "Closed Date", "Lost Reason",
+        "Closed Lost Reason", "Won Time", "Lost Time", "Close Value", "Outcome Date",
+    )
+)  # fmt: skip
 
 
 def _take(row: dict[str, Any], column: str) -> Any:
@@ -75,6 +87,7 @@ def from_lead_file(
     labels: list[int] = []
     dates: list[date | None] = []
     skipped: list[str] = []
+    excluded: dict[str, str] = {}
     for n, raw in enumerate(read.rows, start=1):
         if not isinstance(raw, dict):
             skipped.append(f"row {n}: {raw}")
@@ -82,6 +95,9 @@ def from_lead_file(
         row = {**raw, "attributes": dict(raw.get("attributes") or {})}
         value = _take(row, label)
         on = parse_date(_take(row, date_column)) if date_column else None
+        for name in [n for n in row["attributes"] if header_key(n) in AFTER_THE_FACT]:
+            del row["attributes"][name]
+            excluded[name] = "filled in when a deal ends: it would give the outcome away"
         if value is None or not str(value).strip():
             skipped.append(f"row {n}: no {label}")
             continue
@@ -104,6 +120,7 @@ def from_lead_file(
         source=source,
         label=f"{label} in {list(positives)}",
         skipped=skipped,
+        excluded=excluded,
     )
 
 

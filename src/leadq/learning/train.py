@@ -54,6 +54,7 @@ class TrainingSet:
     source: str = ""
     label: str = ""
     skipped: list[str] = field(default_factory=list)
+    excluded: dict[str, str] = field(default_factory=dict)  # column -> why it is no feature
 
     def fingerprint(self) -> str:
         """sha256 of the rows as trained on: the same data gives the same fingerprint."""
@@ -234,7 +235,10 @@ def train(ts: TrainingSet, *, min_per_class: int = MIN_PER_CLASS, seed: int = 0)
         "calibration_table": metrics.calibration_table(yt, pm),
         "deciles": metrics.deciles(yt, pm),
         "strongest_factors": strongest_factors(final),
-        "ignored_columns": {_shown_key(k): why for k, why in final.spec.ignored.items()},
+        "ignored_columns": {
+            **ts.excluded,
+            **{_shown_key(k): why for k, why in final.spec.ignored.items()},
+        },
         "features": final.spec.width,
         "verdict": "no signal" if low < NO_SIGNAL_BELOW else "signal",
         "verdict_rule": NO_SIGNAL_RULE,
