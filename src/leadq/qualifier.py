@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import threading
 from collections import deque
 from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
@@ -20,6 +21,7 @@ from leadq.core.result import LeadError, PartialResult, QualificationResult, Res
 from leadq.observability.events import observed
 from leadq.portal import Portal
 
+log = logging.getLogger("leadq.qualifier")
 MAX_PENDING_CALLS = 100_000
 LOCAL_CHUNK = 1000  # leads the local engine qualifies at a time, between yields
 
@@ -63,7 +65,16 @@ class LeadQualifier:
         return calls
 
     def return_calls(self, calls: Sequence[CallAttempt]) -> None:
-        """Put back attempts that could not be stored, for the next drain."""
+        """Put back attempts that could not be stored, for the next drain. Beyond
+        `MAX_PENDING_CALLS` (a long database outage) the oldest go, and the log says so."""
+        room = MAX_PENDING_CALLS - len(self.calls)
+        if len(calls) > room:
+            log.error(
+                "call log: %d attempt(s) dropped, more than %d wait to be stored",
+                len(calls) - max(room, 0),
+                MAX_PENDING_CALLS,
+            )
+            calls = calls[len(calls) - max(room, 0) :]
         self.calls.extendleft(reversed(calls))
 
     def __repr__(self) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+import pytest
 from sqlalchemy import func, inspect, select
 
 from leadq.backends.rules_engine import RulesBackend
@@ -218,3 +219,17 @@ def test_migrations_match_the_models(store: Store) -> None:
 
     with store.engine.connect() as conn:
         assert compare_metadata(MigrationContext.configure(conn), Base.metadata) == []
+
+
+def test_export_reads_every_lead_a_page_at_a_time(
+    store: Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Pages of 2 over 5 leads: every lead once, in order (a download never holds a
+    connection for its whole length)."""
+    import leadq.storage.store as module
+
+    monkeypatch.setattr(module, "EXPORT_PAGE", 2)
+    for n in range(5):
+        item = lead(lead_id=f"P-{n}")
+        store.save([(item, qualify(item))])
+    assert [r["lead_id"] for r in store.latest_with_outcomes()] == [f"P-{n}" for n in range(5)]

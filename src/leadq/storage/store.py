@@ -48,6 +48,7 @@ CHUNK = 500  # rows per IN (...) lookup
 _NOT_IN_RESULT = {"qualification_id", "lead_ref"}  # the row's own ids, not the result's
 log = logging.getLogger("leadq.store")
 T = TypeVar("T")
+EXPORT_PAGE = 1000  # leads read at a time by `latest_with_outcomes`
 SORTS = {"score": Lead.latest_score, "updated": Lead.updated_at, "name": Lead.lead_name}
 
 _leads = cast(Table, Lead.__table__)
@@ -439,8 +440,10 @@ class Store:
         """Every lead with a result, in lead order and streamed (for export): who it is (as its
         latest input gives it, else as first stored), its latest result (`result`, as
         `qualification_dict` gives it) and its latest outcome with that outcome's date
-        (`outcome`, `outcome_date`: None when it has none)."""
-        query = (
+        (`outcome`, `outcome_date`: None when it has none). Read a page of 1,000 leads at a
+        time, each in a short session of its own: a slow reader (a download) never holds a
+        connection or a long read transaction."""
+        page = (
             select(
                 Qualification,
                 Lead.lead_id,
@@ -453,10 +456,16 @@ class Store:
             .join(Lead, Lead.latest_qualification_id == Qualification.id)
             .outerjoin(LeadOutcome, LeadOutcome.id == latest_outcome_id(Lead.id))
             .order_by(Lead.id)
-            .execution_options(yield_per=1000)
+            .limit(EXPORT_PAGE)
         )
-        with self.session() as s:
-            for q, lead_id, name, company, email, outcome, on in s.execute(query):
+        after = 0
+        while True:
+            with self.session() as s:
+                rows = s.execute(page.where(Lead.id > after)).all()
+            if not rows:
+                return
+            after = rows[-1][0].lead_ref
+            for q, lead_id, name, company, email, outcome, on in rows:
                 latest = q.input or {}
                 yield {
                     "lead_id": latest.get("lead_id") or lead_id,
