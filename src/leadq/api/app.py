@@ -20,6 +20,7 @@ from leadq.api.routes import (
     health,
     leads,
     metrics,
+    models,
     outcomes,
     profile,
     records,
@@ -117,6 +118,7 @@ def create_app(
     app.include_router(profile.router)
     app.include_router(webhooks.router)
     app.include_router(web.router)  # the UI at /, outside the OpenAPI schema
+    app.include_router(models.router)
     for observing in (outcomes, stats, experiments, metrics):
         app.include_router(observing.router)
     return app

@@ -333,3 +333,74 @@ ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
     },
     504: {"model": ErrorResponse, "description": "The provider did not answer in time."},
 }
+
+
+# ---- conversion models -----------------------------------------------------------------------
+
+
+class ModelSummary(BaseModel):
+    """A stored conversion model as listings show it: no report tables, no weights."""
+
+    id: int
+    created_at: str
+    label: str = Field(description="What counted as converted when it was trained.")
+    source: str = Field(description="The file or the stored leads it was trained on.")
+    rows: int
+    converted: int
+    not_converted: int
+    fingerprint: str = Field(description="sha256 of the rows: the same data, the same value.")
+    auc: float | None = Field(None, description="AUC on data the model did not see.")
+    auc_ci95: list[float] | None = Field(None, description="The AUC's 95% interval.")
+    brier: float | None = None
+    verdict: str | None = Field(None, description='"signal" or "no signal".')
+    active: bool = Field(description="Whether new results carry this model's probability.")
+    activated_at: str | None = None
+
+
+class ModelDetail(ModelSummary):
+    report: dict[str, Any] = Field(
+        description="The full evaluation report, as `leadq model show` renders it."
+    )
+
+
+class ModelList(BaseModel):
+    status: Literal["success"] = "success"
+    data: list[ModelSummary] = Field(description="Newest first.")
+
+
+class ModelResponse(BaseModel):
+    status: Literal["success"] = "success"
+    data: ModelDetail
+
+
+class ModelActivated(BaseModel):
+    status: Literal["success"] = "success"
+    data: ModelSummary
+
+
+class ModelDeactivated(BaseModel):
+    status: Literal["success"] = "success"
+    deactivated: int | None = Field(description="The model that was active, if any.")
+
+
+class TrainRequest(BaseModel):
+    """What to train on: `stored`, the stored leads with a recorded won/lost outcome."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    source: Literal["stored"] = "stored"
+
+
+class TrainingStatus(BaseModel):
+    training_id: str
+    state: Literal["running", "done", "failed"]
+    started_at: str
+    finished_at: str | None = None
+    model_id: int | None = Field(None, description="When done: the new (inactive) model.")
+    verdict: str | None = Field(None, description='When done: "signal" or "no signal".')
+    error: str | None = Field(None, description="When failed: why.")
+
+
+class TrainingResponse(BaseModel):
+    status: Literal["success"] = "success"
+    data: TrainingStatus
