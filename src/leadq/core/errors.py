@@ -8,6 +8,9 @@ whether retrying could help, and (for bad input) the fields at fault.
     ├── NotFound                  404: no such stored record
     ├── Busy                      429: too many batches at once here (retryable, Retry-After)
     ├── StorageUnavailable        503: the database did not answer in time (retryable)
+    ├── Conflict                  409: the request conflicts with the state (a no-signal model)
+    ├── NotEnoughData             422: too few outcomes to train a model, and how many more
+    ├── NotInstalled              501: an optional part (the learn extra) is not installed
     └── ProviderError             502: no usable answer from the provider
         ├── ProviderRejected      502: 400/401/403/404, retrying will not help
         ├── ProviderUnavailable   503: 5xx or no connection (retryable)
@@ -173,3 +176,25 @@ class StorageUnavailable(LeadqError):
     code = "database_unavailable"
     http_status = 503
     retryable = True
+
+
+class Conflict(LeadqError):
+    """The request conflicts with the state: a no-signal model activated without `force`,
+    or a training while another one runs."""
+
+    code = "conflict"
+    http_status = 409
+
+
+class NotEnoughData(LeadqError):
+    """The stored leads cannot train a model (too few of an outcome), and how many more."""
+
+    code = "not_enough_data"
+    http_status = 422
+
+
+class NotInstalled(LeadqError):
+    """An optional part of leadq is not installed (training needs the `learn` extra)."""
+
+    code = "not_installed"
+    http_status = 501

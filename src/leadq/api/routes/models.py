@@ -27,7 +27,7 @@ from leadq.api.models import (
     TrainRequest,
 )
 from leadq.config import Settings
-from leadq.core.errors import LeadqError, NotFound
+from leadq.core.errors import Conflict, LeadqError, NotEnoughData, NotFound, NotInstalled
 from leadq.core.rules.engine import RulesEngine
 from leadq.core.rules.icp import load_icp
 from leadq.learning.report import NO_SIGNAL_RULE
@@ -43,28 +43,6 @@ router = APIRouter(
     responses={k: v for k, v in ERROR_RESPONSES.items() if k in (401, 422)},
 )
 ModelId = Annotated[int, Path(ge=1, le=2**63 - 1)]
-
-
-class Refused(LeadqError):
-    """The request conflicts with the state: a no-signal model without `force`, or a
-    training while another one runs."""
-
-    code = "conflict"
-    http_status = 409
-
-
-class NotEnoughData(LeadqError):
-    """The stored leads cannot train a model (too few of an outcome), and how many more."""
-
-    code = "not_enough_data"
-    http_status = 422
-
-
-class LearnExtraMissing(LeadqError):
-    """Training needs scikit-learn, which this installation lacks."""
-
-    code = "not_installed"
-    http_status = 501
 
 
 def _error(description: str) -> dict[str, Any]:
@@ -124,7 +102,7 @@ def _activate(store: Store, model_id: int, force: bool) -> dict[str, Any]:
             raise NotFound(f"no model {model_id}")
         if found["verdict"] == "no signal":
             if not force:
-                raise Refused(
+                raise Conflict(
                     f"not activated: model {model_id}'s report says no signal "
                     f"({NO_SIGNAL_RULE}); add ?force=true to activate it anyway"
                 )
@@ -169,7 +147,7 @@ class Trainings:
         with self._lock:
             running = [t.training_id for t in self._all.values() if t.state == "running"]
             if running:
-                raise Refused(f"training {running[0]} is still running: ask for it again later")
+                raise Conflict(f"training {running[0]} is still running: ask for it again later")
             training = TrainingStatus(
                 training_id=uuid.uuid4().hex, state="running", started_at=_now()
             )
@@ -262,7 +240,7 @@ async def start_training(
     without FILE), in the background. The new model is stored inactive: read its report,
     then activate it. Follow it at `GET /api/models/train/{training_id}`."""
     if not _learn_installed():
-        raise LearnExtraMissing(
+        raise NotInstalled(
             "training needs scikit-learn, which is not installed: pip install 'leadq[learn]'"
         )
     training = _trainings.start(lambda: _train_stored(store, settings))
