@@ -96,14 +96,7 @@ def train_command(
         typer.echo(render(trained.report))
         if report is not None:
             report.write_text(json.dumps(trained.report, indent=2), encoding="utf-8")
-        with store.writing(), store.session.begin() as s:
-            model_id = registry.save_model(
-                s,
-                report=trained.report,
-                scorer=trained.scorer,
-                model=trained.model,
-                fingerprint=ts.fingerprint(),
-            )
+        model_id = trained.save(store, ts)
         err.print(f"stored as model {model_id}")
         if activate:
             if trained.no_signal and not force:

@@ -32,6 +32,8 @@ from leadq.learning.features import FeatureSpec, Record, Value
 from leadq.learning.naive_bayes import NaiveBayes
 from leadq.learning.report import NO_SIGNAL_BELOW, NO_SIGNAL_RULE
 from leadq.learning.scorer import Scorer
+from leadq.storage import conversion_models as registry
+from leadq.storage.store import Store
 
 MIN_PER_CLASS = 50
 SIGMOID_BELOW = 1000
@@ -171,6 +173,17 @@ class Trained:
     @property
     def no_signal(self) -> bool:
         return bool(self.report["verdict"] == "no signal")
+
+    def save(self, store: Store, trained_on: TrainingSet) -> int:
+        """Store this model as a new, inactive version; its id."""
+        with store.writing(), store.session.begin() as s:
+            return registry.save_model(
+                s,
+                report=self.report,
+                scorer=self.scorer,
+                model=self.model,
+                fingerprint=trained_on.fingerprint(),
+            )
 
 
 def check_counts(positives: int, negatives: int, minimum: int = MIN_PER_CLASS) -> None:

@@ -213,15 +213,7 @@ def _train_stored(store: Store, settings: Settings) -> tuple[int, str]:
         trained = train(ts)
     except TrainingError as exc:
         raise NotEnoughData(str(exc)) from None
-    with store.writing(), store.session.begin() as s:
-        model_id = registry.save_model(
-            s,
-            report=trained.report,
-            scorer=trained.scorer,
-            model=trained.model,
-            fingerprint=ts.fingerprint(),
-        )
-    return model_id, str(trained.report.get("verdict"))
+    return trained.save(store, ts), str(trained.report.get("verdict"))
 
 
 @router.post(
