@@ -424,18 +424,6 @@ class Store:
             q = s.get(Qualification, qid)
             return self.qualification_dict(q) if q is not None else None
 
-    def latest_results(self) -> Iterable[dict[str, Any]]:
-        """The latest qualification of every lead (for export), in lead order."""
-        with self.session() as s:
-            query = (
-                select(Qualification)
-                .join(Lead, Lead.latest_qualification_id == Qualification.id)
-                .order_by(Lead.id)
-                .execution_options(yield_per=1000)
-            )
-            for q in s.scalars(query):
-                yield self.qualification_dict(q)
-
     def latest_with_outcomes(self) -> Iterator[dict[str, Any]]:
         """Every lead with a result, in lead order and streamed (for export): who it is (as its
         latest input gives it, else as first stored), its latest result (`result`, as
