@@ -112,19 +112,22 @@ async def _stream_times(url: str, lead: dict[str, Any], side: str) -> tuple[floa
     """Seconds from the request to the first partial event and to the final result."""
     first = final = None
     seen: list[str] = []
+    kind = ""  # the `event:` name of the data line that follows (leadq names its events)
     async with httpx.AsyncClient(timeout=60) as client:
         start = time.perf_counter()
         async with client.stream("POST", f"{url}/api/leads/qualify-stream", json=lead) as resp:
             async for line in resp.aiter_lines():
+                if line.startswith("event:"):
+                    kind = line[6:].strip()
                 if not line.startswith("data:"):
                     continue
                 now = time.perf_counter() - start
                 seen.append(line[:300])
                 payload = json.loads(line[5:])
                 if side == "leadq":
-                    if payload.get("type") == "partial" and first is None:
+                    if kind == "partial" and first is None:
                         first = now
-                    elif payload.get("type") == "result":
+                    elif kind == "result":
                         final = now
                 elif "error" not in payload:  # the baseline's stream: one event, the result
                     first = now if first is None else first

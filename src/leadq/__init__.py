@@ -3,6 +3,7 @@ embedded rules engine for offline use and fallback."""
 
 import logging
 
+from leadq.compat import CerebrasLeadQualifier, get_qualifier
 from leadq.config import Settings, get_settings
 from leadq.core.errors import (
     BadProviderAnswer,
@@ -25,7 +26,7 @@ from leadq.core.result import (
     ResultOrError,
     Usage,
 )
-from leadq.qualifier import LeadQualifier, get_qualifier
+from leadq.qualifier import LeadQualifier, get_lead_qualifier
 
 __version__ = "0.1.0"
 
@@ -36,6 +37,7 @@ logging.getLogger("leadq").addHandler(logging.NullHandler())
 __all__ = [
     "Action",
     "BadProviderAnswer",
+    "CerebrasLeadQualifier",
     "Flag",
     "InvalidLeadError",
     "LeadError",
@@ -54,6 +56,7 @@ __all__ = [
     "Settings",
     "Usage",
     "__version__",
+    "get_lead_qualifier",
     "get_qualifier",
     "get_settings",
 ]

@@ -8,7 +8,7 @@ import gc
 import logging
 import threading
 from collections import deque
-from collections.abc import AsyncIterator, Callable, Iterable, Iterator, Sequence
+from collections.abc import AsyncGenerator, Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -122,7 +122,7 @@ class LeadQualifier:
 
     async def qualify_leads_as_completed(
         self, leads: Iterable[Any], max_concurrency: int | None = None
-    ) -> AsyncIterator[tuple[int, ResultOrError]]:
+    ) -> AsyncGenerator[tuple[int, ResultOrError], None]:
         """`(index, outcome)` for each lead as it completes. Closing the iterator early
         cancels the calls still in flight."""
         items = list(leads)
@@ -150,7 +150,7 @@ class LeadQualifier:
 
     async def stream_qualification(
         self, lead: Any
-    ) -> AsyncIterator[PartialResult | QualificationResult]:
+    ) -> AsyncGenerator[PartialResult | QualificationResult, None]:
         """Progressively fuller `PartialResult`s as the model's tokens arrive, then the
         validated `QualificationResult`. Raises like `qualify_lead_async`."""
         parsed = LeadInput.parse(lead)
@@ -254,8 +254,9 @@ async def _cancel_once(tasks: Sequence[asyncio.Future[Any]]) -> None:
 _instance: LeadQualifier | None = None
 
 
-def get_qualifier() -> LeadQualifier:
-    """The process-wide qualifier, built from the environment on first use."""
+def get_lead_qualifier() -> LeadQualifier:
+    """The process-wide qualifier, built from the environment on first use (`leadq.get_qualifier`
+    wraps this one in the original design's dict-returning API)."""
     global _instance
     if _instance is None:
         _instance = LeadQualifier()

@@ -8,7 +8,7 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import pytest
@@ -51,11 +51,31 @@ class LiveApp:
         return httpx.Client(base_url=self.url, timeout=30, **kw)
 
 
-def sse_events(response: httpx.Response) -> Iterator[dict[str, Any]]:
-    """Parsed `data:` payloads of an SSE response, as they arrive."""
+class Event(NamedTuple):
+    name: str
+    data: Any
+
+
+def sse_events(response: httpx.Response) -> Iterator[Event]:
+    """Each event of an SSE response as it arrives: its `event:` name ("message" when it has
+    none) and its `data:` parsed as JSON. An event without data lines is not one (as a
+    browser's EventSource sees it)."""
+    name, data = "", []
     for line in response.iter_lines():
         if line.startswith("data:"):
-            yield json.loads(line[5:].strip())
+            data.append(line[5:].removeprefix(" "))
+        elif line.startswith("event:"):
+            name = line[6:].strip()
+        elif line == "":
+            if data:
+                yield Event(name or "message", json.loads("\n".join(data)))
+            name, data = "", []
+
+
+def data_lines(response: httpx.Response) -> list[Any]:
+    """Every `data:` line of an SSE response parsed as JSON, ignoring `event:` lines: how the
+    original design's stream clients read a stream."""
+    return [json.loads(line[5:]) for line in response.iter_lines() if line.startswith("data:")]
 
 
 @pytest.fixture

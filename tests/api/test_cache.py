@@ -92,9 +92,8 @@ def test_batch_and_stream_use_the_cache(app, openai_server) -> None:
     assert [d.get("cached") for d in batch["data"][:2]] == [True, False]
     assert batch["failed"] == 1
     assert len(openai_server.requests) == 2  # only Jane Roe was new
-    results = [e for e in events if e["type"] == "result"]
-    assert len(results) == 1
-    assert results[0]["data"]["cached"] is True
+    assert [e.name for e in events] == ["result"]
+    assert events[0].data["cached"] is True
     assert len(openai_server.requests) == 2
 
 

@@ -8,7 +8,7 @@ import time
 import httpx
 import pytest
 
-from tests.api.conftest import sse_events
+from tests.api.conftest import data_lines, sse_events
 from tests.support.llm import GOOD, answer, lead_in
 from tests.support.openai_server import Reply
 
@@ -36,20 +36,35 @@ def test_qualify_over_llm(llm_app) -> None:
     )
 
 
-def test_stream_sends_partials_as_tokens_arrive_then_result_then_done(
+def test_stream_sends_partials_as_tokens_arrive_then_the_result_last(
     llm_app, openai_server
 ) -> None:
     openai_server.handler = lambda body: answer(body, chunk_chars=8, chunk_delay=0.01)
     with llm_app().client() as api, api.stream("POST", "/api/leads/qualify-stream", json=LEAD) as r:
         events = list(sse_events(r))
-    kinds = [e["type"] for e in events]
-    assert kinds[-2:] == ["result", "done"]
-    assert events[-1]["status"] == "success"
-    partials = [e["data"] for e in events if e["type"] == "partial"]
+    kinds = [e.name for e in events]
+    assert kinds[-1] == "result"
+    assert events[-1].data["fit_score"] == GOOD["fit_score"]
+    assert events[-1].data["provider"] == "cerebras"
+    partials = [e.data for e in events if e.name == "partial"]
     assert len(partials) >= 5
     assert kinds.index("result") == len(partials)
     assert len(partials[0]) < len(partials[-1])
     assert all(0 <= v <= 1 for p in partials for k, v in p.items() if k.endswith("_score"))
+
+
+def test_a_seed_stream_client_takes_the_last_data_line_as_the_result(
+    llm_app, openai_server
+) -> None:
+    # The original design's client: every `data:` line is JSON, the last one is the result.
+    openai_server.handler = lambda body: answer(body, chunk_chars=8, chunk_delay=0.01)
+    with llm_app().client() as api, api.stream("POST", "/api/leads/qualify-stream", json=LEAD) as r:
+        chunks = data_lines(r)
+    assert len(chunks) > 1  # partials first
+    final = chunks[-1]
+    assert final["overall_score"] == 0.755
+    assert final["recommended_action"] == GOOD["recommended_action"]
+    assert all("type" not in c and "data" not in c for c in chunks)
 
 
 def test_first_partial_arrives_before_the_model_finishes(llm_app, openai_server) -> None:
@@ -59,7 +74,7 @@ def test_first_partial_arrives_before_the_model_finishes(llm_app, openai_server)
     with llm_app().client() as api, api.stream("POST", "/api/leads/qualify-stream", json=LEAD) as r:
         first = next(sse_events(r))
         completed_at_first = openai_server.completed
-    assert first["type"] == "partial"
+    assert first.name == "partial"
     assert completed_at_first == 0
 
 
@@ -90,8 +105,10 @@ def test_stream_error_is_an_event_not_a_broken_stream(llm_app, openai_server) ->
     openai_server.handler = lambda body: Reply(status=500, body={"message": "boom"})
     with llm_app().client() as api, api.stream("POST", "/api/leads/qualify-stream", json=LEAD) as r:
         events = list(sse_events(r))
-    assert [e["type"] for e in events] == ["error", "done"]
-    assert events[0]["error"]["error"] == "provider_unavailable"
+    assert [e.name for e in events] == ["error"]
+    error = events[0].data["error"]
+    assert (error["error"], error["retryable"]) == ("provider_unavailable", True)
+    assert error["message"]
 
 
 def test_batch_and_as_completed_keep_going_past_failures(llm_app, openai_server) -> None:
@@ -111,11 +128,13 @@ def test_batch_and_as_completed_keep_going_past_failures(llm_app, openai_server)
     assert batch["data"][1]["error"]["error"] == "bad_provider_answer"
     assert batch["data"][2]["error"]["field"] == "company_name"
     assert "overall_score" in batch["data"][3]
-    items = {e["index"]: e for e in events if e["type"] == "item"}
-    assert set(items) == {0, 1, 2, 3}
-    assert "error" in items[1]
-    assert "result" in items[3]
-    assert events[-1] == {"type": "done", "count": 4, "succeeded": 2, "failed": 2}
+    assert {e.name for e in events} == {"item"}
+    items = {e.data["index"]: e.data for e in events}
+    assert len(events) == len(items) == 4
+    assert items[1]["error"]["error"] == "bad_provider_answer"
+    assert items[2]["error"]["field"] == "company_name"
+    assert items[3]["result"]["fit_score"] == GOOD["fit_score"]
+    assert set(items[0]) == {"index", "result"}
 
 
 def _wait_for(predicate, timeout: float = 5.0) -> bool:
@@ -140,7 +159,7 @@ def test_disconnect_cancels_in_flight_provider_calls(llm_app, openai_server) -> 
         api.stream("POST", "/api/leads/qualify-as-completed", json=leads) as r,
     ):
         first = next(sse_events(r))
-    assert first["type"] == "item"
+    assert first.name == "item"
     assert _wait_for(lambda: openai_server.in_flight == 0)
     assert openai_server.cancelled >= 3  # calls in flight were abandoned, not finished
     assert openai_server.completed == 1
@@ -155,6 +174,6 @@ def test_disconnect_from_a_single_stream_stops_its_call(llm_app, openai_server) 
         httpx.Client(base_url=app.url, timeout=30) as api,
         api.stream("POST", "/api/leads/qualify-stream", json=LEAD) as r,
     ):
-        assert next(sse_events(r))["type"] == "partial"
+        assert next(sse_events(r)).name == "partial"
     assert _wait_for(lambda: openai_server.cancelled == 1)
     assert openai_server.completed == 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tests.api.conftest import sse_events
+from tests.api.conftest import data_lines, sse_events
 
 SEED_CURL_LEAD = {
     "lead_name": "John Doe",
@@ -99,21 +99,61 @@ def test_api_keys_required_when_set_except_health(live_app) -> None:
         assert api.get("/api/leads/health").status_code == 200
 
 
-def test_stream_on_rules_gives_result_then_done(api) -> None:
+def test_stream_on_rules_is_one_result_event(api) -> None:
     with api.stream("POST", "/api/leads/qualify-stream", json=SEED_CURL_LEAD) as r:
         assert r.headers["content-type"].startswith("text/event-stream")
-        types = [e["type"] for e in sse_events(r)]
-    assert types == ["result", "done"]
+        events = list(sse_events(r))
+    assert [e.name for e in events] == ["result"]
+    assert events[0].data["provider"] == "rules"
+    assert 0 <= events[0].data["overall_score"] <= 1
 
 
-def test_as_completed_reports_every_lead_then_counts(api) -> None:
+def test_as_completed_reports_every_lead_once_and_nothing_else(api) -> None:
     leads = [SEED_CURL_LEAD, {"lead_name": "x"}, SEED_CURL_LEAD]
     with api.stream("POST", "/api/leads/qualify-as-completed", json=leads) as r:
         events = list(sse_events(r))
-    items = [e for e in events if e["type"] == "item"]
-    assert sorted(e["index"] for e in items) == [0, 1, 2]
-    assert "error" in next(e for e in items if e["index"] == 1)
-    assert events[-1] == {"type": "done", "count": 3, "succeeded": 2, "failed": 1}
+    assert [e.name for e in events] == ["item"] * 3
+    items = {e.data["index"]: e.data for e in events}
+    assert sorted(items) == [0, 1, 2]
+    assert items[1]["error"]["field"] == "company_name"
+    assert items[0]["result"]["provider"] == "rules"
+
+
+def test_seed_clients_read_every_data_line_of_both_streams(api) -> None:
+    # The original design's clients: each `data:` line is JSON; qualify-stream's last one is
+    # the result, and each of qualify-as-completed's has `index` and `result`.
+    with api.stream("POST", "/api/leads/qualify-stream", json=SEED_CURL_LEAD) as r:
+        chunks = data_lines(r)
+    assert chunks[-1]["recommended_action"] == "manual_review"
+    assert 0 <= chunks[-1]["overall_score"] <= 1
+    leads = [{**SEED_CURL_LEAD, "lead_name": f"Lead {i}"} for i in range(3)]
+    with api.stream("POST", "/api/leads/qualify-as-completed", json=leads) as r:
+        lines = data_lines(r)
+    results = {line["index"]: line["result"] for line in lines}
+    assert sorted(results) == [0, 1, 2]
+    assert all("overall_score" in result for result in results.values())
+
+
+def test_as_completed_gives_every_unreported_lead_an_error_when_the_stream_fails(
+    live_app, monkeypatch
+) -> None:
+    app = live_app()
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("secret internals /etc/passwd")
+
+    monkeypatch.setattr(app.app.state.store, "save", broken)
+    leads = [{**SEED_CURL_LEAD, "lead_id": f"B-{i}"} for i in range(3)]
+    with (
+        app.client() as api,
+        api.stream("POST", "/api/leads/qualify-as-completed", json=leads) as r,
+    ):
+        events = list(sse_events(r))
+    items = {e.data["index"]: e.data for e in events}
+    assert sorted(items) == [0, 1, 2]
+    assert {i["error"]["error"] for i in items.values()} == {"internal_error"}
+    assert [items[i]["error"]["lead_id"] for i in range(3)] == ["B-0", "B-1", "B-2"]
+    assert "secret" not in str(items)
 
 
 def test_health(api) -> None:
@@ -149,6 +189,11 @@ def test_openapi_documents_schemas_errors_and_examples(api) -> None:
     assert "example" in doc["components"]["schemas"]["LeadInput"]
     stream = doc["paths"]["/api/leads/qualify-stream"]["post"]["responses"]["200"]
     assert "text/event-stream" in stream["content"]
+    assert all(f"`{kind}`" in stream["description"] for kind in ("partial", "result", "error"))
+    assert "event: result" in stream["content"]["text/event-stream"]["example"]
+    completed = doc["paths"]["/api/leads/qualify-as-completed"]["post"]["responses"]["200"]
+    assert "`item`" in completed["description"]
+    assert "`done`" not in stream["description"] + completed["description"]
 
 
 def test_unexpected_failure_is_a_json_500_without_internals(live_app, monkeypatch) -> None:

@@ -8,6 +8,7 @@ import json
 from leadq.core.lead import LEAD_FIELDS, LeadInput
 from leadq.core.result import Action, Flag
 from tests.support.llm import GOOD, answer
+from tests.support.openai_server import Reply
 
 # Records, in order, every change of the card's state and of any score bar's value. Mutation
 # records keep their order and old values however they are batched, so this needs no timing.
@@ -97,6 +98,22 @@ def test_flags_are_visible_on_the_card(web_app, llm_settings, openai_server, ope
     ]
     assert flags.first.is_visible()
     ui.shot("flags")
+
+
+def test_a_stream_error_event_shows_its_code_and_message_on_the_card(
+    web_app, llm_settings, openai_server, open_page
+) -> None:
+    openai_server.handler = lambda body: Reply(status=500, body={"message": "boom"})
+    ui = open_page(web_app(**llm_settings))
+    page = ui.goto()
+    fill(page, {"lead_name": "Ann Lee", "company_name": "Acme"})
+    page.get_by_role("button", name="Qualify", exact=True).click()
+    card = page.locator("#qualify-card .card[data-state='error']")
+    card.wait_for()
+    assert card.get_by_text("code: provider_unavailable").is_visible()
+    assert "worth retrying" in card.inner_text()
+    assert card.get_by_role("button", name="Try again").is_visible()
+    assert page.locator("#qualify-status").inner_text() == "The qualification failed."
 
 
 def test_validation_messages_sit_next_to_their_fields(web_app, open_page) -> None:

@@ -1,5 +1,6 @@
-"""Server-Sent Events framing. Each event has a name and carries the same name as `type` in
-its JSON data, for clients that read only `data:` lines."""
+"""Server-Sent Events framing. The `event:` field names the kind; each `data:` line is the
+object itself, as the original design's streams sent it: a client that reads only `data:`
+lines as JSON gets the objects, and the last one of a successful stream is the result."""
 
 from __future__ import annotations
 
@@ -9,8 +10,7 @@ from typing import Any
 from sse_starlette import ServerSentEvent
 
 
-def event(kind: str, payload: dict[str, Any]) -> ServerSentEvent:
+def event(kind: str, data: dict[str, Any]) -> ServerSentEvent:
     return ServerSentEvent(
-        data=json.dumps({"type": kind, **payload}, ensure_ascii=False, separators=(",", ":")),
-        event=kind,
+        data=json.dumps(data, ensure_ascii=False, separators=(",", ":")), event=kind
     )

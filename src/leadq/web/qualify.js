@@ -1,5 +1,5 @@
 // The Qualify view: the lead form, and a result card filled live from
-// POST api/leads/qualify-stream (partial events, then result or error, then done).
+// POST api/leads/qualify-stream (partial events, then result or error, which ends it).
 
 import { ApiError, postEvents } from "./api.js";
 import { ResultCard } from "./card.js";
@@ -133,17 +133,17 @@ export class QualifyView {
     if (matchMedia("(max-width: 60rem)").matches) this.status.scrollIntoView({ block: "start" });
     let ended = false;
     try {
-      for await (const event of postEvents("api/leads/qualify-stream", lead, controller.signal)) {
-        if (event.type === "partial") {
-          this.card.update(event.data, "partial");
-        } else if (event.type === "result") {
+      for await (const { event, data } of postEvents("api/leads/qualify-stream", lead, controller.signal)) {
+        if (event === "partial") {
+          this.card.update(data, "partial");
+        } else if (event === "result") {
           ended = true;
-          this.card.update(event.data, "final");
+          this.card.update(data, "final");
           this.status.textContent = `Done: ${this.card.summary()}.`;
-        } else if (event.type === "error") {
+        } else if (event === "error") {
           ended = true;
-          this.card.showError(event.error);
-          if (event.error.field) this.setError(event.error.field, event.error.message);
+          this.card.showError(data.error);
+          if (data.error.field) this.setError(data.error.field, data.error.message);
           this.status.textContent = "The qualification failed.";
         }
       }

@@ -42,12 +42,34 @@ _LEAD_LIST = {
         },
     }
 }
-_SSE: dict[int | str, dict[str, Any]] = {
-    200: {
-        "description": "Server-Sent Events; see the README for the event sequence.",
-        "content": {"text/event-stream": {"schema": {"type": "string"}}},
+
+
+def _sse(description: str, example: str) -> dict[int | str, dict[str, Any]]:
+    return {
+        200: {
+            "description": description,
+            "content": {"text/event-stream": {"schema": {"type": "string"}, "example": example}},
+        }
     }
-}
+
+
+_STREAM_EVENTS = _sse(
+    "Server-Sent Events. `event:` names the kind and each `data:` line is the object "
+    "itself: `partial` events with the fields the model has produced so far (scores "
+    "clamped), then `result` with the full result (a `QualificationResult`: the last data "
+    'line of a successful stream), or `error` with `{"error": LeadError}` (its `error` '
+    "code and `message`). The rules engine and cache hits send `result` alone.",
+    'event: partial\ndata: {"fit_score":0.8,"budget_score":0.7}\n\n'
+    'event: result\ndata: {"overall_score":0.755,"fit_score":0.8,...}\n\n',
+)
+_AS_COMPLETED_EVENTS = _sse(
+    "Server-Sent Events: one `item` event per lead as it completes, in completion order, "
+    'its data `{"index": i, "result": QualificationResult}` or `{"index": i, '
+    '"error": LeadError}` (`index`: the lead\'s position in the request). The stream '
+    "ends after the last lead's item; a lead whose index never came was cut off.",
+    'event: item\ndata: {"index":1,"error":{"error":"invalid_input","message":"..."}}\n\n'
+    'event: item\ndata: {"index":0,"result":{"overall_score":0.755,...}}\n\n',
+)
 LeadList = Annotated[list[Any], Body()]
 
 
@@ -63,6 +85,12 @@ def _error_json(exc: BaseException, lead_id: str | None) -> dict[str, Any]:
     if not isinstance(exc, LeadqError):
         log.exception("unexpected error while streaming", exc_info=exc)
     return LeadError.from_exception(exc, lead_id).model_dump(mode="json")
+
+
+def _id(raw: Any) -> str | None:
+    """The caller's `lead_id` of a lead as it was sent, if it has one."""
+    lead_id = raw.get("lead_id") if isinstance(raw, dict) else None
+    return (lead_id.strip() or None) if isinstance(lead_id, str) else None
 
 
 @router.post("/qualify", response_model=QualifyResponse)
@@ -91,23 +119,20 @@ async def qualify_batch(
     return BatchResponse(count=len(data), succeeded=len(data) - failed, failed=failed, data=data)
 
 
-@router.post("/qualify-stream", response_class=EventSourceResponse, responses=_SSE)
+@router.post("/qualify-stream", response_class=EventSourceResponse, responses=_STREAM_EVENTS)
 async def qualify_stream(lead: LeadInput, service: ServiceDep) -> EventSourceResponse:
     """Stream one qualification: `partial` events as the model's fields arrive, then `result`
-    (or `error`), then `done`."""
+    (or `error`), which ends the stream."""
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        status = "success"
         try:
             async for item in service.stream(lead):
                 if isinstance(item, PartialResult):
-                    yield event("partial", {"data": item.fields})
+                    yield event("partial", item.fields)
                 else:
-                    yield event("result", {"data": item.model_dump(mode="json")})
+                    yield event("result", item.model_dump(mode="json"))
         except Exception as exc:  # noqa: BLE001 - reported in the stream, typed
-            status = "error"
             yield event("error", {"error": _error_json(exc, lead.lead_id)})
-        yield event("done", {"status": status})
 
     return EventSourceResponse(events(), ping=15)
 
@@ -115,29 +140,33 @@ async def qualify_stream(lead: LeadInput, service: ServiceDep) -> EventSourceRes
 @router.post(
     "/qualify-as-completed",
     response_class=EventSourceResponse,
-    responses=_SSE,
+    responses=_AS_COMPLETED_EVENTS,
     openapi_extra=_LEAD_LIST,
 )
 async def qualify_as_completed(
     leads: LeadList, service: ServiceDep, settings: SettingsDep, request: Request
 ) -> EventSourceResponse:
-    """Stream a batch: an `item` event per lead as it completes (`result` or `error`), then
-    `done` with counts. One failure never ends the stream; disconnecting cancels the rest."""
+    """Stream a batch: an `item` event per lead as it completes (`result` or `error`). One
+    failure never ends the stream; disconnecting cancels the rest. Should the stream itself
+    fail, each lead not yet reported gets its error item."""
     _check_batch(leads, settings)
     slot = request.app.state.batch_slots.take()
 
     async def events() -> AsyncIterator[ServerSentEvent]:
-        ok = failed = 0
+        reported: set[int] = set()
         try:
             async for index, outcome in service.as_completed(leads):
+                reported.add(index)
                 if isinstance(outcome, QualificationResult):
-                    ok += 1
                     result = outcome.model_dump(mode="json")
                     yield event("item", {"index": index, "result": result})
                 else:
-                    failed += 1
                     yield event("item", {"index": index, "error": outcome.model_dump(mode="json")})
-            yield event("done", {"count": len(leads), "succeeded": ok, "failed": failed})
+        except Exception as exc:  # noqa: BLE001 - every lead still gets its outcome, typed
+            error = _error_json(exc, None)
+            for index, raw in enumerate(leads):
+                if index not in reported:
+                    yield event("item", {"index": index, "error": {**error, "lead_id": _id(raw)}})
         finally:
             slot.release()
 
