@@ -27,6 +27,14 @@ def test_code_fence_is_tolerated() -> None:
     assert StructuredAnswerParser().invoke(reply).data == ANSWER
 
 
+def test_a_raw_newline_inside_a_string_is_taken_as_written() -> None:
+    # What llama-cpp-python's server sent for a schema-constrained answer: a newline and a tab
+    # unescaped inside a string value.
+    text = '{"fit_score": 0.8, "reasoning": "Good fit.\nEvaluating\tnow."}'
+    draft = StructuredAnswerParser().invoke(Reply(text))
+    assert draft.data == {"fit_score": 0.8, "reasoning": "Good fit.\nEvaluating\tnow."}
+
+
 def test_stream_yields_growing_partials_then_final() -> None:
     drafts = list(StructuredAnswerParser().transform(iter(_chunks(json.dumps(ANSWER)))))
     partials, final = drafts[:-1], drafts[-1]
@@ -48,6 +56,15 @@ def test_stream_keeps_the_last_usage_and_finish_reason() -> None:
 def test_not_json_is_a_bad_answer() -> None:
     with pytest.raises(BadProviderAnswer, match="not valid JSON"):
         StructuredAnswerParser().invoke(Reply("Sure! Here's the lead: great"))
+
+
+def test_a_stream_of_prose_is_a_bad_answer_at_its_end() -> None:
+    # No partial from text that is not JSON, and the typed error (not a JSON decoder's
+    # exception) once the stream is over.
+    parser = StructuredAnswerParser()
+    chunks = iter(_chunks("I can't help with that request."))
+    with pytest.raises(BadProviderAnswer, match="not valid JSON"):
+        list(parser.transform(chunks))
 
 
 def test_empty_answer_cut_by_length_says_so() -> None:

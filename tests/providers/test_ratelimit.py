@@ -3,13 +3,17 @@ tests/backends/test_policies.py and test_ratelimit_http.py)."""
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
+import time
 
 import pytest
 
+from leadq.providers.catalog import providers
 from leadq.providers.ratelimit import (
     PROBE,
     BucketModel,
+    HeaderScheme,
     RateLimiter,
     Ticket,
     parse_reset,
@@ -275,3 +279,134 @@ def test_a_model_written_by_another_version_is_read() -> None:
     model = BucketModel.from_dict(written)
     assert model.answered
     assert model.buckets["requests/60s"].level == 5
+
+
+# ---- a provider's own header names (Anthropic's) -------------------------------------------
+
+ANTHROPIC = providers()["anthropic"].rate_limit_headers
+NOW = 1_795_000_000.0  # a fixed "now", in Unix time, for RFC 3339 resets
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [
+        (dt.datetime.fromtimestamp(NOW + 30, dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), 30.0),
+        (dt.datetime.fromtimestamp(NOW + 1.25, dt.UTC).isoformat(), 1.25),
+        (dt.datetime.fromtimestamp(NOW + 90, dt.timezone(dt.timedelta(hours=2))).isoformat(), 90),
+        (dt.datetime.fromtimestamp(NOW - 5, dt.UTC).isoformat(), 0.0),  # already past
+    ],
+)
+def test_rfc3339_reset_is_seconds_from_now(text: str, seconds: float) -> None:
+    assert parse_reset(text, now=NOW) == pytest.approx(seconds)
+
+
+@pytest.mark.parametrize("text", ["2026-11-20", "2026-11-20T10:00:30", "2026-13-20T10:00:30Z"])
+def test_a_date_without_a_time_or_an_offset_is_no_reset(text: str) -> None:
+    assert parse_reset(text, now=NOW) is None  # a naive time is ambiguous: ignored
+
+
+def test_rfc3339_reset_on_the_wall_clock() -> None:
+    soon = dt.datetime.fromtimestamp(time.time() + 20, dt.UTC).isoformat()
+    assert 15 < (parse_reset(soon) or 0) <= 20
+
+
+def anthropic_headers(
+    requests: tuple[int, int], output: tuple[int, int] | None = None, reset: float = 30
+) -> dict[str, str]:
+    """Anthropic's headers: (limit, remaining) of requests and output tokens a minute."""
+    at = dt.datetime.fromtimestamp(time.time() + reset, dt.UTC).isoformat()
+    out = {
+        "anthropic-ratelimit-requests-limit": str(requests[0]),
+        "anthropic-ratelimit-requests-remaining": str(requests[1]),
+        "anthropic-ratelimit-requests-reset": at,
+    }
+    if output is not None:
+        out |= {
+            "anthropic-ratelimit-output-tokens-limit": str(output[0]),
+            "anthropic-ratelimit-output-tokens-remaining": str(output[1]),
+            "anthropic-ratelimit-output-tokens-reset": at,
+        }
+    return out
+
+
+def test_windows_read_by_the_providers_header_names() -> None:
+    headers = {
+        **anthropic_headers((50, 0), (8000, 6464), reset=12),
+        "Anthropic-Ratelimit-Input-Tokens-Limit": "40000",  # any case
+        "anthropic-ratelimit-tokens-limit": "48000",
+        "x-ratelimit-limit-requests": "999",  # another vendor's names: not this provider's
+    }
+    got = {w.kind: w for w in read_windows(headers, ANTHROPIC)}
+    assert set(got) == {"requests", "output_tokens", "input_tokens", "tokens"}
+    assert {w.seconds for w in got.values()} == {60.0}
+    assert (got["requests"].limit, got["requests"].remaining) == (50, 0)
+    assert got["output_tokens"].remaining == 6464
+    assert got["input_tokens"].limit == 40000
+    assert 11 < (got["requests"].reset or 0) <= 12
+    assert 11 < (retry_after(headers, ANTHROPIC) or 0) <= 12  # the exhausted window's reset
+    assert retry_after({"retry-after": "7"}, ANTHROPIC) == 7
+
+
+def test_a_429s_retry_after_comes_before_resets_when_the_data_says_so() -> None:
+    # Anthropic's resets are when a bucket is full again: its `retry-after` says when there
+    # is room, sooner.
+    headers = {**anthropic_headers((50, 0), reset=40), "retry-after": "3"}
+    assert ANTHROPIC is not None
+    assert ANTHROPIC.retry_after_first
+    assert retry_after(headers, ANTHROPIC) == 3
+    assert 39 < (retry_after(headers, HeaderScheme(ANTHROPIC.prefixes)) or 0) <= 40
+
+
+def test_unknown_kinds_in_the_data_are_refused() -> None:
+    with pytest.raises(ValueError, match="unknown rate-limit kinds"):
+        HeaderScheme((("cats", "x-cats"),))
+
+
+def test_input_and_output_windows_each_take_their_share() -> None:
+    """An output-token window counts the completion budget, an input-token one the prompt,
+    a `tokens` one both: each holds requests back by its own share only."""
+    clock = Clock()
+    limiter = RateLimiter(clock=clock, scheme=ANTHROPIC)
+    _, ticket = limiter.take(1500, output=1000)
+    limiter.observe(
+        {
+            **anthropic_headers((1000, 999), (10_000, 9_000)),
+            "anthropic-ratelimit-input-tokens-limit": "100000",
+            "anthropic-ratelimit-input-tokens-remaining": "99500",
+        },
+        200,
+        ticket,
+    )
+    assert limiter.learned == {
+        "requests/60s": 1000,
+        "output_tokens/60s": 10_000,
+        "input_tokens/60s": 100_000,
+    }
+    # 9,000 output tokens left: 9 requests of 1,000 go now, whatever their prompts.
+    times = [limiter.take(1500, output=1000) for _ in range(10)]
+    assert [t is not None for _, t in times] == [True] * 9 + [False]
+    assert times[9][0] == pytest.approx(1000 / (10_000 / 60 * 0.98))  # one budget's refill
+
+
+def test_an_answer_is_corrected_by_what_each_window_saw_after_it() -> None:
+    clock = Clock()
+    limiter = RateLimiter(clock=clock, scheme=ANTHROPIC)
+    _, first = limiter.take(100, output=50)
+    for _ in range(3):
+        assert limiter.take(100, output=50)[1] is not None  # the probe: 4 before an answer
+    # The first request's answer: 200 output tokens were left when it was counted, and the
+    # 3 sent since (150) are not in it: 50 are left, one more request's worth.
+    limiter.observe(anthropic_headers((1000, 999), (1000, 200)), 200, first)
+    assert limiter.take(100, output=50)[1] is not None
+    assert limiter.take(100, output=50)[1] is None
+
+
+def test_the_limiter_of_an_endpoint_reads_its_providers_headers() -> None:
+    from leadq.config import Settings
+    from leadq.providers.endpoint import endpoint_for
+
+    info = providers()["anthropic"]
+    settings = Settings(anthropic_api_key="sk-ant-k", _env_file=None)
+    limiter = endpoint_for(settings, info).limiter("claude-haiku-4-5", settings)
+    limiter.observe(anthropic_headers((50, 49)), 200)
+    assert limiter.learned == {"requests/60s": 50}

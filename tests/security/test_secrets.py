@@ -17,15 +17,20 @@ from leadq.backends.llm import LLMBackend
 from leadq.config import Settings
 from leadq.core.redact import redact
 from leadq.core.result import LeadError
+from leadq.providers.catalog import providers
+from leadq.qualifier import LeadQualifier
 from tests.cli.test_app import leadq
+from tests.support.anthropic_server import Reply as ClaudeReply
+from tests.support.anthropic_server import error_body
 from tests.support.llm import answer
 from tests.support.openai_server import Reply
 from tests.support.serve import free_port, wait_until_serving
 
 CEREBRAS = "csk-SECRETcerebras7f3a9c01b7de44aa"
 OPENAI = "sk-SECRETopenai58e2d6c90f1b3377"
+ANTHROPIC = "sk-ant-SECRETanthropic3c1f0e9a7d25"
 SERVICE = "leadq-SECRETservice6d0e8b4c2a91"
-KEYS = (CEREBRAS, OPENAI, SERVICE)
+KEYS = (CEREBRAS, OPENAI, ANTHROPIC, SERVICE)
 LEAD = {"lead_name": "Ana Lima", "company_name": "Lima Corp", "industry": "SaaS"}
 
 
@@ -41,7 +46,12 @@ def llm_backends(qualifier) -> list[LLMBackend]:
 
 
 def test_repr_of_settings_qualifier_backend_and_chat_model(llm) -> None:
-    settings = Settings(cerebras_api_key=CEREBRAS, openai_api_key=OPENAI, api_keys=SERVICE)
+    settings = Settings(
+        cerebras_api_key=CEREBRAS,
+        openai_api_key=OPENAI,
+        anthropic_api_key=ANTHROPIC,
+        api_keys=SERVICE,
+    )
     assert_no_key(repr(settings) + str(settings) + settings.model_dump_json())
     assert_no_key(repr(settings.model_dump()))
     qualifier = llm(openai_api_key=OPENAI)
@@ -50,6 +60,43 @@ def test_repr_of_settings_qualifier_backend_and_chat_model(llm) -> None:
     assert_no_key(repr(qualifier) + repr(qualifier.backend) + str(qualifier.describe()))
     for backend in backends:
         assert_no_key(repr(backend) + repr(backend._model(None)) + str(backend.describe()))
+
+
+def test_repr_of_the_anthropic_backend_and_its_messages_step(anthropic_server) -> None:
+    settings = Settings(
+        provider="anthropic",
+        anthropic_base_url=anthropic_server.url,
+        anthropic_api_key=ANTHROPIC,
+    )
+    backend = LLMBackend(settings, providers()["anthropic"])
+    step = backend._model(None)
+    assert step.headers["x-api-key"] == ANTHROPIC  # the key is there, so the test can fail
+    assert_no_key(repr(backend) + repr(step) + str(backend.describe()) + repr(settings))
+
+
+@pytest.mark.parametrize("status", [400, 401, 403, 429, 529])
+def test_anthropic_errors_echoing_the_key_do_not_repeat_it(
+    anthropic_server, caplog, status: int
+) -> None:
+    echo = error_body(status, f"invalid x-api-key: {ANTHROPIC}")
+    anthropic_server.handler = lambda body: ClaudeReply(status=status, body=echo)
+    caplog.set_level(logging.DEBUG)
+    settings = Settings(
+        provider="anthropic",
+        anthropic_base_url=anthropic_server.url,
+        anthropic_api_key=ANTHROPIC,
+        max_retries=0,
+        queue_timeout=0.5,  # a 429 is waited out within the queue's bound, then reported
+    )
+    qualifier = LeadQualifier(settings)
+    try:
+        [outcome] = qualifier.qualify_leads_batch([LEAD])
+    finally:
+        qualifier.close()
+    assert isinstance(outcome, LeadError)
+    assert anthropic_server.request_headers[-1]["x-api-key"] == ANTHROPIC
+    assert_no_key(outcome.model_dump_json())
+    assert_no_key("\n".join(f"{r.getMessage()} {r.exc_text or ''}" for r in caplog.records))
 
 
 @pytest.mark.parametrize("status", [400, 401, 403, 404, 429, 500])

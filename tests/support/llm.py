@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from tests.support import anthropic_server
 from tests.support.openai_server import Reply
 
 GOOD = {
@@ -54,6 +55,30 @@ def scripted_llm_settings(url: str, timeout: float = 5) -> dict[str, Any]:
         "openai_base_url": url,
         "openai_api_key": "sk-test",
         "model": "test-model",
+        "max_retries": 0,
+        "retry_base_delay": 0.01,
+        "timeout": timeout,
+    }
+
+
+def claude_answer(
+    body: dict[str, Any], data: dict[str, Any] | None = None, **kw: Any
+) -> anthropic_server.Reply:
+    """A well-formed Messages API reply carrying `data`, as text or as the forced tool's
+    input, as the request asks."""
+    text = json.dumps(GOOD if data is None else data)
+    if "tools" in body:
+        return anthropic_server.Reply(tool_input=text, tool_name=body["tools"][0]["name"], **kw)
+    return anthropic_server.Reply(text=text, **kw)
+
+
+def scripted_anthropic_settings(url: str, timeout: float = 5) -> dict[str, Any]:
+    """Settings for the `anthropic` provider pointed at the scripted Messages API server at
+    `url`, with no retries (a test that wants them says so)."""
+    return {
+        "provider": "anthropic",
+        "anthropic_base_url": url,
+        "anthropic_api_key": "sk-ant-test",
         "max_retries": 0,
         "retry_base_delay": 0.01,
         "timeout": timeout,

@@ -1,6 +1,8 @@
-"""The LLM backend: the chain over Cerebras or any OpenAI-compatible server (the model step
-is `wire.openai_chat.ChatCompletions`), with retries, a per-lead deadline and one HTTP session
-per event loop (an aiohttp session bound to a loop that has closed cannot be used again)."""
+"""The LLM backend: the chain over Cerebras, any OpenAI-compatible server or Anthropic (the
+model step is the wire format the provider's `api` names: `wire.openai_chat.ChatCompletions`
+or `wire.anthropic_messages.AnthropicMessages`), with retries, a per-lead deadline and one
+HTTP session per event loop (an aiohttp session bound to a loop that has closed cannot be
+used again)."""
 
 from __future__ import annotations
 
@@ -19,7 +21,6 @@ import aiohttp
 from langchain_core.runnables import Runnable, RunnableConfig
 
 from leadq.backends.base import Backend
-from leadq.chain.answer_schema import request_extras
 from leadq.chain.build import build_chain
 from leadq.chain.prompt import Repair
 from leadq.config import Settings
@@ -39,8 +40,9 @@ from leadq.observability.metrics import count_retry, observe_rate_wait
 from leadq.providers.catalog import ProviderInfo
 from leadq.providers.endpoint import endpoint_for
 from leadq.providers.ratelimit import RateLimiter, Ticket
+from leadq.wire.apis import wire_api
 from leadq.wire.failures import classify
-from leadq.wire.openai_chat import ChatCompletions
+from leadq.wire.step import CallShape, ModelStep
 
 MAX_RATE_LIMIT_WAIT = 60.0
 # 429s with a reset time are waited out (the limiter holds every caller until then) and do
@@ -75,6 +77,7 @@ class LLMBackend(Backend):
         )
         self.variants = settings.variants  # prompt versions, one picked per lead
         self.profile = settings.profile  # the offer the prompt carries
+        self.api = wire_api(info.api)  # the model step's class: the provider's wire format
         self._fields = self._request_fields()
         self._per_loop: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _LoopState] = (
             weakref.WeakKeyDictionary()
@@ -107,19 +110,21 @@ class LLMBackend(Backend):
         self._sink = sink
 
     def _request_fields(self) -> dict[str, Any]:
-        """What every request sends besides the messages: model, sampling, the answer budget
-        and the structured-output fields (`answer_schema.request_extras`)."""
-        fields: dict[str, Any] = {
-            "model": self.model,
-            "temperature": self.settings.temperature,
-            "max_completion_tokens": self.settings.max_completion_tokens,
-        }
-        if self.reasoning_effort:
-            fields["reasoning_effort"] = self.reasoning_effort
-        return {**fields, **request_extras(self.method)}
+        """What every request sends besides the messages (model, sampling, the answer budget,
+        the structured-output fields), in the words of the provider's API."""
+        temperature = self.settings.temperature
+        call = CallShape(
+            info=self.info,
+            model=self.model,
+            max_tokens=self.settings.max_completion_tokens,
+            temperature=temperature if self.info.takes_temperature(self.model) else None,
+            reasoning_effort=self.reasoning_effort,
+            method=self.method,
+        )
+        return self.api.request_fields(call)
 
-    def _model(self, session: aiohttp.ClientSession | None) -> ChatCompletions:
-        return ChatCompletions(
+    def _model(self, session: aiohttp.ClientSession | None) -> ModelStep:
+        return self.api(
             session=session,
             base_url=self.base_url,
             api_key=self.endpoint.bearer,
@@ -137,6 +142,7 @@ class LLMBackend(Backend):
             session = self._session()
             keeper = _close_at_shutdown(session)
             await anext(keeper)
+            _KEPT[session] = keeper
             state = self._per_loop[loop] = _LoopState(session, self._chains(session), keeper)
         return state.chains[self.variants.pick(lead_key(lead))]
 
@@ -166,15 +172,18 @@ class LLMBackend(Backend):
         completion budget, as the provider counts them. The wait is the lead's time in
         leadq's own queue: it does not count toward LEADQ_LEAD_DEADLINE, only toward
         LEADQ_QUEUE_TIMEOUT."""
-        tokens = body_bytes // CHARS_PER_TOKEN + self.settings.max_completion_tokens
-        ticket = self.limiter.take_now(tokens)
+        output = self.settings.max_completion_tokens
+        tokens = body_bytes // CHARS_PER_TOKEN + output
+        ticket = self.limiter.take_now(tokens, output)
         if ticket is not None:  # the usual case: a slot is free, nothing to wait or move
             return ticket
         clock = _LEAD.get()
         if clock is None:  # not inside an attempt (a direct call of the model step)
-            return (await self.limiter.acquire(tokens, self.settings.queue_timeout))[1]
+            return (await self.limiter.acquire(tokens, self.settings.queue_timeout, output))[1]
         with clock.queueing() as queue:
-            waited, ticket = await self.limiter.acquire(tokens, clock.queue_left(self.settings))
+            waited, ticket = await self.limiter.acquire(
+                tokens, clock.queue_left(self.settings), output
+            )
             queue.add(waited)
         if waited > 0:
             observe_rate_wait(self.provider, waited)
@@ -448,6 +457,12 @@ class _LoopState:
     keeper: AsyncGenerator[None, None]
 
 
+# The keepers of sessions still open, held so that a backend dropped without `aclose` (in a
+# reference cycle the garbage collector frees) does not take its open session along, which
+# aiohttp reports as unclosed: the session waits for its loop's shutdown to close it.
+_KEPT: dict[aiohttp.ClientSession, AsyncGenerator[None, None]] = {}
+
+
 async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[None, None]:
     """Closes `session` when its event loop shuts down: `asyncio.run` (and every `Runner`)
     finalizes the loop's unfinished async generators while the loop still runs. Without it,
@@ -455,4 +470,5 @@ async def _close_at_shutdown(session: aiohttp.ClientSession) -> AsyncGenerator[N
     try:
         yield
     finally:
+        _KEPT.pop(session, None)
         await session.close()

@@ -77,7 +77,9 @@ class _Accumulator:
                 )
             raise BadProviderAnswer("the model returned an empty answer")
         try:
-            data = json.loads(text)
+            # strict=False: a raw newline or tab inside a string is taken as written (llama.cpp
+            # servers' grammars let them through), as the partial parser already takes it.
+            data = json.loads(text, strict=False)
         except ValueError:
             cut = " (cut at max_completion_tokens)" if self.finish_reason == "length" else ""
             raise BadProviderAnswer(
@@ -101,7 +103,10 @@ class StructuredAnswerParser(Runnable[Reply, Draft]):
         return self.invoke(input, config)
 
     def _partial(self, acc: _Accumulator, last: dict[str, Any] | None) -> dict[str, Any] | None:
-        parsed = parse_partial_json(_strip_fence(acc.text()))
+        try:
+            parsed = parse_partial_json(_strip_fence(acc.text()))
+        except ValueError:  # not the start of JSON (prose, a refusal): the end says what it is
+            return None
         if isinstance(parsed, dict) and parsed and parsed != last:
             return parsed
         return None

@@ -46,6 +46,7 @@ class Endpoint:
             settings.tpm,
             settings.redis_url,
             settings.redis_prefix,
+            scheme=self.info.rate_limit_headers,
         )
 
 
@@ -58,7 +59,10 @@ def endpoint_for(settings: Settings, info: ProviderInfo) -> Endpoint:
     ) or info.base_url
     if not base_url:
         raise ProviderNotConfigured(f"{info.name} has no base URL to call")
-    if key is None and (info.name == "cerebras" or base_url == info.base_url):
+    # A key is needed for a hosted API (its own URL); not for a server of one's own at another
+    # URL, nor for a provider that takes none (the local server presets).
+    needs_key = info.api_key_setting is not None
+    if key is None and needs_key and (info.name == "cerebras" or base_url == info.base_url):
         env = (info.api_key_setting or "").upper()
         raise ProviderNotConfigured(
             f"{env} is not set: set it to use {info.name}, or set "

@@ -3,20 +3,22 @@ the process shares one limiter, and with `REDIS_URL` every process on every mach
 one model of the provider's buckets.
 
 The model is a token bucket per window the provider reports (requests and tokens, per
-second, minute or hour; Cerebras' `-minute`/`-day` names and OpenAI's unsuffixed ones), as
-providers enforce them: capacity is the limit, and it refills continuously at limit / window.
-An idle client may spend what an answer's `remaining` says is left; after that it waits for
-the refill. Every answer corrects the model: the level becomes the provider's `remaining`,
-less what this client reserved after that request (which the provider had not seen yet). A
-changed limit takes effect at once, for callers already waiting too. When what was sent
-spends what is left, nothing more goes before the window's reset, whatever kind of window
-the provider keeps (fixed, sliding or a bucket). A 429 holds every caller until the reset it
-gives; a daily quota is not paced, only gated at zero.
+second, minute or hour; Cerebras' `-minute`/`-day` names and OpenAI's unsuffixed ones, or
+the names a provider's `HeaderScheme` lists, such as Anthropic's, with input and output
+tokens apart), as providers enforce them: capacity is the limit, and it refills continuously
+at limit / window. An idle client may spend what an answer's `remaining` says is left; after
+that it waits for the refill. Every answer corrects the model: the level becomes the
+provider's `remaining`, less what this client reserved after that request (which the
+provider had not seen yet). A changed limit takes effect at once, for callers already
+waiting too. When what was sent spends what is left, nothing more goes before the window's
+reset, whatever kind of window the provider keeps (fixed, sliding or a bucket). A 429 holds
+every caller until the reset it gives; a daily quota is not paced, only gated at zero.
 
 Before anything is known, a limiter lets a few requests out and waits for the first answer's
 headers, instead of sending a whole batch's concurrency into an unknown limit. Configured
 limits (`LEADQ_RPM`, `LEADQ_TPM`) are paced evenly instead, and headers do not change them.
-Tokens are counted as providers count them: prompt tokens plus `max_completion_tokens`.
+Tokens are counted as providers count them: prompt tokens plus `max_completion_tokens`
+(input-token windows count the prompt alone, output-token windows the completion budget).
 
 Waiting here is leadq's own queue, not the provider's latency: callers measure it apart.
 """
@@ -24,6 +26,7 @@ Waiting here is leadq's own queue, not the provider's latency: callers measure i
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import logging
@@ -58,8 +61,10 @@ _HEADER = re.compile(
 _DURATION = re.compile(r"(\d+(?:\.\d+)?)(ms|h|m|s)")
 
 
-def parse_reset(value: str | None) -> float | None:
-    """Seconds from a reset header: Cerebras' `33.5`, or OpenAI's `6m0s` / `20ms` / `1s`."""
+def parse_reset(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a reset header: Cerebras' `33.5`, OpenAI's `6m0s` / `20ms` / `1s`, or
+    Anthropic's RFC 3339 time (`2026-11-20T10:00:30Z`), counted from `now` (Unix time;
+    default: the wall clock)."""
     if value is None:
         return None
     value = value.strip()
@@ -67,29 +72,67 @@ def parse_reset(value: str | None) -> float | None:
         seconds = float(value)
     except ValueError:
         parts = _DURATION.findall(value)
-        if not parts or "".join(n + u for n, u in parts) != value:
+        if parts and "".join(n + u for n, u in parts) == value:
+            scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
+            seconds = sum(float(n) * scale[u] for n, u in parts)
+        elif (at := _timestamp(value)) is not None:
+            seconds = at - (time.time() if now is None else now)
+        else:
             return None
-        scale = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0}
-        seconds = sum(float(n) * scale[u] for n, u in parts)
     if not math.isfinite(seconds):
         log.debug("rate limiter: ignoring a reset value %r", value[:40])
         return None
     return min(max(0.0, seconds), MAX_RESET)  # no header holds callers longer than a day
 
 
+def _timestamp(value: str) -> float | None:
+    """Unix time of an RFC 3339 date-time with its offset; None for anything else."""
+    if len(value) < 20 or value[10] not in "Tt":  # a date alone is no reset time
+        return None
+    try:
+        at = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return at.timestamp() if at.tzinfo is not None else None
+
+
+KINDS = ("requests", "tokens", "input_tokens", "output_tokens")
+
+
+@dataclass(frozen=True)
+class HeaderScheme:
+    """A provider's own rate-limit header names (from providers.toml), for those the
+    `x-ratelimit-*` pattern does not cover: for each kind of limit, the prefix to which
+    `-limit`, `-remaining` and `-reset` are added, all for windows of `seconds`. With
+    `retry_after_first`, a 429's `retry-after` says when to try again, before any reset
+    (whose time may be when the window is full again, not when it has room)."""
+
+    prefixes: tuple[tuple[str, str], ...]  # (kind, header prefix), kind one of KINDS
+    seconds: float = 60.0
+    retry_after_first: bool = False
+
+    def __post_init__(self) -> None:
+        unknown = {kind for kind, _ in self.prefixes} - set(KINDS)
+        if unknown:
+            raise ValueError(f"unknown rate-limit kinds {sorted(unknown)}; known: {KINDS}")
+
+
 @dataclass(frozen=True)
 class Window:
     """One limit as the provider reported it, e.g. requests per minute."""
 
-    kind: str  # "requests" or "tokens"
+    kind: str  # one of KINDS: "requests", "tokens" (input and output), or one of the two
     seconds: float  # the window's length
     limit: float | None
     remaining: float | None
     reset: float | None  # seconds until the window resets
 
 
-def read_windows(headers: Mapping[str, str]) -> list[Window]:
-    """Every `x-ratelimit-*` window in `headers`, whatever the vendor's naming."""
+def read_windows(headers: Mapping[str, str], scheme: HeaderScheme | None = None) -> list[Window]:
+    """Every window in `headers`: those `scheme` names, or without one every `x-ratelimit-*`
+    window, whatever the vendor's naming."""
+    if scheme is not None:
+        return _scheme_windows(headers, scheme)
     found: dict[tuple[str, str], dict[str, str]] = {}
     for name, value in headers.items():
         name = name.lower()
@@ -110,6 +153,21 @@ def read_windows(headers: Mapping[str, str]) -> list[Window]:
     return out
 
 
+def _scheme_windows(headers: Mapping[str, str], scheme: HeaderScheme) -> list[Window]:
+    lower = {name.lower(): value for name, value in headers.items()}
+    out = []
+    for kind, prefix in scheme.prefixes:
+        limit, remaining, reset = (
+            lower.get(f"{prefix}-{f}") for f in ("limit", "remaining", "reset")
+        )
+        if limit is None and remaining is None and reset is None:
+            continue
+        out.append(
+            Window(kind, scheme.seconds, _number(limit), _number(remaining), parse_reset(reset))
+        )
+    return out
+
+
 def _number(value: str | None) -> float | None:
     """A header's count, or None (and a debug line) when it is not a finite number >= 0."""
     if value is None:
@@ -124,10 +182,15 @@ def _number(value: str | None) -> float | None:
     return number
 
 
-def retry_after(headers: Mapping[str, str]) -> float | None:
+def retry_after(headers: Mapping[str, str], scheme: HeaderScheme | None = None) -> float | None:
     """Seconds until the exhausted limit resets: the longest reset among windows with nothing
-    remaining, else `retry-after`, else the soonest reset given."""
-    windows = read_windows(headers)
+    remaining, else `retry-after`, else the soonest reset given (`retry-after` first when
+    the provider's `scheme` says so)."""
+    if scheme is not None and scheme.retry_after_first:
+        seconds = parse_reset(headers.get("retry-after"))
+        if seconds is not None:
+            return seconds
+    windows = read_windows(headers, scheme)
     exhausted = [w.reset for w in windows if w.remaining == 0 and w.reset is not None]
     if exhausted:
         return max(exhausted)
@@ -176,6 +239,7 @@ class Ticket:
     tokens: float
     shared: bool = False
     probe: bool = False  # let out before the first answer
+    spent_output: float = 0.0  # of `spent_tokens`, the completion budgets
 
 
 @dataclass
@@ -191,6 +255,7 @@ class BucketModel:
     blocked_until: float = 0.0  # a 429's reset, or an exhausted daily quota's
     seq: int = 0
     spent_tokens: float = 0.0
+    spent_output: float = 0.0  # of `spent_tokens`, the completion budgets
     limited: int = 0  # 429s seen
 
     @classmethod
@@ -219,10 +284,11 @@ class BucketModel:
         return asdict(self)
 
     def take(
-        self, tokens: float, now: float, *, shared: bool = False
+        self, tokens: float, now: float, *, shared: bool = False, output: float = 0.0
     ) -> tuple[float, Ticket | None]:
-        """Let one request costing `tokens` through now, with its ticket; or not yet, with
-        the seconds after which to ask again (sooner if an answer comes in)."""
+        """Let one request costing `tokens` (of which `output` is its completion budget)
+        through now, with its ticket; or not yet, with the seconds after which to ask again
+        (sooner if an answer comes in)."""
         probe = not self.answered
         if probe:
             if self.probes >= PROBE and now - self.probe_since < PROBE_EXPIRE:
@@ -235,7 +301,7 @@ class BucketModel:
         wait = max(0.0, self.blocked_until - now)
         for name, bucket in self.buckets.items():
             bucket.refill(now)
-            cost = 1.0 if name.startswith("requests") else tokens
+            cost = _cost(name, tokens, output)
             if bucket.held_until > now:
                 wait = max(wait, bucket.held_until - now)
             elif bucket.level < min(cost, bucket.capacity) - EPSILON:
@@ -245,10 +311,13 @@ class BucketModel:
                 self.probes -= 1
             return wait, None
         for name, bucket in self.buckets.items():
-            bucket.level -= 1.0 if name.startswith("requests") else tokens
+            bucket.level -= _cost(name, tokens, output)
         self.seq += 1
         self.spent_tokens += tokens
-        return 0.0, Ticket(self.seq, self.spent_tokens, tokens, shared, probe)
+        self.spent_output += output
+        return 0.0, Ticket(
+            self.seq, self.spent_tokens, tokens, shared, probe, spent_output=self.spent_output
+        )
 
     def abandon(self, ticket: Ticket) -> None:
         """A request that got no answer (no connection): its probe place is free again, so a
@@ -287,11 +356,7 @@ class BucketModel:
                 )
             if w.remaining is None or ticket is None or status == 429:
                 continue
-            unseen = (
-                self.seq - ticket.seq
-                if w.kind == "requests"
-                else self.spent_tokens - ticket.spent_tokens
-            )
+            unseen = _spent_since(self, ticket, w.kind)
             bucket.refill(now)
             bucket.level = min(bucket.capacity, w.remaining - unseen)
             if bucket.level < 1.0 and w.reset:
@@ -306,6 +371,28 @@ class BucketModel:
         return {} if self.configured else {k: b.capacity for k, b in self.buckets.items()}
 
 
+def _cost(bucket: str, tokens: float, output: float) -> float:
+    """What one request takes from the bucket named `bucket` ("<kind>/<window>s")."""
+    kind = bucket.split("/", 1)[0]
+    if kind == "requests":
+        return 1.0
+    if kind == "input_tokens":
+        return tokens - output
+    return output if kind == "output_tokens" else tokens
+
+
+def _spent_since(model: BucketModel, ticket: Ticket, kind: str) -> float:
+    """What requests let out after `ticket`'s took of `kind`: the provider had not seen them
+    when it answered `ticket`'s request."""
+    if kind == "requests":
+        return model.seq - ticket.seq
+    output = model.spent_output - ticket.spent_output
+    if kind == "output_tokens":
+        return output
+    tokens = model.spent_tokens - ticket.spent_tokens
+    return tokens - output if kind == "input_tokens" else tokens
+
+
 class RateLimiter:
     """The limiter of one provider endpoint, key and model; see the module docstring. With a
     `shared` state (Redis), the model lives there; if Redis fails, this process limits on
@@ -317,8 +404,10 @@ class RateLimiter:
         tpm: float | None = None,
         clock: Callable[[], float] = time.monotonic,
         shared: SharedBuckets | None = None,
+        scheme: HeaderScheme | None = None,
     ) -> None:
         self._clock = clock
+        self.scheme = scheme  # the provider's header names; None: `x-ratelimit-*`
         self._lock = threading.Lock()  # callers may sit in several event loops
         self._model = BucketModel.configured_for(rpm, tpm)
         self.configured = self._model.configured
@@ -344,30 +433,34 @@ class RateLimiter:
 
     # ---- the API ---------------------------------------------------------------------------
 
-    def take(self, tokens: float) -> tuple[float, Ticket | None]:
-        """Let a request costing `tokens` through now, or say when to ask again."""
+    def take(self, tokens: float, output: float = 0.0) -> tuple[float, Ticket | None]:
+        """Let a request costing `tokens` (`output` of them its completion budget) through
+        now, or say when to ask again."""
         return self._run(  # type: ignore[no-any-return]
-            lambda m, now, shared: m.take(tokens, now, shared=shared)
+            lambda m, now, shared: m.take(tokens, now, shared=shared, output=output)
         )
 
-    def take_now(self, tokens: float) -> Ticket | None:
+    def take_now(self, tokens: float, output: float = 0.0) -> Ticket | None:
         """A ticket if a request costing `tokens` may go right now and the model is in this
         process (no round trip); else None, and `acquire` waits for one."""
         if self._use_shared() is not None:
             return None
-        return self.take(tokens)[1]
+        return self.take(tokens, output)[1]
 
-    async def acquire(self, tokens: float, max_wait: float | None = None) -> tuple[float, Ticket]:
-        """Wait until a request costing `tokens` may go; returns the seconds waited and the
-        ticket to hand to `observe` with its answer. Raises `QueueTimeout` rather than wait
-        past `max_wait` (the queue's own bound)."""
+    async def acquire(
+        self, tokens: float, max_wait: float | None = None, output: float = 0.0
+    ) -> tuple[float, Ticket]:
+        """Wait until a request costing `tokens` (`output` of them its completion budget)
+        may go; returns the seconds waited and the ticket to hand to `observe` with its
+        answer. Raises `QueueTimeout` rather than wait past `max_wait` (the queue's own
+        bound)."""
         loop = asyncio.get_running_loop()
         start = loop.time()
         while True:
             if self._use_shared() is None:
-                wait, ticket = self.take(tokens)
+                wait, ticket = self.take(tokens, output)
             else:
-                wait, ticket = await asyncio.to_thread(self.take, tokens)
+                wait, ticket = await asyncio.to_thread(self.take, tokens, output)
             waited = loop.time() - start  # real time: round trips and late wake-ups count
             if ticket is not None:
                 if waited:
@@ -389,8 +482,8 @@ class RateLimiter:
     ) -> None:
         """Correct the model with an answer's headers; a 429 holds every caller until its
         reset. Headers with garbage values are ignored."""
-        windows = read_windows(headers)
-        wait = retry_after(headers) if status == 429 else None
+        windows = read_windows(headers, self.scheme)
+        wait = retry_after(headers, self.scheme) if status == 429 else None
 
         def step(m: BucketModel, now: float, shared: bool) -> None:
             # A ticket taken where the model no longer lives: its place there means nothing.
@@ -510,12 +603,14 @@ def shared_limiter(
     tpm: float | None,
     redis_url: str | None = None,
     redis_prefix: str = "leadq:",
+    scheme: HeaderScheme | None = None,
 ) -> RateLimiter:
     """The process's limiter for one endpoint and key: every backend built for them shares
     it (limits are per key at the provider, not per client object). With `redis_url`, its
-    model is shared with every process using the same Redis, key prefix and key."""
+    model is shared with every process using the same Redis, key prefix and key. `scheme`
+    names the provider's rate-limit headers when they are not `x-ratelimit-*`."""
     with _shared_lock:
-        key = (endpoint, key_id, rpm, tpm, redis_url, redis_prefix)
+        key = (endpoint, key_id, rpm, tpm, redis_url, redis_prefix, scheme)
         limiter = _shared.get(key)
         if limiter is None:
             shared = None
@@ -527,7 +622,7 @@ def shared_limiter(
                 )
                 digest = hashlib.sha256(f"{endpoint}#{key_id}".encode()).hexdigest()[:24]
                 shared = SharedBuckets(client, f"{redis_prefix}ratelimit:{digest}", rpm, tpm)
-            limiter = _shared[key] = RateLimiter(rpm, tpm, shared=shared)
+            limiter = _shared[key] = RateLimiter(rpm, tpm, shared=shared, scheme=scheme)
         return limiter
 
 

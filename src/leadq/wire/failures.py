@@ -16,17 +16,19 @@ from leadq.core.errors import (
 from leadq.core.redact import redact
 from leadq.providers.catalog import ProviderInfo
 from leadq.providers.ratelimit import retry_after
-from leadq.wire.openai_chat import ProviderHTTPError
+from leadq.wire.step import ProviderHTTPError
 
 
 def _message(exc: ProviderHTTPError) -> str:
     return redact(exc.message())[:300]  # a provider may quote the key it was sent
 
 
-def _status_error(exc: ProviderHTTPError, name: str, model: str, key_env: str) -> LeadqError:
-    status = exc.status_code
+def _status_error(
+    exc: ProviderHTTPError, info: ProviderInfo, model: str, key_env: str
+) -> LeadqError:
+    name, status = info.name, exc.status_code
     if status == 429:
-        wait = retry_after(exc.headers)
+        wait = retry_after(exc.headers, info.rate_limit_headers)
         resets = f" (resets in {wait:g}s)" if wait is not None else ""
         return RateLimited(
             f"{name} rate limit: {_message(exc)}{resets}", retry_after=wait, provider=name
@@ -59,7 +61,7 @@ def classify(exc: BaseException, info: ProviderInfo, model: str, key_env: str) -
             exc.provider = name
         return exc
     if isinstance(exc, ProviderHTTPError):
-        return _status_error(exc, name, model, key_env)
+        return _status_error(exc, info, model, key_env)
     if isinstance(exc, TimeoutError):  # aiohttp's connect and read timeouts included
         return ProviderTimeout(f"{name} did not answer within LEADQ_TIMEOUT", provider=name)
     if isinstance(exc, aiohttp.ClientPayloadError):

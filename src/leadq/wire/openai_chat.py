@@ -12,59 +12,21 @@ in docs/decisions.md.
 from __future__ import annotations
 
 import json
-import urllib.request
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator, Mapping
+from collections.abc import AsyncIterator
 from typing import Any
-from urllib.parse import urlsplit
 
-import aiohttp
 from langchain_core.prompt_values import PromptValue
-from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables import RunnableConfig
 
+from leadq.chain.answer_schema import request_extras
 from leadq.chain.parse import Reply
 from leadq.core.errors import BadProviderAnswer, ProviderUnavailable
 from leadq.core.result import Usage
+from leadq.wire.step import CallShape, ModelStep, ProviderHTTPError, env_proxy, next_line
+
+__all__ = ["ChatCompletions", "ProviderHTTPError", "env_proxy", "read_completion", "read_event"]
 
 ROLES = {"system": "system", "human": "user", "ai": "assistant"}
-# Called with the request body's size in bytes before each send; what it returns is handed
-# back to `OnAnswer` with that request's answer (the rate limiter's reservation).
-BeforeSend = Callable[[int], Awaitable[object]]
-# Headers, status and reservation of every answer; status 0 when none came (no connection).
-OnAnswer = Callable[[Mapping[str, str], int, object], None]
-
-
-class ProviderHTTPError(Exception):
-    """The provider answered with a status other than 200 (`failures.classify` types it)."""
-
-    def __init__(self, status: int, headers: Mapping[str, str], body: str) -> None:
-        super().__init__(f"HTTP {status}")
-        self.status_code = status
-        self.headers = headers
-        self.body = body
-
-    def message(self) -> str:
-        """The provider's own error message when the body has one, else the body."""
-        try:
-            data = json.loads(self.body)
-        except ValueError:
-            return self.body
-        if isinstance(data, dict):
-            error = data.get("error")
-            text = data.get("message") or (
-                error.get("message") if isinstance(error, dict) else error
-            )
-            if text:
-                return str(text)
-        return self.body
-
-
-def env_proxy(url: str) -> str | None:
-    """The proxy that HTTP(S)_PROXY and NO_PROXY give for `url`, read once: aiohttp's own
-    `trust_env` looks them (and ~/.netrc) up again on a worker thread for every request."""
-    parts = urlsplit(url)
-    if parts.hostname and urllib.request.proxy_bypass(parts.hostname):
-        return None
-    return urllib.request.getproxies().get(parts.scheme)
 
 
 def _usage(raw: Any) -> Usage | None:
@@ -128,85 +90,38 @@ def read_event(payload: bytes, from_tool: bool) -> Reply:
     return reply
 
 
-async def _next_line(content: aiohttp.StreamReader) -> bytes:
-    """The stream's next line, b"" at its end."""
-    try:
-        return await content.readline()
-    except ValueError:  # aiohttp's line buffer (128 KiB) overflowed
-        raise BadProviderAnswer("the provider's stream sent an over-long line") from None
-
-
-class ChatCompletions(Runnable[PromptValue, Reply]):
+class ChatCompletions(ModelStep):
     """`POST {base_url}/chat/completions` as a chain step: prompt in, `Reply` out, or a stream
     of `Reply` chunks. The request's constant part (model, settings, answer schema) is
-    serialized once; per call only the messages are. Async only: leadq's sync API runs the
-    chain on its own event loop (`portal.py`)."""
+    serialized once; per call only the messages are."""
 
     name = "chat_completions"
+    path = "/chat/completions"
+    _whole = b"}"
+    _stream = b',"stream":true,"stream_options":{"include_usage":true}}'
 
-    def __init__(
-        self,
-        *,
-        session: aiohttp.ClientSession | None,
-        base_url: str,
-        api_key: str | None,
-        fields: dict[str, Any],
-        from_tool: bool,
-        before_send: BeforeSend | None = None,
-        on_answer: OnAnswer | None = None,
-    ) -> None:
-        self.session = session
-        self.url = base_url.rstrip("/") + "/chat/completions"
-        self.headers = {"Content-Type": "application/json", "User-Agent": "leadq"}
-        if api_key:
-            self.headers["Authorization"] = f"Bearer {api_key}"
-        self.proxy = env_proxy(self.url)
-        self.from_tool = from_tool
-        self.before_send = before_send
-        self.on_answer = on_answer
-        head = json.dumps(fields, separators=(",", ":"))[:-1]
-        self._head = (head + ("," if fields else "") + '"messages":').encode()
-        self._whole = b"}"
-        self._stream = b',"stream":true,"stream_options":{"include_usage":true}}'
+    @classmethod
+    def api_headers(cls, api_key: str | None) -> dict[str, str]:
+        return {"Authorization": f"Bearer {api_key}"} if api_key else {}
 
-    def __repr__(self) -> str:  # never the headers: they hold the key
-        return f"ChatCompletions(url={self.url!r})"
+    @classmethod
+    def request_fields(cls, call: CallShape) -> dict[str, Any]:
+        """Model, sampling, the answer budget (in the field the provider reads) and the
+        structured-output fields (`answer_schema.request_extras`)."""
+        fields: dict[str, Any] = {"model": call.model}
+        if call.temperature is not None:
+            fields["temperature"] = call.temperature
+        fields[call.info.max_tokens_field] = call.max_tokens
+        if call.reasoning_effort:
+            fields["reasoning_effort"] = call.reasoning_effort
+        return {**fields, **request_extras(call.method)}
 
     def body(self, prompt: PromptValue, stream: bool = False) -> bytes:
         messages = [
             {"role": ROLES.get(m.type, m.type), "content": m.content} for m in prompt.to_messages()
         ]
         text = json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode()
-        return self._head + text + (self._stream if stream else self._whole)
-
-    def _session(self) -> aiohttp.ClientSession:
-        if self.session is None:
-            raise RuntimeError("ChatCompletions was built without an HTTP session")
-        return self.session
-
-    async def _post(self, body: bytes) -> aiohttp.ClientResponse:
-        """Send, wait for the answer's head, and raise `ProviderHTTPError` unless it is 200."""
-        reservation = await self.before_send(len(body)) if self.before_send is not None else None
-        try:
-            resp = await self._session().post(
-                self.url, data=body, headers=self.headers, proxy=self.proxy
-            )
-        except BaseException:
-            if self.on_answer is not None:
-                self.on_answer({}, 0, reservation)
-            raise
-        if self.on_answer is not None:
-            self.on_answer(resp.headers, resp.status, reservation)
-        if resp.status != 200:
-            try:
-                text = (await resp.read()).decode("utf-8", "replace")
-            finally:
-                resp.release()
-            raise ProviderHTTPError(resp.status, resp.headers, text)
-        return resp
-
-    def invoke(self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any) -> Reply:
-        raise TypeError("ChatCompletions is async: use ainvoke or astream")
+        return self._head + b'"messages":' + text + (self._stream if stream else self._whole)
 
     async def ainvoke(
         self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
@@ -217,11 +132,6 @@ class ChatCompletions(Runnable[PromptValue, Reply]):
         finally:
             resp.release()
         return read_completion(raw, self.from_tool)
-
-    def stream(
-        self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
-    ) -> Iterator[Reply]:  # type: ignore[override]
-        raise TypeError("ChatCompletions is async: use ainvoke or astream")
 
     async def astream(  # type: ignore[override]
         self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
@@ -234,7 +144,7 @@ class ChatCompletions(Runnable[PromptValue, Reply]):
                 done = True
                 return
             finished = False
-            while line := await _next_line(resp.content):
+            while line := await next_line(resp.content):
                 if not line.startswith(b"data:"):
                     continue  # blank lines, comments, `event:` and `id:` fields
                 payload = line[5:].strip()
