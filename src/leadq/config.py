@@ -20,8 +20,8 @@ from leadq.core.redact import register_secret
 from leadq.core.scoring import ScoreWeights
 from leadq.core.variants import Variants, parse_variants
 
-ProviderName = Literal["cerebras", "openai", "rules"]
-StructuredOutput = Literal["json_schema", "function_calling", "json_mode"]
+ProviderName = Literal["cerebras", "openai", "anthropic", "llamacpp", "ollama", "vllm", "rules"]
+StructuredOutput = Literal["json_schema", "json_object_schema", "function_calling", "json_mode"]
 ReasoningEffort = Literal["low", "medium", "high"]
 LogLevel = Literal["DEBUG", "INFO", "WARNING", "ERROR"]
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
@@ -70,6 +70,19 @@ class Settings(BaseSettings):
     cerebras_base_url: str | None = Field(None, validation_alias=_env("CEREBRAS_BASE_URL"))
     openai_api_key: SecretStr | None = Field(None, validation_alias=_env("OPENAI_API_KEY"))
     openai_base_url: str | None = Field(None, validation_alias=_env("OPENAI_BASE_URL"))
+    anthropic_api_key: SecretStr | None = Field(None, validation_alias=_env("ANTHROPIC_API_KEY"))
+    anthropic_base_url: str | None = Field(
+        None,
+        validation_alias=_env("ANTHROPIC_BASE_URL"),
+        description="Base URL of Anthropic's Messages API (requests go to its /v1/messages); "
+        "default: https://api.anthropic.com",
+    )
+    base_url: str | None = Field(
+        None,
+        validation_alias=_env("LEADQ_BASE_URL"),
+        description="Base URL of the local server presets (llamacpp, ollama, vllm); default: "
+        "each one's usual address on 127.0.0.1",
+    )
 
     # Call shape.
     timeout: float = Field(15.0, gt=0, validation_alias=_env("LEADQ_TIMEOUT"))
@@ -101,6 +114,20 @@ class Settings(BaseSettings):
         None, ge=0, le=1, validation_alias=_env("LEADQ_ESCALATE_BELOW")
     )
     escalate_to: str | None = Field(None, validation_alias=_env("LEADQ_ESCALATE_TO"))
+    route_above: float | None = Field(
+        None,
+        ge=0,
+        le=1,
+        validation_alias=_env("LEADQ_ROUTE_ABOVE"),
+        description="Leads the rules engine rates at or above this overall score (0 to 1) go "
+        "to LEADQ_ROUTE_TO before any call, the rest to LEADQ_PROVIDER",
+    )
+    route_to: str | None = Field(
+        None,
+        validation_alias=_env("LEADQ_ROUTE_TO"),
+        description="The model for leads rated at or above LEADQ_ROUTE_ABOVE, as "
+        "provider:model, e.g. openai:gpt-4o",
+    )
     cache_ttl: float = Field(86400.0, ge=0, validation_alias=_env("LEADQ_CACHE_TTL"))
     redis_url: str | None = Field(None, validation_alias=_env("REDIS_URL"))
     redis_prefix: str = Field(
@@ -141,6 +168,20 @@ class Settings(BaseSettings):
     )
     icp_file: Path | None = Field(None, validation_alias=_env("LEADQ_ICP_FILE"))
     prices_file: Path | None = Field(None, validation_alias=_env("LEADQ_PRICES_FILE"))
+    action_basis: Literal["score", "probability"] = Field(
+        "score",
+        validation_alias=_env("LEADQ_ACTION_BASIS"),
+        description="What sets the recommended action: `score`, the overall score's bands; "
+        "`probability`, the active conversion model's probability bands (from its training "
+        "report), when a model is active",
+    )
+    model_max_age_days: int = Field(
+        90,
+        ge=1,
+        validation_alias=_env("LEADQ_MODEL_MAX_AGE_DAYS"),
+        description="A conversion model trained longer ago than this is reported out of date "
+        "(GET /api/stats, GET /api/models/{id})",
+    )
 
     # Outcomes recorded in the CRM's words.
     outcome_stages: str = Field(
@@ -273,6 +314,54 @@ class Settings(BaseSettings):
         description="Attempts before a delivery is marked failed (8: about a day)",
     )
 
+    # Submitted jobs (POST /api/jobs): run by the server itself, or by `leadq worker`s.
+    broker_url: str | None = Field(
+        None,
+        validation_alias=_env("LEADQ_BROKER_URL"),
+        description="The task broker that carries submitted jobs' chunks to `leadq worker` "
+        "processes: redis://... or amqp://... (RabbitMQ); unset: `leadq serve` runs jobs itself",
+    )
+    job_queue: str = Field(
+        "leadq-jobs",
+        pattern=r"^[A-Za-z0-9_.-]{1,100}$",
+        validation_alias=_env("LEADQ_JOB_QUEUE"),
+        description="The broker queue jobs' chunks are sent to (workers listen on it by default)",
+    )
+    job_chunk_rows: int | None = Field(
+        None,
+        ge=1,
+        le=100_000,
+        validation_alias=_env("LEADQ_JOB_CHUNK_ROWS"),
+        description="Rows per chunk of a submitted job; default 100 with an LLM, 5,000 on "
+        "the rules engine",
+    )
+    job_lease: float = Field(
+        30.0,
+        ge=2,
+        le=3600,
+        validation_alias=_env("LEADQ_JOB_LEASE"),
+        description="Seconds a runner holds a chunk without renewing it (it renews every "
+        "third of it); a dead worker's chunk is taken over after this (and, on a Redis "
+        "broker, its messages delivered again)",
+    )
+    job_slots: int = Field(
+        2,
+        ge=1,
+        le=64,
+        validation_alias=_env("LEADQ_JOB_SLOTS"),
+        description="Chunks `leadq serve` runs at once when it runs jobs itself (no broker)",
+    )
+    server_url: str = Field(
+        "http://127.0.0.1:8001",
+        validation_alias=_env("LEADQ_SERVER_URL"),
+        description="The server `leadq qualify --submit` and `leadq jobs` talk to",
+    )
+    api_key: SecretStr | None = Field(
+        None,
+        validation_alias=_env("LEADQ_API_KEY"),
+        description="The X-API-Key `leadq qualify --submit` and `leadq jobs` send",
+    )
+
     # CLI input files.
     max_file_bytes: int = Field(
         200 * 1024 * 1024,
@@ -290,9 +379,12 @@ class Settings(BaseSettings):
     @field_validator(
         "cerebras_api_key",
         "openai_api_key",
+        "anthropic_api_key",
         "api_keys",
         "webhook_url",
         "webhook_secret",
+        "broker_url",
+        "api_key",
         mode="before",
     )
     @classmethod
@@ -307,12 +399,14 @@ class Settings(BaseSettings):
     @model_validator(mode="after")
     def _register_secrets(self) -> Settings:
         """Every key these settings hold is redacted from every message that leaves leadq."""
-        for secret in (self.cerebras_api_key, self.openai_api_key):
+        for secret in (self.cerebras_api_key, self.openai_api_key, self.anthropic_api_key):
             register_secret(secret.get_secret_value() if secret else None)
         for service_key in self.api_key_list:
             register_secret(service_key)
-        for url in (self.database_url, self.redis_url, self.webhook_url):  # a URL's password
-            register_secret(_url_password(url))
+        for url in (self.database_url, self.redis_url, self.webhook_url, self.broker_url):
+            register_secret(_url_password(url))  # a URL's password
+        if self.api_key is not None:
+            register_secret(self.api_key.get_secret_value())
         if self.webhook_secret is not None:  # with and without its `whsec_` prefix
             signing = self.webhook_secret.get_secret_value()
             register_secret(signing)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from tests.api.test_leads_llm import LEAD
-from tests.support.llm import answer
+from tests.api.test_metrics import sample, scrape
+from tests.support.llm import GOOD, answer
 from tests.support.openai_server import Reply
 
 
@@ -137,3 +139,85 @@ def test_conversion_by_action_from_outcomes_in_the_crms_words(
             "conversion_rate": 1.0,
         }
     ]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_routing_hot_leads_to_another_model_shows_per_route_in_stats_and_metrics(
+    live_app, openai_server, other_server, tmp_path, request: pytest.FixtureRequest, backend: str
+) -> None:
+    # Cold leads to openai:test-model (one server), leads the rules engine rates 0.6 and up
+    # to cerebras:big-model (another server), each priced.
+    usage = {"prompt_tokens": 1000, "completion_tokens": 500, "total_tokens": 1500}
+    openai_server.handler = lambda body: answer(body, usage=usage)
+    big = {**GOOD, "fit_score": 0.95}
+    other_server.handler = lambda body: answer(body, big, usage=usage, chunk_chars=40)
+    prices = tmp_path / "prices.toml"
+    prices.write_text(
+        '["openai/test-model"]\ninput = 1.0\noutput = 2.0\n'
+        '["cerebras/big-model"]\ninput = 10.0\noutput = 20.0\n'
+    )
+    app = live_app(
+        provider="openai",
+        openai_base_url=openai_server.url,
+        openai_api_key="sk-test",
+        model="test-model",
+        route_above=0.6,
+        route_to="cerebras:big-model",
+        cerebras_base_url=other_server.url,
+        cerebras_api_key="csk-test",
+        prices_file=prices,
+        max_retries=0,
+        **(
+            {"database_url": request.getfixturevalue("pg_fresh")} if backend == "postgresql" else {}
+        ),
+    )
+    with app.client() as api:
+        before = scrape(api)
+        hot = api.post("/api/leads/qualify", json=HOT).json()["data"]
+        cold = api.post("/api/leads/qualify", json=COLD).json()["data"]
+        batch = api.post(
+            "/api/leads/qualify-batch",
+            json=[{**HOT, "lead_name": "Hot 2"}, {**COLD, "lead_name": "Cold 2"}],
+        ).json()["data"]
+        with api.stream("POST", "/api/leads/qualify-stream", json={**HOT, "lead_name": "H3"}) as r:
+            streamed = [json.loads(line[5:]) for line in r.iter_lines() if line.startswith("data:")]
+        stats = api.get("/api/stats").json()["data"]
+        after = scrape(api)
+        health = api.get("/api/leads/health").json()
+
+    for result in (hot, batch[0], streamed[-1]):
+        assert (result["provider"], result["model"], result["fit_score"]) == (
+            "cerebras",
+            "big-model",
+            0.95,
+        )
+        assert "routed" in result["flags"]
+    for result in (cold, batch[1]):
+        assert (result["provider"], result["model"]) == ("openai", "test-model")
+        assert "routed" not in result["flags"]
+    assert len(other_server.requests) == 3
+    assert len(openai_server.requests) == 2
+
+    routes = {(r["route"], r["provider"], r["model"]): r for r in stats["by_route"]}
+    assert set(routes) == {("routed", "cerebras", "big-model"), ("default", "openai", "test-model")}
+    routed, default = (
+        routes[("routed", "cerebras", "big-model")],
+        routes[("default", "openai", "test-model")],
+    )
+    assert (routed["leads"], default["leads"]) == (3, 2)
+    assert abs(routed["cost_usd"] - 3 * (1000 * 10.0 + 500 * 20.0) / 1e6) < 1e-9
+    assert abs(default["cost_usd"] - 2 * (1000 * 1.0 + 500 * 2.0) / 1e6) < 1e-9
+    assert routed["latency_ms"]["p50"] is not None
+    assert default["latency_ms"]["p95"] is not None
+
+    def delta(name: str, **labels: str) -> float:
+        return sample(after, name, **labels) - sample(before, name, **labels)
+
+    big_labels = {"route": "routed", "provider": "cerebras", "model": "big-model"}
+    test_labels = {"route": "default", "provider": "openai", "model": "test-model"}
+    assert delta("leadq_route_leads_total", **big_labels) == 3
+    assert delta("leadq_route_leads_total", **test_labels) == 2
+    assert delta("leadq_route_lead_seconds_count", **big_labels) == 3
+    assert abs(delta("leadq_route_cost_usd_total", **big_labels) - 0.06) < 1e-9
+    assert abs(delta("leadq_route_cost_usd_total", **test_labels) - 0.004) < 1e-9
+    assert health["backend"]["routing"] == {"above": 0.6, "to": "cerebras:big-model"}

@@ -15,13 +15,20 @@ from leadq.backends.budget import BudgetBackend, BudgetGuard
 from leadq.backends.escalation import EscalatingBackend
 from leadq.backends.fallback import FallbackBackend
 from leadq.backends.llm import LLMBackend
+from leadq.backends.routing import RoutingBackend
 from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
 from leadq.core.calls import CallAttempt
 from leadq.core.lead import LeadInput
 from leadq.core.result import Action, Flag, PartialResult, QualificationResult
 from leadq.providers.catalog import providers
-from tests.support.llm import answer, scripted_llm_settings
+from tests.support.anthropic_server import ScriptedServer as MessagesServer
+from tests.support.llm import (
+    answer,
+    claude_answer,
+    scripted_anthropic_settings,
+    scripted_llm_settings,
+)
 from tests.support.openai_server import ScriptedServer
 
 
@@ -130,6 +137,28 @@ class TestLLMBackend(BackendContract):
         assert openai_server.completed >= 1
 
 
+class TestAnthropicBackend(BackendContract):
+    """The LLM backend on the Messages API (its own wire format)."""
+
+    @pytest.fixture
+    async def backend(self, anthropic_server: MessagesServer) -> AsyncIterator[Backend]:
+        anthropic_server.handler = lambda body: claude_answer(body)
+        settings = Settings(**scripted_anthropic_settings(anthropic_server.url))
+        backend = LLMBackend(settings, providers()["anthropic"])
+        yield backend
+        await backend.aclose()
+
+    async def test_the_scripted_provider_was_really_called(
+        self,
+        backend: Backend,
+        lead: LeadInput,
+        anthropic_server: MessagesServer,
+    ) -> None:
+        await backend.qualify(lead)
+        assert anthropic_server.completed >= 1
+        assert anthropic_server.requests[-1]["model"] == "claude-haiku-4-5"
+
+
 class TestBreakerBackend(BackendContract):
     @pytest.fixture
     async def backend(self, openai_server: ScriptedServer) -> AsyncIterator[Backend]:
@@ -199,3 +228,43 @@ class TestBudgetBackend(BackendContract):
         backend = BudgetBackend(_llm(openai_server), BudgetGuard(100.0), RulesBackend(Settings()))
         yield backend
         await backend.aclose()
+
+
+class TestRoutingBackend(BackendContract):
+    """The lead is rated below the threshold: the default lane answers."""
+
+    @pytest.fixture
+    async def backend(self, openai_server: ScriptedServer) -> AsyncIterator[Backend]:
+        openai_server.handler = lambda body: answer(body)
+        routed = _llm(openai_server, model="big-model")
+        backend = RoutingBackend(_llm(openai_server), routed, 0.99, lambda lead: 0.5)
+        yield backend
+        await backend.aclose()
+        assert all(body["model"] == "test-model" for body in openai_server.requests)
+
+
+class TestRoutedLead(BackendContract):
+    """The lead is rated at or above the threshold: the routed lane answers, flagged."""
+
+    @pytest.fixture
+    async def backend(self, openai_server: ScriptedServer) -> AsyncIterator[Backend]:
+        openai_server.handler = lambda body: answer(body)
+        routed = _llm(openai_server, model="big-model")
+        backend = RoutingBackend(RulesBackend(Settings()), routed, 0.6, lambda lead: 0.6)
+        yield backend
+        await backend.aclose()
+
+    async def test_qualify_gives_a_bounded_result_saying_who_answered(
+        self, backend: Backend, lead: LeadInput
+    ) -> None:
+        result = await backend.qualify(lead)
+        assert (result.provider, result.model) == ("openai", "big-model")
+        assert Flag.ROUTED in result.flags
+        assert 0.0 <= result.overall_score <= 1.0
+
+    def test_cache_scope_names_provider_model_and_prompt(
+        self, backend: Backend, lead: LeadInput
+    ) -> None:
+        scope = backend.cache_scope(lead)  # the routed lane's: its model answers the lead
+        assert scope is not None
+        assert scope[:2] == ("openai", "big-model")

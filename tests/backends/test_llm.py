@@ -3,10 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import logging
+import weakref
+from typing import Any
 
+import aiohttp
 import pytest
 
+from leadq.backends.llm import LLMBackend
+from leadq.config import Settings
 from leadq.core.errors import (
     BadProviderAnswer,
     ProviderRejected,
@@ -14,8 +21,9 @@ from leadq.core.errors import (
     ProviderUnavailable,
 )
 from leadq.core.result import Action, Flag, LeadError, PartialResult, QualificationResult
-from tests.chain.test_answer_schema import check_strict
-from tests.support.llm import GOOD, answer, lead_in
+from leadq.qualifier import LeadQualifier
+from tests.chain.test_answer_schema import check_bounded, check_strict
+from tests.support.llm import GOOD, answer, lead_in, scripted_llm_settings
 from tests.support.openai_server import Reply
 
 
@@ -269,6 +277,37 @@ def test_a_loops_http_session_closes_when_asyncio_run_ends_it(llm, strong_lead) 
     assert session.closed  # its connections went with the loop, not left for the GC
 
 
+def test_a_qualifier_dropped_unclosed_leaves_its_session_to_the_loops_end(
+    openai_server, strong_lead, caplog
+) -> None:
+    # Dropped without close() and freed by the garbage collector (it sits in a reference
+    # cycle): its open session is not freed with it (aiohttp would log "Unclosed client
+    # session"), but closed when its loop ends.
+    openai_server.handler = lambda body: answer(body)
+
+    async def qualify_then_drop() -> weakref.ref[aiohttp.ClientSession]:
+        q = LeadQualifier(Settings(**scripted_llm_settings(openai_server.url)))
+        await q.qualify_lead_async(strong_lead)
+        backend = q.backend.unwrap()
+        assert isinstance(backend, LLMBackend)
+        session = weakref.ref(backend._per_loop[asyncio.get_running_loop()].session)
+        cycle: list[Any] = [q]
+        cycle.append(cycle)
+        del q, cycle
+        gc.collect()
+        alive = session()
+        assert alive is not None
+        assert not alive.closed
+        return session
+
+    with caplog.at_level(logging.ERROR, logger="asyncio"):
+        session = asyncio.run(qualify_then_drop())
+        gc.collect()
+    left = session()
+    assert left is None or left.closed
+    assert not [r.getMessage() for r in caplog.records if "Unclosed" in r.getMessage()]
+
+
 async def test_aclose_closes_the_current_loops_session(llm, strong_lead) -> None:
     q = llm()
     backend = q.backend.unwrap()
@@ -349,3 +388,36 @@ def test_a_batch_may_ask_for_more_concurrency_than_the_default(
     outcomes = q.qualify_leads_batch(leads, max_concurrency=60)
     assert all(isinstance(o, QualificationResult) for o in outcomes)
     assert peak[0] == 60
+
+
+LOCAL_PRESETS = [
+    # preset, the response_format sent, the model asked for by default
+    ("llamacpp", "json_object_schema", "default"),
+    ("ollama", "json_schema", "llama3.2"),
+    ("vllm", "json_schema", "Qwen/Qwen2.5-1.5B-Instruct"),
+]
+
+
+@pytest.mark.parametrize(("preset", "method", "model"), LOCAL_PRESETS)
+def test_local_server_presets_constrain_decoding_without_a_key(
+    llm, openai_server, strong_lead, preset: str, method: str, model: str
+) -> None:
+    q = llm(provider=preset, base_url=openai_server.url, model=None, openai_api_key=None)
+    result = q.qualify_lead(strong_lead)
+    assert (result.provider, result.model) == (preset, model)
+    body, headers = openai_server.requests[-1], openai_server.request_headers[-1]
+    assert "authorization" not in headers  # a local server gets no key
+    fmt = body["response_format"]
+    if method == "json_object_schema":  # llama.cpp's way of taking a schema
+        assert fmt["type"] == "json_object"
+        check_bounded(fmt["schema"])
+    else:
+        assert fmt["type"] == "json_schema"
+        check_strict(fmt["json_schema"]["schema"])
+    assert body["model"] == model
+    # Their servers read the answer budget from max_tokens (llama.cpp and Ollama ignore
+    # max_completion_tokens and would generate until the context is full).
+    assert body["max_tokens"] == 1536
+    assert "max_completion_tokens" not in body
+    assert "tools" not in body
+    assert q.describe()["structured_output"] == method

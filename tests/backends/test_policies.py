@@ -1,17 +1,28 @@
 """Resilience over real HTTP against the scripted server: a provider-side rate limit, the
-circuit breaker and fallback routing, escalation, and the daily budget guard."""
+circuit breaker and fallback routing, escalation, the daily budget guard, and routing the
+leads the rules engine rates high to another model."""
 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from leadq.core.errors import ProviderUnavailable
+from leadq.backends.factory import make_backend
+from leadq.backends.routing import RoutingBackend
+from leadq.backends.rules_engine import RulesBackend
+from leadq.config import Settings
+from leadq.core.errors import ProviderNotConfigured, ProviderUnavailable
+from leadq.core.lead import LeadInput
 from leadq.core.result import Flag, LeadError, QualificationResult
+from leadq.observability.metrics import REGISTRY
+from leadq.qualifier import LeadQualifier
 from tests.support.llm import GOOD, answer, lead_in
-from tests.support.openai_server import RateLimit, Reply
+from tests.support.openai_server import RateLimit, Reply, ScriptedServer
 
 
 def leads(strong_lead: dict[str, str], n: int) -> list[dict[str, str]]:
@@ -206,3 +217,170 @@ async def test_stream_falls_back_before_the_first_partial(llm, openai_server, st
     assert isinstance(final, QualificationResult)
     assert final.model == "backup-model"
     assert Flag.FALLBACK_USED in final.flags
+
+
+# The rules engine rates this lead 0.26 (a restaurant's intern), and `strong_lead` 0.9.
+COLD = {"lead_id": "C-1", "lead_name": "Cold", "company_name": "Tiny", "industry": "Restaurant"}
+COLD["job_title"] = "Intern"
+BIG = {**GOOD, "fit_score": 0.95}  # what the routed model answers
+
+
+@pytest.fixture
+def routed(
+    llm: Callable[..., LeadQualifier], other_server: ScriptedServer
+) -> Callable[..., LeadQualifier]:
+    """`routed(**settings)`: the `openai` provider (model test-model) on the session's server
+    for cold leads; leads rated 0.6 and up go to `cerebras:big-model` on a second server."""
+    other_server.handler = lambda body: answer(body, BIG)
+
+    def make(**overrides: Any) -> LeadQualifier:
+        settings = {
+            "route_above": 0.6,
+            "route_to": "cerebras:big-model",
+            "cerebras_base_url": other_server.url,
+            "cerebras_api_key": "csk-test",
+            **overrides,
+        }
+        return llm(**settings)
+
+    return make
+
+
+def models(server: ScriptedServer) -> list[str]:
+    return [body["model"] for body in server.requests]
+
+
+def route_count(route: str, provider: str, model: str) -> float:
+    labels = {"route": route, "provider": provider, "model": model}
+    return REGISTRY.get_sample_value("leadq_route_leads_total", labels) or 0.0
+
+
+def test_a_hot_lead_goes_to_the_routed_model_and_a_cold_one_to_the_default(
+    routed, openai_server, other_server, strong_lead
+) -> None:
+    q = routed()
+    before = (
+        route_count("routed", "cerebras", "big-model"),
+        route_count("default", "openai", "test-model"),
+    )
+    hot, cold = q.qualify_lead(strong_lead), q.qualify_lead(COLD)
+    assert (hot.provider, hot.model, hot.fit_score) == ("cerebras", "big-model", 0.95)
+    assert hot.flags == [Flag.ROUTED]
+    assert (cold.provider, cold.model) == ("openai", "test-model")
+    assert Flag.ROUTED not in cold.flags
+    assert models(other_server) == ["big-model"]
+    assert models(openai_server) == ["test-model"]
+    after = (
+        route_count("routed", "cerebras", "big-model"),
+        route_count("default", "openai", "test-model"),
+    )
+    assert (after[0] - before[0], after[1] - before[1]) == (1, 1)
+    assert q.describe()["routing"] == {"above": 0.6, "to": "cerebras:big-model"}
+    assert set(q.describe()["breakers"]) == {"openai:test-model", "cerebras:big-model"}
+
+
+def test_a_batch_routes_each_lead(routed, openai_server, other_server, strong_lead) -> None:
+    batch = [strong_lead, COLD, {**strong_lead, "lead_id": "L-2"}, {**COLD, "lead_id": "C-2"}]
+    outcomes = routed().qualify_leads_batch(batch)
+    assert [o.model for o in outcomes if isinstance(o, QualificationResult)] == [
+        "big-model",
+        "test-model",
+        "big-model",
+        "test-model",
+    ]
+    assert len(other_server.requests) == len(openai_server.requests) == 2
+
+
+async def test_a_stream_is_routed_too(routed, other_server, strong_lead) -> None:
+    other_server.handler = lambda body: answer(body, BIG, chunk_chars=40)
+    items = [item async for item in routed().stream_qualification(strong_lead)]
+    final = items[-1]
+    assert isinstance(final, QualificationResult)
+    assert (final.model, final.flags) == ("big-model", [Flag.ROUTED])
+    assert models(other_server) == ["big-model"]
+    assert other_server.requests[0]["stream"] is True
+
+
+def test_the_threshold_is_inclusive_and_the_rules_engine_rates_the_lead(
+    routed, openai_server, other_server, strong_lead
+) -> None:
+    q = routed(route_above=0.26)  # COLD is rated 0.263
+    assert q.qualify_lead(COLD).model == "big-model"
+    at = RoutingBackend(RulesBackend(Settings()), RulesBackend(Settings()), 0.5, lambda _: 0.5)
+    assert at.route(LeadInput.parse(COLD)) == "routed"
+    below = RoutingBackend(RulesBackend(Settings()), RulesBackend(Settings()), 0.5, lambda _: 0.49)
+    assert below.route(LeadInput.parse(COLD)) == "default"
+
+
+def test_the_routed_model_down_falls_back_to_the_default_lane(
+    routed, openai_server, other_server, strong_lead
+) -> None:
+    other_server.handler = lambda body: Reply(status=503)
+    q = routed(breaker_threshold=2, breaker_cooldown=60)
+    results = [q.qualify_lead(strong_lead) for _ in range(3)]
+    for r in results:
+        assert (r.provider, r.model) == ("openai", "test-model")
+        assert set(r.flags) == {Flag.ROUTED, Flag.FALLBACK_USED}
+    assert len(other_server.requests) == 2  # then its breaker opened
+    assert q.describe()["breakers"]["cerebras:big-model"]["state"] == "open"
+    assert q.describe()["breakers"]["openai:test-model"]["state"] == "closed"
+
+
+def test_escalation_applies_to_the_default_lane_only(
+    routed, openai_server, other_server, strong_lead
+) -> None:
+    openai_server.handler = lambda body: answer(
+        body, {**GOOD, "confidence": 0.3 if body["model"] == "test-model" else 0.9}
+    )
+    other_server.handler = lambda body: answer(body, {**BIG, "confidence": 0.3})
+    q = routed(escalate_below=0.6, escalate_to="openai:strong-model")
+    hot, cold = q.qualify_lead(strong_lead), q.qualify_lead(COLD)
+    assert (hot.model, hot.flags, hot.escalated_from) == ("big-model", [Flag.ROUTED], None)
+    assert cold.model == "strong-model"
+    assert Flag.ESCALATED in cold.flags
+    assert Flag.ROUTED not in cold.flags
+    assert models(openai_server) == ["test-model", "strong-model"]
+
+
+def test_nothing_is_routed_once_the_budget_is_used_up(
+    llm, other_server, strong_lead, tmp_path: Path
+) -> None:
+    # Rules for cold leads, a priced LLM for hot ones: the budget guard cannot switch a
+    # rules-first backend, so the router itself stops routing.
+    other_server.handler = lambda body: answer(body, BIG)
+    prices = tmp_path / "prices.toml"
+    prices.write_text('["cerebras/big-model"]\ninput = 1000.0\noutput = 1000.0\n')
+    q = llm(
+        provider="rules",
+        route_above=0.6,
+        route_to="cerebras:big-model",
+        cerebras_base_url=other_server.url,
+        cerebras_api_key="csk-test",
+        prices_file=prices,
+        daily_budget_usd=0.05,
+    )
+    first, second = q.qualify_lead(strong_lead), q.qualify_lead(strong_lead)
+    assert (first.model, first.flags) == ("big-model", [Flag.ROUTED])
+    assert first.cost_usd
+    assert first.cost_usd >= 0.05
+    assert second.provider == "rules"
+    assert Flag.ROUTED not in second.flags
+    assert len(other_server.requests) == 1
+
+
+def test_route_above_without_route_to_is_a_startup_error_naming_both() -> None:
+    with pytest.raises(ProviderNotConfigured) as info:
+        make_backend(Settings(provider="rules", route_above=0.6))
+    assert "LEADQ_ROUTE_ABOVE" in str(info.value)
+    assert "LEADQ_ROUTE_TO" in str(info.value)
+    with pytest.raises(ProviderNotConfigured, match="LEADQ_ROUTE_TO is set but LEADQ_ROUTE_ABOVE"):
+        make_backend(Settings(provider="rules", route_to="openai:gpt-4o"))
+    with pytest.raises(ProviderNotConfigured, match="LEADQ_ROUTE_TO: unknown provider"):
+        make_backend(Settings(provider="rules", route_above=0.6, route_to="nowhere:x"))
+
+
+@pytest.mark.parametrize("value", ["-0.1", "1.01", "60"])
+def test_route_above_outside_0_to_1_is_refused(monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("LEADQ_ROUTE_ABOVE", value)
+    with pytest.raises(ValidationError, match="LEADQ_ROUTE_ABOVE"):
+        Settings()

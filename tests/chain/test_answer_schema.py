@@ -71,3 +71,24 @@ def test_response_format_is_strict_json_schema_built_once() -> None:
     tools = request_extras("function_calling")
     assert tools["tool_choice"]["function"]["name"] == tools["tools"][0]["function"]["name"]
     assert request_extras("json_mode") == {"response_format": {"type": "json_object"}}
+
+
+def test_json_object_schema_is_llama_cpps_json_object_with_every_text_and_list_bounded() -> None:
+    fmt = request_extras("json_object_schema")["response_format"]
+    assert fmt["type"] == "json_object"
+    check_bounded(fmt["schema"])
+
+
+def check_bounded(schema: dict[str, Any]) -> None:
+    """The answer schema, with a length on every free text and list (so that decoding held
+    to it cannot loop inside one until the token budget is spent)."""
+    assert set(schema["properties"]) == set(ANSWER_SCHEMA["properties"])
+    assert schema["required"] == ANSWER_SCHEMA["required"]
+    for name, node in schema["properties"].items():
+        if node["type"] == "array":
+            assert 3 <= node["maxItems"] <= 8, name  # "3-5 findings"; the policy keeps 8
+            assert 0 < node["items"]["maxLength"] <= 400, name
+        elif node["type"] == "string" and "enum" not in node:
+            assert 0 < node["maxLength"] <= 2000, name
+        else:
+            assert not {"maxLength", "maxItems"} & set(node), name

@@ -1,7 +1,7 @@
-"""Pytest plugin: one scripted OpenAI-compatible server per test session, reset around each
-test, and `live_app` (the real app under uvicorn) for the API and web tests. Load it with
-`pytest_plugins = ["tests.support.fixtures"]` in the root conftest.py (or
-`-p tests.support.fixtures`)."""
+"""Pytest plugin: one scripted OpenAI-compatible server (and one Anthropic Messages API
+server) per test session, reset around each test, and `live_app` (the real app under
+uvicorn) for the API and web tests. Load it with `pytest_plugins = ["tests.support.fixtures"]`
+in the root conftest.py (or `-p tests.support.fixtures`)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ import pytest
 from leadq.config import Settings
 from leadq.qualifier import LeadQualifier
 from tests.api.conftest import LiveApp
+from tests.support.anthropic_server import ScriptedServer as MessagesServer
 from tests.support.llm import answer, scripted_llm_settings
 from tests.support.openai_server import ScriptedServer
 
@@ -31,6 +32,43 @@ def openai_server(_scripted_server_session: ScriptedServer) -> Iterator[Scripted
     """The session's scripted server, with an empty queue, no recorded requests, zeroed
     counters and the default handler (`{"ok": true}`)."""
     server = _scripted_server_session
+    server.reset()
+    yield server
+    server.reset()
+
+
+@pytest.fixture(scope="session")
+def _second_server_session() -> Iterator[ScriptedServer]:
+    server = ScriptedServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def other_server(_second_server_session: ScriptedServer) -> Iterator[ScriptedServer]:
+    """A second scripted server, for a second provider beside `openai_server` (routing,
+    fallbacks to another host), reset like it."""
+    server = _second_server_session
+    server.reset()
+    yield server
+    server.reset()
+
+
+@pytest.fixture(scope="session")
+def _anthropic_server_session() -> Iterator[MessagesServer]:
+    server = MessagesServer().start()
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture
+def anthropic_server(_anthropic_server_session: MessagesServer) -> Iterator[MessagesServer]:
+    """The session's scripted Anthropic Messages API server, reset like `openai_server`."""
+    server = _anthropic_server_session
     server.reset()
     yield server
     server.reset()

@@ -19,7 +19,8 @@ from leadq.core.result import PartialResult, QualificationResult
 
 class Backend(ABC):
     """Qualifies one lead at a time. Implemented by `LLMBackend`, `RulesBackend` and the
-    policies (`BreakerBackend`, `FallbackBackend`, `EscalatingBackend`, `BudgetBackend`)."""
+    policies (`BreakerBackend`, `FallbackBackend`, `EscalatingBackend`, `RoutingBackend`,
+    `BudgetBackend`)."""
 
     provider: str
     model: str

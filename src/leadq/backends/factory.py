@@ -1,8 +1,9 @@
 """Settings in, a `Backend` out: an LLM backend (Cerebras or any OpenAI-compatible server,
 through the LCEL chain) or the embedded rules engine, wrapped in the policies the settings
 ask for, innermost first: a circuit breaker per route, fallbacks, escalation, the daily
-budget; outermost, the active conversion model's probability (`ConversionBackend`). The rules
-engine alone gets no policy but that one, as it has nothing to guard."""
+budget, with the router (`RoutingBackend`) between escalation and the budget; outermost, the
+active conversion model's probability (`ConversionBackend`). The rules engine alone gets no
+policy but that one, as it has nothing to guard."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from leadq.backends.budget import BudgetBackend, BudgetGuard
 from leadq.backends.conversion import ConversionBackend
 from leadq.backends.escalation import EscalatingBackend
 from leadq.backends.fallback import FallbackBackend
+from leadq.backends.routing import RoutingBackend, rules_rating
 from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
 from leadq.core.errors import ProviderNotConfigured
@@ -50,16 +52,39 @@ LOOKUP_TIMEOUT = 2.0  # seconds the active-model lookup may wait for the databas
 
 def make_backend(settings: Settings) -> Backend:
     """The backend `settings` ask for (`LEADQ_PROVIDER`, default cerebras-if-keyed-else-rules),
-    with `LEADQ_FALLBACKS`, `LEADQ_ESCALATE_*` and `LEADQ_DAILY_BUDGET_USD` applied, and the
-    active conversion model (if any) scoring its results."""
+    with `LEADQ_FALLBACKS`, `LEADQ_ESCALATE_*`, `LEADQ_ROUTE_*` and `LEADQ_DAILY_BUDGET_USD`
+    applied, and the active conversion model (if any) scoring its results."""
     from leadq.learning.active import ActiveModel  # reads the database: loaded on first use
 
     rules = RulesEngine(load_icp(settings.icp_file), settings.score_weights)
-    models = ActiveModel(settings.effective_database_url, rules, timeout=LOOKUP_TIMEOUT)
-    return ConversionBackend(_guarded(settings), models)
+    models = ActiveModel(
+        settings.effective_database_url,
+        rules,
+        timeout=LOOKUP_TIMEOUT,
+        basis=settings.action_basis,  # LEADQ_ACTION_BASIS=probability: the model's bands
+    )
+    return ConversionBackend(_guarded(settings, rules), models)
 
 
-def _guarded(settings: Settings) -> Backend:
+def _route_to(settings: Settings) -> Backend | None:
+    """The model for leads rated at or above `LEADQ_ROUTE_ABOVE`, if routing is on."""
+    if settings.route_above is None:
+        if settings.route_to:
+            raise ProviderNotConfigured(
+                "LEADQ_ROUTE_TO is set but LEADQ_ROUTE_ABOVE is not: set the overall score "
+                "(0 to 1) at or above which the rules engine's rating sends a lead there, "
+                "e.g. 0.6"
+            )
+        return None
+    if not settings.route_to:
+        raise ProviderNotConfigured(
+            "LEADQ_ROUTE_ABOVE is set but LEADQ_ROUTE_TO is not: name the model for the "
+            "leads rated at or above it as provider:model, e.g. openai:gpt-4o"
+        )
+    return _single(settings, *parse_route(settings.route_to, "LEADQ_ROUTE_TO"))
+
+
+def _guarded(settings: Settings, rules: RulesEngine) -> Backend:
     primary = _single(settings, settings.effective_provider, settings.model)
     routes = [primary] + [
         _single(settings, *parse_route(spec, "LEADQ_FALLBACKS"))
@@ -74,17 +99,25 @@ def _guarded(settings: Settings) -> Backend:
                 "model as provider:model, e.g. cerebras:qwen-3-235b-a22b-instruct-2507"
             )
         stronger = _single(settings, *parse_route(settings.escalate_to, "LEADQ_ESCALATE_TO"))
-    if len(routes) == 1 and primary.is_local and stronger is None:
+    routed = _route_to(settings)
+    if len(routes) == 1 and primary.is_local and stronger is None and routed is None:
         return primary  # nothing to guard: the rules engine answers alone, synchronously
     threshold, cooldown = settings.breaker_threshold, settings.breaker_cooldown
-    guarded: list[Backend] = [
-        BreakerBackend(b, CircuitBreaker(b.provider, threshold, cooldown, on_change=set_breaker))
-        for b in routes
-    ]
+
+    def breaker(b: Backend) -> Backend:
+        return BreakerBackend(
+            b, CircuitBreaker(b.provider, threshold, cooldown, on_change=set_breaker)
+        )
+
+    guarded = [breaker(b) for b in routes]
     backend = guarded[0] if len(guarded) == 1 else FallbackBackend(guarded)
     guard = BudgetGuard(settings.daily_budget_usd) if settings.daily_budget_usd else None
     if stronger is not None and settings.escalate_below is not None:
         backend = EscalatingBackend(backend, stronger, settings.escalate_below, guard)
+    if routed is not None and settings.route_above is not None:
+        # The routed model, then the default lane's chain (see `backends/routing.py`).
+        lane = FallbackBackend([breaker(routed), *guarded])
+        backend = RoutingBackend(backend, lane, settings.route_above, rules_rating(rules), guard)
     if guard is not None:  # what answers once the budget is used up: a local route, or rules
         offline = next((b for b in routes if b.is_local), None) or RulesBackend(settings)
         backend = BudgetBackend(backend, guard, offline)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -33,6 +33,9 @@ class Flag(StrEnum):
     ESCALATED = "escalated"  # low confidence: a stronger model answered (see escalated_from)
     ESCALATION_FAILED = "escalation_failed"  # low confidence, and the stronger model failed
     BUDGET_EXCEEDED = "budget_exceeded"  # today's LLM spend reached LEADQ_DAILY_BUDGET_USD
+    # The rules engine rated the lead at or above LEADQ_ROUTE_ABOVE before the call, so it was
+    # sent to LEADQ_ROUTE_TO instead of LEADQ_PROVIDER (provider and model say who answered).
+    ROUTED = "routed"
     # Free text over its limit (engagement_history, additional_context: 4000 characters; an
     # attribute's text: 1000) was cut, not refused: the result was computed from the cut text.
     TEXT_TRUNCATED = "text_truncated"
@@ -150,6 +153,12 @@ class QualificationResult(BaseModel):
         None,
         description="The features that raised the probability most and those that lowered it "
         'most (three each), in words: "Lead Source is Webinar: +12 points".',
+    )
+    action_basis: Literal["score", "probability"] = Field(
+        "score",
+        description="What chose recommended_action: `score`, the overall score's bands (and "
+        "the policy's manual reviews); `probability`, the active conversion model's "
+        "probability bands (LEADQ_ACTION_BASIS=probability).",
     )
 
     def flat(self) -> dict[str, Any]:

@@ -139,6 +139,34 @@ BREAKER = Gauge(
     registry=REGISTRY,
     multiprocess_mode="livemax",
 )
+# Per route of LEADQ_ROUTE_ABOVE / LEADQ_ROUTE_TO ("routed" or "default") and who answered:
+# what routing the valuable leads to another model costs and how long it takes.
+ROUTE_LEADS = Counter(
+    "leadq_route_leads",
+    "Leads qualified through the router, by route (routed or default), provider and model.",
+    ["route", "provider", "model"],
+    registry=REGISTRY,
+)
+ROUTE_FAILURES = Counter(
+    "leadq_route_failures",
+    "Leads through the router that got an error instead of a result, by route.",
+    ["route"],
+    registry=REGISTRY,
+)
+ROUTE_COST = Counter(
+    "leadq_route_cost_usd",
+    "Spend in USD of the router's results (the price table's), by route, provider and model.",
+    ["route", "provider", "model"],
+    registry=REGISTRY,
+)
+ROUTE_SECONDS = Histogram(
+    "leadq_route_lead_seconds",
+    "Time to qualify one lead through the router (fallbacks and escalation included), by "
+    "route, provider and model.",
+    ["route", "provider", "model"],
+    buckets=LATENCY_BUCKETS,
+    registry=REGISTRY,
+)
 BUDGET_SWITCHES = Counter(
     "leadq_budget_switches",
     "Times the daily budget guard switched LLM calls over to the rules engine.",
@@ -226,6 +254,20 @@ def count_cache(hit: bool) -> None:
     CACHE.labels("hit" if hit else "miss").inc()
 
 
+def observe_route(route: str, result: QualificationResult, seconds: float) -> None:
+    """One lead the router sent down `route`, answered by `result`'s provider and model."""
+    labels = (route, result.provider, result.model)
+    ROUTE_LEADS.labels(*labels).inc()
+    ROUTE_SECONDS.labels(*labels).observe(max(0.0, seconds))
+    if result.cost_usd:
+        ROUTE_COST.labels(*labels).inc(result.cost_usd)
+
+
+def observe_route_failure(route: str) -> None:
+    """One lead the router sent down `route` that got an error."""
+    ROUTE_FAILURES.labels(route).inc()
+
+
 def count_budget_switch() -> None:
     """The daily budget was reached and LLM calls switched to the rules engine."""
     BUDGET_SWITCHES.inc()
@@ -250,6 +292,39 @@ def count_webhook(result: Literal["delivered", "retry", "failed"]) -> None:
 def set_webhooks_pending(n: int) -> None:
     """The outbox's pending messages, as last counted."""
     WEBHOOKS_PENDING.set(n)
+
+
+# Submitted jobs, as the database says at each scrape (every process counts the same tables:
+# the latest count stands).
+JOB_CHUNKS = Gauge(
+    "leadq_job_chunks",
+    "Chunks of submitted jobs, by status: queued, running, done, failed, cancelled.",
+    ["status"],
+    registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
+)
+JOBS = Gauge(
+    "leadq_jobs",
+    "Submitted jobs, by status: queued, running, done, cancelled.",
+    ["status"],
+    registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
+)
+JOB_WORKERS = Gauge(
+    "leadq_job_workers",
+    "Job runners alive: `leadq worker` processes, and servers running jobs themselves.",
+    registry=REGISTRY,
+    multiprocess_mode="livemostrecent",
+)
+
+
+def set_job_gauges(counts: dict[str, Any]) -> None:
+    """Chunks and jobs by status and the workers alive, as `storage.chunks.gauges` counts."""
+    for status, n in counts["chunks"].items():
+        JOB_CHUNKS.labels(status).set(n)
+    for status, n in counts["jobs"].items():
+        JOBS.labels(status).set(n)
+    JOB_WORKERS.set(counts["workers"])
 
 
 def exposition() -> bytes:

@@ -9,15 +9,18 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, func, select
+from sqlalchemy import ColumnElement, String, case, cast, func, select
 from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from leadq.core.outcomes import conversion_by_action
+from leadq.core.result import Flag
 from leadq.storage.models import LeadOutcome, ProviderCall, Qualification
 from leadq.storage.outcomes import latest_outcome_ids
 from leadq.storage.store import Store
 
 Group = tuple[str, str]  # (provider, model)
+# A stored result the router sent to LEADQ_ROUTE_TO: its flags (a JSON list) hold "routed".
+ROUTED = cast(Qualification.flags, String).like(f'%"{Flag.ROUTED.value}"%')
 
 
 def _percentiles(
@@ -99,13 +102,48 @@ def period_stats(store: Store, since: datetime, until: datetime) -> dict[str, An
             _finish(s, bucket, q_when, c_when, provider, model)
         _finish(s, total, q_when, c_when)
         conversion = conversion_by_action(_outcomes_by_action(s, since, until))
+        by_route = _by_route(s, q_when)
     return {
         "since": since.isoformat(),
         "until": until.isoformat(),
         "totals": total,
         "by_provider": [{"provider": p, "model": m, **groups[(p, m)]} for p, m in sorted(groups)],
+        "by_route": by_route,
         "conversion_by_action": conversion,
     }
+
+
+def _by_route(s: Session, q_when: list[ColumnElement[bool]]) -> list[dict[str, Any]]:
+    """Leads, cached hits, the results' cost and latency percentiles per route ("routed": the
+    router sent the lead to LEADQ_ROUTE_TO; "default": the rest) and who answered."""
+    Q = Qualification
+    rows = s.execute(
+        select(
+            ROUTED,
+            Q.provider,
+            Q.model,
+            func.count(),
+            func.sum(case((Q.cached, 1), else_=0)),
+            func.coalesce(func.sum(Q.cost_usd), 0.0),
+        )
+        .where(*q_when)
+        .group_by(ROUTED, Q.provider, Q.model)
+    ).all()
+    out = []
+    for routed, provider, model, n, cached, cost in rows:
+        where = [*q_when, ROUTED if routed else ~ROUTED, Q.provider == provider, Q.model == model]
+        out.append(
+            {
+                "route": "routed" if routed else "default",
+                "provider": provider,
+                "model": model,
+                "leads": n,
+                "cached": cached or 0,
+                "cost_usd": round(cost, 8),
+                "latency_ms": _percentiles(s, Q.latency_ms, where, n),
+            }
+        )
+    return sorted(out, key=lambda r: (r["route"] != "routed", r["provider"], r["model"]))
 
 
 def _outcomes_by_action(

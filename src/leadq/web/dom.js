@@ -34,6 +34,7 @@ export const FLAGS = {
   escalated: ["Escalated", "Confidence was low, so a stronger model answered."],
   escalation_failed: ["Escalation failed", "Confidence was low and the stronger model failed; this is the first answer."],
   budget_exceeded: ["Budget reached", "Today's LLM budget is spent; the rules engine answered."],
+  routed: ["Routed", "The rules engine rated this lead high, so the model for valuable leads answered."],
   text_truncated: ["Text cut", "A long note was cut to its limit; the result was computed from the cut text."],
 };
 

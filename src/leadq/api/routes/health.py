@@ -17,6 +17,7 @@ HEALTH_DETAILS = (
     "breakers",
     "fallbacks",
     "escalation",
+    "routing",
     "budget",
     "rate_limit",
 )

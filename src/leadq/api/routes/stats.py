@@ -1,5 +1,5 @@
 """`GET /api/stats`: leads, spend, tokens, latency, action mix, error rate and conversion by
-action over a period."""
+action over a period, and the active conversion model's drift."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 from fastapi.exceptions import RequestValidationError
 
-from leadq.api.deps import StoreDep, require_api_key
+from leadq.api.deps import SettingsDep, StoreDep, require_api_key
 from leadq.api.models import ERROR_RESPONSES, StatsResponse
+from leadq.learning.drift import active_model_drift
 from leadq.storage.stats import period_stats
 
 router = APIRouter(
@@ -64,11 +65,17 @@ def _invalid(name: str, message: str) -> RequestValidationError:
 
 
 @router.get("/stats", response_model=StatsResponse)
-async def stats(store: StoreDep, since: When = None, until: When = None) -> dict[str, Any]:
+async def stats(
+    store: StoreDep, settings: SettingsDep, since: When = None, until: When = None
+) -> dict[str, Any]:
     """Leads, cost, tokens, p50/p95 latency, action mix and provider error rate, in total and
-    per provider and model, over `[since, until)` (default: the last 24 hours); and, for the
+    per provider and model, and per route of LEADQ_ROUTE_ABOVE (routed or default) and who
+    answered, over `[since, until)` (default: the last 24 hours); and, for the
     leads whose latest outcome is dated on a day of the period, conversion (won / (won +
-    lost)) by the action recommended when it was recorded."""
+    lost)) by the action recommended when it was recorded. `model`: the active conversion
+    model's drift, its predictions beside every won/lost outcome of the leads it scored."""
     start, end = period(since, until, timedelta(days=1))
     data = await store.call(period_stats, store, start, end)
+    # The active conversion model's drift: over every outcome since it scored, not the period's.
+    data["model"] = await store.call(active_model_drift, store, settings.model_max_age_days)
     return {"status": "success", "data": data}
