@@ -273,6 +273,23 @@ def test_a_mapped_column_the_file_lacks_is_a_warning(tmp_path: Path) -> None:
     assert warnings == ["no column 'Org' in the file (mapped to company_name)"]
 
 
+def test_a_column_mapped_to_ignore_is_left_out_with_a_warning(tmp_path: Path) -> None:
+    path = _csv(tmp_path, "lead_name,Company,Region,Owner,Notes\nAnn,Acme,EMEA,Kim,hi\n")
+    mapping = {"Company": "ignore", "region": "IGNORE", "Notes": "ignore", "Gone": "ignore"}
+    read = read_lead_file(path, mapping=mapping)
+    assert read.rows == [{"lead_name": "Ann", "attributes": {"Owner": "Kim"}}]
+    assert read.warnings == [
+        "left out columns: Company, Region, Notes",
+        "no column 'Gone' in the file (to be left out)",
+    ]
+    assert read.notes == ["kept as attributes: Owner"]
+    line = {"lead_name": "Bo", "Region": "DACH", "Owner": "Lu"}
+    path = _file(tmp_path, "leads.jsonl", (json.dumps(line) + "\n").encode())
+    read = read_lead_file(path, mapping={"Region": "ignore"})
+    assert read.rows == [{"lead_name": "Bo", "attributes": {"Owner": "Lu"}}]
+    assert read.warnings == ["line 1: left out keys: Region"]
+
+
 def test_an_unknown_target_field_is_an_error_listing_the_fields(tmp_path: Path) -> None:
     path = _csv(tmp_path, "lead_name,company_name\nAnn,A\n")
     with pytest.raises(LeadFileError) as exc:
@@ -349,8 +366,7 @@ def test_the_same_crm_id_on_two_jsonl_lines(tmp_path: Path) -> None:
 # --- Writing -------------------------------------------------------------------------------
 
 # (cell, as written): text a spreadsheet would run as a formula gets a leading quote; plain
-# numbers (scores, costs) and all other text stay as they are. tests/web runs the page's
-# safeCell over the same table.
+# numbers (scores, costs) and all other text stay as they are.
 CSV_CELLS = [
     ('=HYPERLINK("http://x","y")', '\'=HYPERLINK("http://x","y")'),
     ("+cmd|' /C calc'!A0", "'+cmd|' /C calc'!A0"),

@@ -34,6 +34,7 @@ MAX_ROW_CHARS = 64 * 1024  # a longer row is that row's error, not the file's
 # A person's name in two columns, joined into lead_name when no column holds the whole name.
 NAME_PARTS = ("first_name", "last_name")
 MAP_FIELDS = (*LEAD_FIELDS, *NAME_PARTS)  # what a column can be mapped to
+LEAVE_OUT = "ignore"  # `--map "Column=ignore"`: neither a field nor an attribute
 DELIMITERS = ",;\t"
 LISTED = 10  # rows or ids named in one warning; the rest are counted
 
@@ -95,6 +96,7 @@ class _Plan:
     unnamed: tuple[str, ...]  # columns that are no field and have no usable name, with why
     repeated: tuple[str, ...]  # columns for a field that another column gives
     mapped: frozenset[str]  # header keys of the explicit map found in this header
+    left: tuple[str, ...] = ()  # columns the explicit map leaves out
 
 
 def _shown(header: Sequence[str], pos: int) -> str:
@@ -129,7 +131,7 @@ class ColumnMap:
     """Which lead field each column of a file gives: the explicit map first, then leadq's
     own field names, then the CRM headers it knows, all compared by `header_key`. Of two
     columns for one field, the explicit one, else the better-ranked name, else the first
-    is read; the other is reported."""
+    is read; the other is reported. A column the map sends to LEAVE_OUT is not read."""
 
     def __init__(self, explicit: Mapping[str, str] | None = None) -> None:
         fields = {header_key(name): name for name in MAP_FIELDS}
@@ -137,17 +139,19 @@ class ColumnMap:
         given: dict[str, str] = {}
         for column, target in (explicit or {}).items():
             name = fields.get(header_key(target))
+            if header_key(target) == LEAVE_OUT:
+                name = LEAVE_OUT
             if name is None:
                 raise LeadFileError(
                     f"cannot map column {column!r} to {target!r}: no such field "
-                    f"(the fields are {', '.join(MAP_FIELDS)})"
+                    f"(the fields are {', '.join(MAP_FIELDS)}; {LEAVE_OUT} leaves it out)"
                 )
             key = header_key(column)
             if not key:
                 raise LeadFileError(f"cannot map {column!r} to {name}: no column name")
             if key in self.explicit:
                 raise LeadFileError(f"column {column!r} is mapped twice")
-            if name in given:
+            if name in given and name != LEAVE_OUT:
                 raise LeadFileError(
                     f"{name} is mapped from two columns: {given[name]!r}, {column!r}"
                 )
@@ -169,6 +173,8 @@ class ColumnMap:
         """A warning for each mapped column the file does not have."""
         return [
             f"no column {column!r} in the file (mapped to {name})"
+            if name != LEAVE_OUT
+            else f"no column {column!r} in the file (to be left out)"
             for key, (name, column) in self.explicit.items()
             if key not in found
         ]
@@ -176,12 +182,15 @@ class ColumnMap:
     def _make_plan(self, header: Sequence[str]) -> _Plan:
         chosen: dict[str, tuple[tuple[int, int, int], int]] = {}  # field -> (order, position)
         candidates: list[tuple[int, str]] = []
-        others, mapped = [], set()
+        others, mapped, left = [], set(), []
         for pos, column in enumerate(header):
             key = header_key(column)
             if key in self.explicit:
                 name, order = self.explicit[key][0], (0, 0, pos)
                 mapped.add(key)
+                if name == LEAVE_OUT:
+                    left.append(_shown(header, pos))
+                    continue
             elif key in self._known:
                 name, rank = self._known[key]
                 order = (1, rank, pos)
@@ -229,6 +238,7 @@ class ColumnMap:
             unnamed=unnamed,
             repeated=tuple(repeated),
             mapped=frozenset(mapped),
+            left=tuple(left),
         )
 
 
@@ -529,7 +539,7 @@ def _read_csv(
 
 def _attribute_warnings(what: str, plan: _Plan) -> list[str]:
     """What a header's columns (or a JSONL line's keys) that are no field lost."""
-    out = []
+    out = [f"left out {what}: {', '.join(plan.left)}"] if plan.left else []
     if plan.beyond:
         out.append(
             f"ignored {what} past the first {MAX_ATTRIBUTES} kept as attributes: "
@@ -758,7 +768,7 @@ def safe_cell(value: Any) -> Any:
     """`value` as a CSV cell that a spreadsheet shows and does not run: text that starts with
     `=`, `+`, `-`, `@`, a tab or a carriage return gets a leading `'`, unless it is a plain
     number (`-0.25`, `+3`), so scores and costs stay numbers. Other values are returned as
-    they are. (The page's Download CSV does the same: `safeCell` in web/leadfile.js.)"""
+    they are."""
     if (
         isinstance(value, str)
         and value.startswith(_FORMULA_START)
@@ -794,14 +804,15 @@ def write_records(
     fh: IO[str],
     fmt: str,
     records: Iterable[dict[str, Any]],
-    leads: Sequence[Any] | None = None,
+    leads: Sequence[Any] | Mapping[int, Any] | None = None,
     columns: Sequence[str] = CSV_COLUMNS,
     attributes: Sequence[str] = (),
 ) -> int:
     """Write records as JSONL (a record's `attributes` an object) or CSV: `columns`, then
     one column for each of the `attributes` names (the input file's extra columns), every
     cell through `safe_cell`; an `attributes` column among `columns` holds a record's
-    attributes as one JSON object. Returns how many."""
+    attributes as one JSON object. `leads`: the input rows, by row number less one.
+    Returns how many."""
     writer = None
     if fmt == "csv":
         extra = _attribute_headers(columns, attributes)

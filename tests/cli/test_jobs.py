@@ -247,3 +247,52 @@ def test_retry_failed_requalifies_rows_that_may_pass_now(openai_server, tmp_path
     assert [r["status"] for r in out] == ["ok"] * 4 + ["error"]
     assert out[-1]["error"]["error"] == "invalid_input"
     assert len(openai_server.requests) == 8  # the 4 provider failures, once more each
+
+
+def test_submit_a_file_to_the_server_follow_it_list_and_download(tmp_path: Path) -> None:
+    from tests.support.serve import serving
+
+    env = {**os.environ, "LEADQ_PROVIDER": "rules", "LEADQ_DATA_DIR": str(tmp_path / "server")}
+    with serving(env, tmp_path / "serve.log") as (_, url):
+        out = tmp_path / "out.csv"
+        sent = leadq("qualify", str(EXAMPLES), "--submit", "--server", url, "-q", "-o", str(out))
+        assert sent.returncode == 1, sent.stderr  # the one invalid row, as locally
+        assert "job " in sent.stderr
+        assert "20 succeeded, 1 failed" in sent.stderr
+        job_id = sent.stderr.split("job ", 1)[1].split(":", 1)[0]
+        with out.open(encoding="utf-8", newline="") as fh:
+            rows = list(csv.DictReader(fh))
+        assert [r["row"] for r in rows] == [str(i) for i in range(1, 22)]
+        local = leadq("qualify", str(EXAMPLES), "-q", "-o", str(tmp_path / "local.csv"))
+        with (tmp_path / "local.csv").open(encoding="utf-8", newline="") as fh:
+            theirs = list(csv.DictReader(fh))
+        assert list(rows[0]) == list(theirs[0])  # the same columns
+        assert [r["overall_score"] for r in rows] == [r["overall_score"] for r in theirs]
+        assert local.returncode == 1
+
+        listed = leadq("jobs", "--server", url)
+        assert listed.returncode == 0
+        assert job_id in listed.stderr
+        assert "done" in listed.stderr
+        got = leadq("jobs", "results", job_id, "--server", url)
+        assert [r["row"] for r in records(got.stdout)] == list(range(1, 22))
+        shown = json.loads(leadq("jobs", "show", job_id, "--server", url).stdout)
+        assert (shown["status"], shown["succeeded"], shown["failed"]) == ("done", 20, 1)
+        cancel = leadq("jobs", "cancel", job_id, "--server", url)
+        assert cancel.returncode == 2
+        assert "nothing to cancel" in cancel.stderr
+        missing = leadq("jobs", "show", "abc123", "--server", url)
+        assert missing.returncode == 2
+        assert "404: no job abc123" in missing.stderr
+        queued = leadq("qualify", str(EXAMPLES), "--submit", "--no-wait", "--server", url)
+        assert queued.returncode == 0
+        assert len(queued.stdout.strip()) == 12  # the job id, for a script
+    nobody = leadq("jobs", "--server", url)  # the server has stopped
+    assert nobody.returncode == 2
+    assert "cannot reach the leadq server" in nobody.stderr
+
+
+def test_worker_needs_a_broker_and_names_the_setting() -> None:
+    proc = leadq("worker")
+    assert proc.returncode == 2
+    assert "LEADQ_BROKER_URL" in proc.stderr

@@ -1,6 +1,6 @@
-"""The Batch view in Chromium: a file read in the browser, every row ending in a result or an
-error as `qualify-as-completed` reports it, sorting and filtering, retrying a failed row, and
-downloads in the CLI's formats."""
+"""The Batch view in Chromium: a file sent as a job, every row ending in a result or an error
+as the job reports it, sorting and filtering, retrying the failed rows, and downloads in the
+CLI's formats. Leaving and coming back, refusals and cancelling: test_jobs.py."""
 
 from __future__ import annotations
 
@@ -15,12 +15,13 @@ from leadq.leadfiles import CSV_COLUMNS, safe_cell
 from tests.conftest import EXAMPLES
 from tests.support.llm import answer, lead_in
 from tests.support.openai_server import Reply
-from tests.test_leadfiles import CSV_CELLS
 
 
-def run_file(page, file) -> dict[str, str]:
-    """Choose `file`, start, wait until every row is done; the progress box's data."""
-    page.locator("#batch-file").set_input_files(file)
+def run_file(page, file=None) -> dict[str, str]:
+    """Choose `file` (unless chosen), send it as a job, wait until every row is done; the
+    progress box's data."""
+    if file is not None:
+        page.locator("#batch-file").set_input_files(file)
     page.get_by_role("button", name="Qualify file").click()
     page.locator("#batch-status[data-state='done']").wait_for()
     return page.locator("#batch-status").evaluate("e => ({...e.dataset})")
@@ -101,34 +102,28 @@ def test_failed_row_can_be_retried(
     )
     ui = open_page(web_app(**llm_settings))
     page = ui.goto("/#/batch")
-    status = run_file(page, leads)
+    page.locator("#batch-file").set_input_files(leads)
+    expect(page.locator("#batch-warnings")).to_contain_text("kept as attributes: crm_owner")
+    status = run_file(page)
     assert (status["ok"], status["failed"]) == ("1", "2")
-    assert "kept as attributes: crm_owner" in page.locator("#batch-warnings").inner_text()
     bob = page.locator("#batch-table tbody tr[data-row='2']")
     assert bob.get_attribute("data-status") == "error"
     assert "provider_unavailable" in bob.inner_text()
     unreadable = page.locator("#batch-table tbody tr[data-row='3']")
     assert "line 3 is not valid JSON" in unreadable.inner_text()
-    assert unreadable.get_by_role("button").count() == 0  # nothing to send again
+    assert "Retry failed" in bob.inner_text()
+    assert "Retry failed" not in unreadable.inner_text()  # the same line would fail the same way
     ui.shot("batch-failed")
 
-    page.get_by_role("button", name="Retry row 2").click()
+    page.get_by_role("button", name="Retry 1 failed row").click()
     page.locator("#batch-table tbody tr[data-row='2'][data-status='ok']").wait_for()
     page.locator("#batch-status[data-state='done']").wait_for()
     assert page.locator("#batch-status").evaluate("e => [e.dataset.ok, e.dataset.failed]") == [
         "2",
         "1",
     ]
+    expect(page.locator("#batch-retry-all")).to_be_hidden()
     assert len(openai_server.requests) == 3  # Ann, Bob, Bob again
-
-
-def test_safe_cell_neutralises_as_the_cli_does(web_app, open_page) -> None:
-    page = open_page(web_app()).goto("/#/batch")
-    cells = [cell for cell, _ in CSV_CELLS]
-    written = page.evaluate(
-        "cells => import('./web/leadfile.js').then(m => cells.map((c) => m.safeCell(c)))", cells
-    )
-    assert written == [w for _, w in CSV_CELLS] == [safe_cell(c) for c in cells]
 
 
 def test_csv_download_runs_no_formula_and_keeps_accents_and_numbers(

@@ -2,8 +2,8 @@
 leads in the page (leadfile.js, columns.js) as in leadfiles.read_leads, whatever the
 delimiter, the encoding or the CRM's headers; the columns leadq does not know are kept as
 attributes (as the CLI keeps them), left out or mapped to a field, as the person chooses,
-and the downloads carry the attributes as the CLI's outputs do; and only a failure a retry
-can fix offers Retry."""
+the server reading the file sent as a job with those choices; the downloads carry the
+attributes as the CLI's outputs do; and only a failure a retry can fix is retried."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ import io
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
+import httpx
 import pytest
 from playwright.sync_api import Page, Request, expect
 
@@ -177,12 +179,12 @@ def test_headers_compare_as_the_cli_compares_them(web_app, open_page) -> None:
     }
 
 
-def sent_leads(requests: list[Request]) -> list[dict[str, Any]]:
+def job_maps(requests: list[Request]) -> list[list[str]]:
+    """The `map` parameters of each file sent as a job."""
     return [
-        lead
+        parse_qs(urlsplit(r.url).query).get("map", [])
         for r in requests
-        if r.url.endswith("/api/leads/qualify-as-completed")
-        for lead in json.loads(r.post_data or "[]")
+        if r.method == "POST" and urlsplit(r.url).path == "/api/jobs"
     ]
 
 
@@ -232,7 +234,7 @@ def test_a_crm_export_with_semicolons_in_windows_1252_and_the_column_choices(
     mapping.get_by_label("Read column Notiz as").select_option(label="Map to Additional context")
     mapping.get_by_label("Read column Region as").select_option(label="Leave out")
     expect(warnings).to_contain_text("kept as attributes: Lead Source")
-    expect(warnings).to_contain_text("ignored unknown columns: Region")
+    expect(warnings).to_contain_text("left out columns: Region")
     assert mapping.locator("tr[data-column='Notiz']").get_attribute("data-as") == "field"
     ui.shot("batch-columns")
 
@@ -242,34 +244,21 @@ def test_a_crm_export_with_semicolons_in_windows_1252_and_the_column_choices(
         "2",
         "0",
     ]
-    assert sent_leads(requests) == [
-        {
-            "lead_id": "00Q1",
-            "job_title": "CTO",
-            "company_name": "Café Ltd",
-            "company_size": "80",
-            "industry": "SaaS",
-            "additional_context": "Ruft zurück, Budget frei",
-            "lead_name": "José García",
-            "attributes": {"Lead Source": "Webinar"},
-        },
-        {
-            "lead_id": "00Q2",
-            "job_title": "VP Sales",
-            "company_name": "Œuvre",
-            "company_size": "250",
-            "industry": "SaaS",
-            "additional_context": "Demo gewünscht",
-            "lead_name": "Zoë Müller",
-        },
-    ]
+    # The file went as it is, with the choices; the server read it as the page showed it.
+    assert job_maps(requests) == [["Notiz=additional_context", "Region=ignore"]]
+    expect(mapping).to_be_hidden()  # the form is ready for the next file
+    job_warnings = page.locator("#batch-job-warnings")
+    expect(job_warnings.locator("li")).to_have_text(
+        [
+            "row 1 is not UTF-8 (byte 0xE9 at offset 113): read the file as Windows-1252",
+            "left out columns: Region",
+        ]
+    )
     assert (
         page.locator("#batch-table tbody tr[data-row='1']")
         .inner_text()
         .startswith("1\tJosé García\tCafé Ltd")
     )
-    # The leads were sent: their columns stay as they were read.
-    assert mapping.get_by_label("Read column Region as").is_disabled()
 
     # The downloads carry the attributes as `leadq qualify` writes them: a CSV column each,
     # after the result's columns; an object on each JSONL record.
@@ -285,6 +274,13 @@ def test_a_crm_export_with_semicolons_in_windows_1252_and_the_column_choices(
     assert list(records[0])[:5] == ["row", "lead_id", "lead_name", "status", "attributes"]
     assert records[0]["attributes"] == {"Lead Source": "Webinar"}
     assert "attributes" not in records[1]
+    stored = [f"{ui.app.url}/api/qualifications/{r['result']['qualification_id']}" for r in records]
+    inputs = [httpx.get(url).json()["data"]["input"] for url in stored]
+    assert [(i["lead_name"], i["company_name"], i["additional_context"]) for i in inputs] == [
+        ("José García", "Café Ltd", "Ruft zurück, Budget frei"),
+        ("Zoë Müller", "Œuvre", "Demo gewünscht"),
+    ]
+    assert [i.get("attributes") for i in inputs] == [{"Lead Source": "Webinar"}, None]
 
 
 @pytest.fixture
@@ -325,8 +321,8 @@ def test_retry_is_offered_only_for_a_failure_a_retry_can_fix(
     )
     assert "provider_unavailable" in ann.inner_text()
     assert "invalid_input" in bo.inner_text()
-    assert ann.get_by_role("button", name="Retry row 1").is_visible()
-    assert bo.get_by_role("button").count() == 0  # the same input would fail the same way
+    assert "Retry failed qualifies it again" in ann.inner_text()
+    assert "Retry failed" not in bo.inner_text()  # the same input would fail the same way
     retry_all = page.locator("#batch-retry-all")
     expect(retry_all).to_have_text("Retry 1 failed row")
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager, suppress
 
 from fastapi import FastAPI
@@ -18,6 +18,7 @@ from leadq.api.routes import (
     columns,
     experiments,
     health,
+    jobs,
     leads,
     metrics,
     models,
@@ -35,6 +36,7 @@ from leadq.observability.logs import configure_logging
 from leadq.observability.metrics import retire_process
 from leadq.observability.requests import RequestContext
 from leadq.qualifier import LeadQualifier
+from leadq.service.job_runner import JobQueue, JobRunner
 from leadq.service.leads import CallRecorder, seed_budget
 from leadq.service.webhooks import WebhookDeliverer
 from leadq.storage.cache import ResultCache
@@ -66,7 +68,9 @@ def create_app(
             )
         if settings.webhooks_on:  # the webhook outbox, sent as it fills (and what was left)
             deliveries = asyncio.create_task(WebhookDeliverer(app.state.store, settings).run())
+        app.state.jobs_start()  # submitted jobs: run here, or sent to a broker's workers
         yield
+        await asyncio.to_thread(app.state.jobs.close)  # chunks in hand: handed back
         for task in (purges, deliveries):
             if task is not None:
                 task.cancel()
@@ -95,6 +99,7 @@ def create_app(
     app.state.store = store or Store.open(settings)  # migrates to the latest schema
     app.state.cache = ResultCache.from_settings(app.state.store, settings)
     app.state.batch_slots = BatchSlots(settings.max_batches)
+    app.state.jobs, app.state.jobs_start = _job_queue(settings, app.state.store)
     app.state.qualifier, app.state.qualifier_error = None, None
     try:
         app.state.qualifier = qualifier or LeadQualifier(settings)
@@ -103,7 +108,14 @@ def create_app(
     if app.state.qualifier is not None:
         seed_budget(app.state.qualifier, app.state.store)
     app.add_middleware(Unexpected)  # innermost, inside the request's context
-    app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={
+            "/api/jobs": settings.max_file_bytes,  # a file of leads as a job
+            "/api/models/train": settings.max_file_bytes,  # a file of past leads to train on
+        },
+    )
     app.add_middleware(BodyTimeout, seconds=settings.body_timeout)  # times BodyLimit's reads
     app.add_middleware(SafeHeaders)
     hosts = settings.host_list
@@ -119,9 +131,27 @@ def create_app(
     app.include_router(webhooks.router)
     app.include_router(web.router)  # the UI at /, outside the OpenAPI schema
     app.include_router(models.router)
+    app.include_router(jobs.router)
     for observing in (outcomes, stats, experiments, metrics):
         app.include_router(observing.router)
     return app
+
+
+def _job_queue(settings: Settings, store: Store) -> tuple[JobQueue, Callable[[], object]]:
+    """Where submitted jobs' chunks go, and what starts it: the broker's workers when
+    LEADQ_BROKER_URL is set (Dramatiq, imported only then), else this process's runner."""
+    if settings.broker_url:
+        try:
+            from leadq.service.broker import BrokerQueue
+        except ImportError as exc:
+            raise RuntimeError(
+                f"LEADQ_BROKER_URL needs the jobs extra ({exc.name} is not installed): "
+                "pip install 'leadq[jobs]'"
+            ) from None
+        queue = BrokerQueue(settings)
+        return queue, lambda: None
+    runner = JobRunner(settings, store)
+    return runner, runner.start
 
 
 def create_app_from_env() -> FastAPI:

@@ -12,16 +12,18 @@ from leadq.api.models import error_body
 
 
 class BodyLimit:
-    """Rejects bodies over `max_bytes` (by Content-Length, or while reading) with 413."""
+    """Rejects bodies over `max_bytes` (by Content-Length, or while reading) with 413; the
+    paths of `larger` (a file of leads submitted as a job) have limits of their own."""
 
-    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+    def __init__(self, app: ASGIApp, max_bytes: int, larger: dict[str, int] | None = None) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = larger or {}
 
-    async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _too_large(self, scope: Scope, receive: Receive, send: Send, limit: int) -> None:
+        setting = "LEADQ_MAX_BODY_BYTES" if limit == self.max_bytes else "LEADQ_MAX_FILE_BYTES"
         body = error_body(
-            "payload_too_large",
-            f"request body is larger than {self.max_bytes} bytes (LEADQ_MAX_BODY_BYTES)",
+            "payload_too_large", f"request body is larger than {limit} bytes ({setting})"
         )
         await JSONResponse(body, status_code=413)(scope, receive, send)
 
@@ -29,9 +31,10 @@ class BodyLimit:
         if scope["type"] != "http" or scope["method"] not in ("POST", "PUT", "PATCH"):
             await self.app(scope, receive, send)
             return
+        limit = self.larger.get(scope["path"], self.max_bytes)
         length = dict(scope["headers"]).get(b"content-length")
-        if length is not None and length.isdigit() and int(length) > self.max_bytes:
-            await self._too_large(scope, receive, send)
+        if length is not None and length.isdigit() and int(length) > limit:
+            await self._too_large(scope, receive, send, limit)
             return
         chunks, size, more = [], 0, True
         while more:
@@ -40,8 +43,8 @@ class BodyLimit:
                 return
             chunk = message.get("body", b"")
             size += len(chunk)
-            if size > self.max_bytes:
-                await self._too_large(scope, receive, send)
+            if size > limit:
+                await self._too_large(scope, receive, send, limit)
                 return
             chunks.append(chunk)
             more = message.get("more_body", False)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from leadq.core.outcomes import Outcome
 from leadq.core.redact import redact
@@ -233,6 +233,25 @@ class ProviderTotals(PeriodTotals):
     model: str
 
 
+class RouteTotals(BaseModel):
+    """The stored results of one route of LEADQ_ROUTE_ABOVE / LEADQ_ROUTE_TO and who answered:
+    what routing the valuable leads to another model costs, and how long it takes."""
+
+    route: Literal["routed", "default"] = Field(
+        description="routed: the rules engine rated the lead at or above LEADQ_ROUTE_ABOVE "
+        "and it went to LEADQ_ROUTE_TO (the `routed` flag); default: every other lead."
+    )
+    provider: str
+    model: str
+    leads: int
+    cached: int
+    cost_usd: float = Field(
+        description="What the results cost (the spend of retries and failed calls is in "
+        "by_provider)."
+    )
+    latency_ms: Percentiles = Field(default_factory=Percentiles)
+
+
 class ActionConversion(BaseModel):
     """Leads whose latest outcome is dated in the period, by the recommended action of the
     qualification it was recorded against."""
@@ -252,8 +271,15 @@ class PeriodStats(BaseModel):
     until: str
     totals: PeriodTotals
     by_provider: list[ProviderTotals]
+    by_route: list[RouteTotals] = Field(
+        default_factory=list, description="Per route (routed or default) and who answered."
+    )
     conversion_by_action: list[ActionConversion] = Field(
         default_factory=list, description="Does a lead sent to outreach convert more?"
+    )
+    model: ActiveModelStats | None = Field(
+        None,
+        description="The active conversion model and its drift (null: none is active).",
     )
 
 
@@ -357,10 +383,42 @@ class ModelSummary(BaseModel):
     activated_at: str | None = None
 
 
+class ModelDrift(BaseModel):
+    """How a model's predictions compare with what happened since: over the leads it scored
+    whose latest outcome is won or lost."""
+
+    status: Literal["current", "out_of_date", "not_enough_outcomes"]
+    reasons: list[str] = Field(description="Why it is out of date, in words (empty if not).")
+    rule: str = Field(description="When a model is called out of date.")
+    outcomes: int = Field(description="Leads it scored with a won or lost outcome since.")
+    won: int
+    predicted: float | None = Field(None, description="Their mean predicted probability.")
+    observed: float | None = Field(None, description="Their observed conversion (won share).")
+    observed_ci95: list[float] | None = Field(None, description="Its 95% (Wilson) interval.")
+    expected_ci95: list[float] | None = Field(
+        None, description="Where the observed conversion should fall if the model is right."
+    )
+    auc: float | None = Field(None, description="On these outcomes (needs won and lost).")
+    calibration_table: list[dict[str, Any]] = Field(
+        description="Per probability bin: leads, mean predicted, observed conversion."
+    )
+    age_days: float = Field(description="Days since it was trained.")
+    max_age_days: int = Field(description="LEADQ_MODEL_MAX_AGE_DAYS.")
+    min_outcomes: int = Field(description="Outcomes needed before predictions are judged.")
+
+
 class ModelDetail(ModelSummary):
     report: dict[str, Any] = Field(
         description="The full evaluation report, as `leadq model show` renders it."
     )
+    drift: ModelDrift = Field(description="Its predictions beside the outcomes recorded since.")
+
+
+class ActiveModelStats(ModelSummary):
+    """The active conversion model and its drift, over every outcome recorded on the leads it
+    scored (not only the period's)."""
+
+    drift: ModelDrift
 
 
 class ModelList(BaseModel):
@@ -384,16 +442,53 @@ class ModelDeactivated(BaseModel):
 
 
 class TrainRequest(BaseModel):
-    """What to train on: `stored`, the stored leads with a recorded won/lost outcome."""
+    """What to train on: `stored`, the stored leads with a recorded won/lost outcome; or
+    `file`, past leads in a CSV or JSONL file (`leadq train FILE --label ... --positive ...`),
+    its text in `content`."""
 
     model_config = ConfigDict(extra="forbid")
 
-    source: Literal["stored"] = "stored"
+    source: Literal["stored", "file"] = "stored"
+    filename: str | None = Field(
+        None,
+        max_length=300,
+        description="With `file`: its name; .jsonl, .ndjson or .json is read as JSON lines, "
+        "anything else as CSV.",
+    )
+    content: str | None = Field(
+        None, description="With `file`: the file's text (up to LEADQ_MAX_FILE_BYTES)."
+    )
+    label: str | None = Field(
+        None, max_length=200, description="With `file`: the column with each lead's outcome."
+    )
+    positive: list[str] | None = Field(
+        None,
+        max_length=50,
+        description="With `file`: the label's values that mean converted, e.g. `1` or "
+        "`Closed Won`.",
+    )
+    date_column: str | None = Field(
+        None,
+        max_length=200,
+        description="With `file`, optional: a date column; the latest 20% of leads are the test "
+        "set. Never a feature.",
+    )
+
+    @model_validator(mode="after")
+    def _file_needs_its_parts(self) -> TrainRequest:
+        if self.source == "file":
+            missing = [n for n in ("content", "label") if not (getattr(self, n) or "").strip()]
+            if not any(v.strip() for v in self.positive or ()):
+                missing.append("positive")
+            if missing:
+                raise ValueError(f"with source file, give {', '.join(missing)}")
+        return self
 
 
 class TrainingStatus(BaseModel):
     training_id: str
     state: Literal["running", "done", "failed"]
+    source: str = Field("", description="What it trains on: the stored leads, or the file.")
     started_at: str
     finished_at: str | None = None
     model_id: int | None = Field(None, description="When done: the new (inactive) model.")
@@ -404,3 +499,62 @@ class TrainingStatus(BaseModel):
 class TrainingResponse(BaseModel):
     status: Literal["success"] = "success"
     data: TrainingStatus
+
+
+# ---- submitted jobs --------------------------------------------------------------------------
+
+
+class ChunkCounts(BaseModel):
+    """A submitted job's chunks (the workers' tasks) by state."""
+
+    queued: int
+    running: int
+    done: int
+    failed: int = Field(description="Tried too often: their rows got an error each.")
+    cancelled: int
+
+
+class JobStatus(BaseModel):
+    """A job and how far it got. Poll it for progress; `status` ends at `done` or
+    `cancelled`."""
+
+    id: str
+    kind: Literal["api", "file"] = Field(
+        description="`api`: submitted to POST /api/jobs; `file`: a `leadq qualify` run."
+    )
+    source: str = Field(description="The file name given, or what was submitted.")
+    status: Literal["queued", "running", "done", "cancelled", "incomplete"] = Field(
+        description="`incomplete`: a `leadq qualify` job that has not finished (its command "
+        "may still run, or `--resume` continues it)."
+    )
+    total: int = Field(description="Rows submitted.")
+    done: int = Field(description="Rows finished: succeeded + failed.")
+    succeeded: int
+    failed: int = Field(description="Rows with an error (an invalid lead, a provider failure).")
+    pending: int
+    rate: float | None = Field(None, description="Rows finished a second since it started.")
+    eta_seconds: float | None = Field(None, description="At that rate, seconds to the end.")
+    chunks: ChunkCounts | None = None
+    created_at: str | None = None
+    started_at: str | None = None
+    finished_at: str | None = None
+    cancelled_at: str | None = None
+    warnings: list[str] = Field(
+        default_factory=list, description="What reading the file refused or ignored."
+    )
+
+
+class JobResponse(BaseModel):
+    status: Literal["success"] = "success"
+    data: JobStatus
+
+
+class JobRetried(BaseModel):
+    status: Literal["success"] = "success"
+    reopened: int = Field(description="Failed rows put back to be qualified again.")
+    data: JobStatus
+
+
+class JobList(BaseModel):
+    status: Literal["success"] = "success"
+    data: list[JobStatus] = Field(description="Newest first.")

@@ -13,7 +13,7 @@ from typing import Annotated
 
 import typer
 
-from leadq.cli import db, learning, profile, qualify, records, webhooks
+from leadq.cli import db, jobs, learning, profile, qualify, records, webhooks
 from leadq.cli.console import err
 from leadq.cli.outcomes import outcomes
 from leadq.config import EVERY_ADDRESS, LOOPBACK_HOSTS, Settings
@@ -41,6 +41,8 @@ app.add_typer(db.db_app, name="db")
 app.add_typer(webhooks.webhooks_app, name="webhooks")
 app.add_typer(learning.model_app, name="model")
 app.add_typer(profile.profile_app, name="profile")
+app.add_typer(jobs.jobs_app, name="jobs")
+app.command("worker")(jobs.worker)
 
 
 @app.command()

@@ -18,6 +18,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from leadq.cli.console import err, open_store
+from leadq.cli.jobs import submit_file
 from leadq.cli.records import EXCEL_HELP
 from leadq.config import Settings
 from leadq.core.errors import LeadqError
@@ -131,7 +132,8 @@ MAP_HELP = (
     "Read the file's COLUMN (or JSONL key) as the lead's FIELD, e.g. "
     '--map "Organisation=company_name"; repeatable; wins over the headers leadq knows (its '
     "field names and those of HubSpot, Salesforce, Pipedrive and Zoho exports). FIELD: "
-    f"{', '.join(MAP_FIELDS)} (first_name and last_name are joined into lead_name)."
+    f"{', '.join(MAP_FIELDS)} (first_name and last_name are joined into lead_name), or "
+    "ignore to leave the column out (not even kept as an attribute)."
 )
 
 
@@ -196,10 +198,39 @@ def qualify(
         ),
     ] = False,
     excel: Annotated[bool, typer.Option("--excel", help=EXCEL_HELP)] = False,
+    submit: Annotated[
+        bool,
+        typer.Option(
+            "--submit",
+            help="Send FILE to the server (LEADQ_SERVER_URL) as a job and follow it there; "
+            "its workers qualify it, and it goes on if this command stops.",
+        ),
+    ] = False,
+    server: Annotated[
+        str | None, typer.Option("--server", help="With --submit: the server's URL.")
+    ] = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            " /--no-wait", help="With --submit: print the job id and exit, without following."
+        ),
+    ] = True,
 ) -> None:
     """Qualify every lead in FILE as a stored, resumable job; exit 1 if any row failed (all
     others are still written)."""
     settings = Settings()
+    if submit:
+        try:
+            mapping = parse_mapping(column_map or ())
+            fmt, out_fmt = (
+                file_format(file, input_format),
+                file_format(output) if output else "jsonl",
+            )
+        except LeadFileError as exc:
+            err.print(f"[red]error:[/red] {exc}")
+            raise typer.Exit(2) from None
+        submit_file(file, fmt, mapping, output, out_fmt, server, wait, quiet)
+        return
     try:
         mapping = parse_mapping(column_map or ())
         read = read_lead_file(

@@ -3,6 +3,7 @@ whether retrying could help, and (for bad input) the fields at fault.
 
     LeadqError
     ├── InvalidLeadError          422 invalid_input: the lead itself is wrong
+    ├── InvalidFile               422 invalid_file: a submitted file cannot be read (row, byte)
     ├── ProviderNotConfigured     503: a key or URL is missing
     ├── PayloadTooLarge           413: a body or batch over its limit
     ├── NotFound                  404: no such stored record
@@ -66,6 +67,14 @@ class InvalidLeadError(LeadqError, ValueError):
                 msg = "required, but missing or blank"
             errors.append({"field": loc, "message": msg})
         return cls(errors)
+
+
+class InvalidFile(LeadqError, ValueError):
+    """A submitted file of leads cannot be read as a whole: its format, its header, a row
+    the CSV reader cannot split, its size; the message names the row or byte."""
+
+    code = "invalid_file"
+    http_status = 422
 
 
 class ProviderNotConfigured(LeadqError):

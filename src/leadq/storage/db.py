@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import json
 import math
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.exc import TimeoutError as PoolTimeout
@@ -107,8 +109,33 @@ def alembic_config(engine: Engine) -> Config:
     return cfg
 
 
+MIGRATION_LOCK = 0x6C65616471  # PostgreSQL advisory lock key: "leadq"
+MIGRATION_WAIT = 300.0  # seconds a process waits for another one's migration
+
+
 def upgrade(engine: Engine) -> None:
-    """Apply every migration not yet applied (run at start and by `leadq db upgrade`)."""
+    """Apply every migration not yet applied (run at start and by `leadq db upgrade`). On
+    PostgreSQL one process at a time: a server and its workers started together on a new
+    database would otherwise all create the same tables."""
     from alembic import command
 
-    command.upgrade(alembic_config(engine), "head")
+    with _migrating_alone(engine):
+        command.upgrade(alembic_config(engine), "head")
+
+
+@contextmanager
+def _migrating_alone(engine: Engine) -> Iterator[None]:
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    key = {"k": MIGRATION_LOCK}
+    with engine.connect() as conn:
+        give_up = time.monotonic() + MIGRATION_WAIT
+        while not conn.execute(text("SELECT pg_try_advisory_lock(:k)"), key).scalar():
+            if time.monotonic() > give_up:
+                raise TimeoutError(f"another process kept migrating for {MIGRATION_WAIT:g} s")
+            time.sleep(0.2)
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:k)"), key)

@@ -139,7 +139,9 @@ class LeadOutcome(Base):
 
 
 class Job(Base):
-    """A batch from a file; resumable. `source_hash` identifies the file's content."""
+    """A batch; resumable. `kind` says who runs it: `file`, `leadq qualify` in its own process
+    (`source_hash` identifies the file's content); `api`, submitted to `POST /api/jobs` and
+    run in chunks (`JobChunk`) by the server or by `leadq worker` processes."""
 
     __tablename__ = "jobs"
 
@@ -149,6 +151,12 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     total: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[str] = mapped_column(String(20), default="file", server_default="file")
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    cancelled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # How it was submitted: the file's attribute names (a CSV download's columns), whether
+    # the result cache is used, the file's warnings.
+    options: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
 
 class JobItem(Base):
@@ -164,11 +172,53 @@ class JobItem(Base):
         ForeignKey("qualifications.id", ondelete="SET NULL")
     )
     error: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    # The row as submitted (an `api` job's workers read it from here; a `file` job's command
+    # reads its file again): the lead's fields, or the text of why the row is no lead.
+    input: Mapped[Any] = mapped_column(JSON, nullable=True)
 
     __table_args__ = (
         UniqueConstraint("job_id", "row", name="uq_job_items_job_row"),
         Index("ix_job_items_job_status", "job_id", "status"),
     )
+
+
+class JobChunk(Base):
+    """Rows `first_row..last_row` of an `api` job: one task for a worker. Claimed by one
+    runner at a time (`owner`, until `lease_until`, which the runner keeps moving ahead);
+    a runner that dies leaves it to be claimed again when the lease runs out."""
+
+    __tablename__ = "job_chunks"
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    job_id: Mapped[str] = mapped_column(ForeignKey("jobs.id", ondelete="CASCADE"))
+    first_row: Mapped[int] = mapped_column(Integer)
+    last_row: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(20))  # queued, running, done, failed, cancelled
+    owner: Mapped[str | None] = mapped_column(String(80))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    started_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    __table_args__ = (
+        UniqueConstraint("job_id", "first_row", name="uq_job_chunks_job_first"),
+        Index("ix_job_chunks_status", "status"),
+    )
+
+
+class JobWorker(Base):
+    """A live `leadq worker` (or a server running jobs itself), as it last said: `seen_at`
+    moves every few seconds while it runs; the row goes when it stops."""
+
+    __tablename__ = "job_workers"
+
+    id: Mapped[str] = mapped_column(String(80), primary_key=True)
+    host: Mapped[str] = mapped_column(String(200))
+    pid: Mapped[int] = mapped_column(Integer)
+    queues: Mapped[str] = mapped_column(String(500))
+    concurrency: Mapped[int] = mapped_column(Integer)
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    seen_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
 
 
 class CacheErasure(Base):
@@ -237,4 +287,35 @@ class ConversionModel(Base):
             postgresql_where=text("active"),
         ),
         NEVER_REUSED,
+    )
+
+
+class ModelTraining(Base):
+    """One training started over HTTP (`POST /api/models/train`): running, done (with the
+    model it stored) or failed (with why), so that any server process answers for it. A
+    running one moves `heartbeat_at` every few seconds; one whose heartbeat stopped (its
+    process ended) is failed. At most one runs at a time."""
+
+    __tablename__ = "model_trainings"
+
+    id: Mapped[str] = mapped_column(String(32), primary_key=True)
+    state: Mapped[str] = mapped_column(String(20))  # running, done, failed
+    source: Mapped[str] = mapped_column(String(500))
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    heartbeat_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    model_id: Mapped[int | None] = mapped_column(
+        ForeignKey("conversion_models.id", ondelete="SET NULL")
+    )
+    verdict: Mapped[str | None] = mapped_column(String(20))
+    error: Mapped[str | None] = mapped_column(String(1000))
+
+    __table_args__ = (
+        Index(
+            "ix_model_trainings_one_running",
+            "state",
+            unique=True,
+            sqlite_where=text("state = 'running'"),
+            postgresql_where=text("state = 'running'"),
+        ),
     )

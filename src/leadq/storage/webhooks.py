@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, cast
@@ -30,6 +30,7 @@ if TYPE_CHECKING:  # store.py writes events through this module
     from leadq.storage.store import Store
 
 LEAD_QUALIFIED = "lead.qualified"
+JOB_FINISHED = "job.finished"
 STATUSES = ("pending", "delivered", "failed")
 LEASE = timedelta(seconds=60)  # a claimed message is sent (10 s at most) within this
 # What `lead.qualified` carries of a result besides the lead: its shape's own field sets.
@@ -97,6 +98,36 @@ def lead_qualified(
         "event_type": LEAD_QUALIFIED,
         "payload": JSONText(_json(payload)),
         "lead_ref": lead_ref,
+        "status": "pending",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "last_error": None,
+        "created_at": at,
+        "delivered_at": None,
+    }
+
+
+def job_finished(job_id: str, counts: Mapping[str, int], at: datetime) -> dict[str, Any]:
+    """The outbox row of a submitted job that finished: its id and how its rows ended (the
+    results are at `GET /api/jobs/{id}/results`)."""
+    succeeded, failed = counts.get("done", 0), counts.get("error", 0)
+    payload = {
+        "type": JOB_FINISHED,
+        "timestamp": _iso(at),
+        "data": {
+            "job_id": job_id,
+            "status": "done",
+            "total": succeeded + failed + counts.get("pending", 0),
+            "succeeded": succeeded,
+            "failed": failed,
+            "results": f"/api/jobs/{job_id}/results",
+        },
+    }
+    return {
+        "id": f"msg_{uuid.uuid4().hex}",
+        "event_type": JOB_FINISHED,
+        "payload": JSONText(_json(payload)),
+        "lead_ref": None,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": at,

@@ -58,17 +58,18 @@ function askKey(rejected) {
   return pendingAsk;
 }
 
-// fetch() with the API key; on a 401 asks for a key and tries again.
-export async function request(path, { method = "GET", body, signal } = {}) {
+// fetch() with the API key; on a 401 asks for a key and tries again. `body` is sent as
+// JSON, or as it is (a File) when `type` gives its Content-Type.
+export async function request(path, { method = "GET", body, signal, type } = {}) {
   for (;;) {
     const sent = apiKey();
     const headers = { Accept: "application/json, text/event-stream" };
     if (sent) headers["X-API-Key"] = sent;
-    if (body !== undefined) headers["Content-Type"] = "application/json";
+    if (body !== undefined) headers["Content-Type"] = type || "application/json";
     let response;
     try {
       response = await fetch(path, {
-        method, headers, signal, body: body === undefined ? undefined : JSON.stringify(body),
+        method, headers, signal, body: body === undefined || type ? body : JSON.stringify(body),
       });
     } catch (exc) {
       if (exc.name === "AbortError") throw exc;
@@ -105,6 +106,11 @@ export function postJSON(path, body) {
   return getJSON(path, { method: "POST", body });
 }
 
+// POST a file (a Blob) as the body, typed `type`; the JSON answer.
+export function postFile(path, file, type) {
+  return getJSON(path, { method: "POST", body: file, type });
+}
+
 export function deleteJSON(path) {
   return getJSON(path, { method: "DELETE" });
 }
@@ -116,14 +122,23 @@ export async function getBlob(path) {
   return response.blob();
 }
 
-// POST `body` and yield each Server-Sent Event's parsed `data` as it arrives. The events
-// carry their name as `type` (api/sse.py), so `event:` lines are not needed.
+// A text answer (a page of CSV results).
+export async function getText(path, options) {
+  const response = await request(path, options);
+  if (!response.ok) throw await errorFrom(response);
+  return response.text();
+}
+
+// POST `body` and yield each Server-Sent Event as `{ event, data }`: its name (`event:`,
+// "message" when absent) and its `data:` parsed as JSON (api/sse.py).
 export async function* postEvents(path, body, signal) {
   const response = await request(path, { method: "POST", body, signal });
   if (!response.ok) throw await errorFrom(response);
   const reader = response.body.pipeThrough(new TextDecoderStream()).getReader();
   let buffer = "";
+  let name = "";
   let data = [];
+  const field = (line, prefix) => line.slice(line.startsWith(`${prefix}: `) ? prefix.length + 2 : prefix.length + 1);
   try {
     for (;;) {
       const { value, done } = await reader.read();
@@ -135,12 +150,16 @@ export async function* postEvents(path, body, signal) {
       buffer = lines.pop() + buffer.slice(end);
       for (const line of lines) {
         if (line === "") {
-          if (data.length) yield JSON.parse(data.join("\n"));
+          // As EventSource does: an event without data lines is not dispatched.
+          if (data.length) yield { event: name || "message", data: JSON.parse(data.join("\n")) };
+          name = "";
           data = [];
         } else if (line.startsWith("data:")) {
-          data.push(line.slice(line.startsWith("data: ") ? 6 : 5));
+          data.push(field(line, "data"));
+        } else if (line.startsWith("event:")) {
+          name = field(line, "event");
         }
-        // `event:`, `id:`, `retry:` and `: ping` comments carry nothing we need.
+        // `id:`, `retry:` and `: ping` comments carry nothing we need.
       }
     }
   } finally {

@@ -1,14 +1,17 @@
-// The leadq web UI: three views (Qualify, Batch, History) and a lead page, chosen by the URL's
-// hash (#/qualify, #/batch, #/history, #/leads/12), over the service's own JSON API.
+// The leadq web UI: four views (Qualify, Batch, History, Model) and a lead page, chosen by the
+// URL's hash (#/qualify, #/batch, #/batch/<job id>, #/history, #/models, #/leads/12), over the
+// service's own JSON API.
 
 import { BatchView } from "./batch.js";
 import { serverHealth } from "./help.js";
 import { HistoryView, LeadView } from "./history.js";
+import { ModelView } from "./models.js";
 import { QualifyView } from "./qualify.js";
 
 const qualify = new QualifyView();
-new BatchView();
+const batch = new BatchView();
 const history = new HistoryView();
+const models = new ModelView();
 const lead = new LeadView({
   onQualifyAgain(input) {
     qualify.prefill(input);
@@ -18,9 +21,10 @@ const lead = new LeadView({
 
 const ROUTES = [
   [/^#\/qualify$/, "qualify", () => {}],
-  [/^#\/batch$/, "batch", () => {}],
+  [/^#\/batch(?:\/([0-9a-f]+))?$/, "batch", (id) => batch.show(id)],
   [/^#\/history$/, "history", () => history.show()],
   [/^#\/leads\/(\d+)$/, "lead", (id) => lead.show(id)],
+  [/^#\/models$/, "models", () => models.show()],
 ];
 
 function route(moveFocus) {

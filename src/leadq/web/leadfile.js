@@ -1,26 +1,15 @@
-// Lead files in the browser, read and written as src/leadq/leadfiles.py does for the CLI:
+// Lead files in the browser, read as src/leadq/leadfiles.py reads them for the CLI:
 // CSV with a header row (a comma, semicolon or tab between columns) or JSONL, in UTF-8,
 // Windows-1252 where the bytes are not UTF-8, or UTF-16 with a byte-order mark; columns named
 // as the input fields or as CRM exports name them (columns.js), the others kept as the
-// lead's attributes unless the person chooses otherwise; results written as the same JSONL
-// records and CSV columns as `leadq qualify`, attributes included.
+// lead's attributes unless the person chooses otherwise. The page reads a file to show how
+// its columns will be read; the server reads it again when it is sent as a job.
 
 import { ATTRIBUTE, ColumnMap, MAX_ATTRIBUTES, leadFrom } from "./columns.js";
 
 export const MAX_FILE_BYTES = 200 * 1024 * 1024;
 const MAX_ROW_CHARS = 64 * 1024;
 const LISTED = 10; // rows or ids named in one warning; the rest are counted
-
-// leadfiles.CSV_COLUMNS
-export const CSV_COLUMNS = [
-  "row", "qualification_id", "lead_ref", "lead_id", "lead_name", "company_name", "status",
-  "overall_score", "fit_score", "budget_score", "urgency_score", "authority_score", "confidence",
-  "recommended_action", "reasoning", "reasoning_for_action", "key_insights", "positive_indicators",
-  "risk_factors", "follow_up_questions", "suggested_messaging", "flags", "provider", "model",
-  "prompt_version", "profile_version", "latency_ms", "input_tokens", "output_tokens", "cost_usd", "error",
-  "error_message", "retryable",
-];
-const OUTPUT_DROP = ["input", "input_hash", "created_at"];
 
 export class LeadFileError extends Error {}
 
@@ -139,11 +128,6 @@ export function parseCSV(text, delimiter = ",") {
   return rows;
 }
 
-// The error a row gets when it cannot be read at all (leadfiles.row_error).
-export function rowError(message) {
-  return { error: "invalid_input", message, retryable: false, field: "row", provider: null, lead_id: null };
-}
-
 // A file's bytes (or text) -> {format, header, rows, decoded, lines}: what does not depend on
 // how its columns are read, so that a change of the column choices needs no second read.
 export function readSource(name, data) {
@@ -198,7 +182,7 @@ function idKey(value) {
 // (leadfiles._attribute_warnings), and what the person left out.
 function attributeWarnings(what, plan) {
   const out = [];
-  if (plan.left.length) out.push(`ignored unknown ${what}: ${plan.left.join(", ")}`);
+  if (plan.left.length) out.push(`left out ${what}: ${plan.left.join(", ")}`);
   if (plan.beyond.length) out.push(`ignored ${what} past the first ${MAX_ATTRIBUTES} kept as attributes: ${plan.beyond.join(", ")}`);
   if (plan.unnamed.length) out.push(`ignored ${what} that cannot be attributes: ${plan.unnamed.join("; ")}`);
   return out;
@@ -306,92 +290,4 @@ export function leadsFrom(source, columns) {
 // columns the table does not name; `others`: what the rest of those become.
 export function readLeads(name, data, { aliases = null, choices = {}, others = ATTRIBUTE } = {}) {
   return leadsFrom(readSource(name, data), new ColumnMap(aliases, choices, others));
-}
-
-// One output record, as leadfiles.job_record writes it.
-export function outputRecord(entry) {
-  const lead = entry.lead;
-  const name = lead && typeof lead === "object" ? lead.lead_name : null;
-  const payload = entry.result || entry.error || null;
-  const record = {
-    row: entry.row,
-    lead_id: payload?.lead_id ?? null,
-    lead_name: typeof name === "string" ? name.trim() || null : null,
-    status: entry.result ? "ok" : entry.error ? "error" : "pending",
-  };
-  if (lead && typeof lead === "object" && lead.attributes && Object.keys(lead.attributes).length) {
-    record.attributes = lead.attributes; // as the file gave them
-  }
-  if (entry.result) {
-    record.result = Object.fromEntries(Object.entries(entry.result).filter(([k]) => !OUTPUT_DROP.includes(k)));
-  } else if (entry.error) {
-    record.error = entry.error;
-  }
-  return record;
-}
-
-export function toJSONL(entries) {
-  return entries.map((e) => `${JSON.stringify(outputRecord(e))}\n`).join("");
-}
-
-// A spreadsheet runs a cell that starts with =, +, -, @, a tab or a carriage return as a
-// formula (CSV injection): such text gets a leading ', unless it is a plain number (-0.25, +3),
-// so scores and costs stay numbers. leadfiles.safe_cell does the same for the CLI.
-const FORMULA_START = /^[=+\-@\t\r]/;
-const PLAIN_NUMBER = /^[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]+)?$/;
-
-export function safeCell(text) {
-  return FORMULA_START.test(text) && !PLAIN_NUMBER.test(text) ? `'${text}` : text;
-}
-
-function quoted(text) {
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-function csvValue(value) {
-  if (value === null || value === undefined) return "";
-  return quoted(safeCell(typeof value === "boolean" ? (value ? "True" : "False") : String(value)));
-}
-
-// Each attribute name -> its CSV column: the name, or `attributes.<name>` (again, until
-// free) when another column has it (leadfiles._attribute_headers).
-function attributeHeaders(names) {
-  const taken = new Set(CSV_COLUMNS);
-  return names.map((name) => {
-    let header = name;
-    while (taken.has(header)) header = `attributes.${header}`;
-    taken.add(header);
-    return [name, header];
-  });
-}
-
-// CSV with leadfiles.CSV_COLUMNS, rows as leadfiles._csv_row fills them, then a column for
-// each of the `attributes` names (the file's columns kept as attributes), after a UTF-8
-// byte-order mark: without it Excel reads the file in the machine's code page and mangles
-// accents.
-export function toCSV(entries, attributes = []) {
-  const extra = attributeHeaders(attributes);
-  const lines = [[...CSV_COLUMNS, ...extra.map(([, header]) => header)].map(quoted).join(",")];
-  for (const entry of entries) {
-    const record = outputRecord(entry);
-    const lead = entry.lead && typeof entry.lead === "object" ? entry.lead : {};
-    const out = {
-      row: record.row, lead_id: record.lead_id, lead_name: record.lead_name,
-      status: record.status, company_name: lead.company_name,
-    };
-    if (record.result) {
-      const res = record.result;
-      for (const column of CSV_COLUMNS) {
-        if (column in res) out[column] = Array.isArray(res[column]) ? res[column].join(" | ") : res[column];
-      }
-      out.flags = (res.flags || []).join(";");
-      out.input_tokens = res.usage?.input_tokens;
-      out.output_tokens = res.usage?.output_tokens;
-    } else if (record.error) {
-      Object.assign(out, { error: record.error.error, error_message: record.error.message, retryable: record.error.retryable });
-    }
-    const given = record.attributes || {};
-    lines.push([...CSV_COLUMNS.map((c) => csvValue(out[c])), ...extra.map(([name]) => csvValue(given[name]))].join(","));
-  }
-  return `\ufeff${lines.join("\r\n")}\r\n`;
 }

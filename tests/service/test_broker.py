@@ -1,0 +1,238 @@
+"""Submitted jobs on a real broker, with real `leadq worker` processes, a real `leadq serve`
+and a PostgreSQL database of the test's own: a worker killed with SIGKILL mid-job loses
+nothing and qualifies nothing twice (its chunks are delivered again and finished by the
+others); a worker stopped with SIGTERM finishes what it holds; the same on RabbitMQ."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import create_engine, text
+
+from tests.support.llm import answer
+from tests.support.openai_server import ScriptedServer
+from tests.support.serve import serving
+from tests.support.workers import (
+    RABBITMQ_URL,
+    REDIS_URL,
+    leads,
+    pg_database,
+    rabbitmq_queue,
+    redis_prefix,
+    start_worker,
+    stop,
+    wait_for,
+)
+
+
+@pytest.fixture
+def pg_db() -> Iterator[str]:
+    with pg_database() as url:
+        yield url
+
+
+@pytest.fixture
+def prefix() -> Iterator[str]:
+    with redis_prefix() as p:
+        yield p
+
+
+def _env(provider_url: str, db: str, prefix: str, **extra: str) -> dict[str, str]:
+    return {
+        **os.environ,
+        "LEADQ_PROVIDER": "openai",
+        "OPENAI_BASE_URL": provider_url,
+        "OPENAI_API_KEY": "sk-test",
+        "LEADQ_MODEL": "test-model",
+        "LEADQ_MAX_RETRIES": "0",
+        "DATABASE_URL": db,
+        "LEADQ_BROKER_URL": REDIS_URL,
+        "REDIS_URL": REDIS_URL,  # the provider's limit, shared by every worker
+        "LEADQ_REDIS_PREFIX": prefix,
+        "LEADQ_JOB_LEASE": "4",  # a dead worker's chunks are taken over after 4 s
+        "LEADQ_JOB_CHUNK_ROWS": "50",
+        "LEADQ_MAX_CONCURRENCY": "8",
+        **extra,
+    }
+
+
+def _items(db: str, job_id: str) -> list[tuple[int, str, int | None]]:
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        rows = conn.execute(
+            text("SELECT row, status, qualification_id FROM job_items WHERE job_id = :j"),
+            {"j": job_id},
+        ).all()
+        stored = conn.execute(text("SELECT count(*) FROM qualifications")).scalar_one()
+    engine.dispose()
+    assert stored == len({qid for _, _, qid in rows if qid is not None})  # none stored twice
+    return [(r, s, q) for r, s, q in rows]
+
+
+def _attempts(db: str, job_id: str) -> list[int]:
+    engine = create_engine(db)
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT attempts FROM job_chunks WHERE job_id = :j ORDER BY first_row"),
+            {"j": job_id},
+        ).scalars()
+        out = list(found)
+    engine.dispose()
+    return out
+
+
+def _results(url: str, job_id: str) -> list[dict[str, Any]]:
+    reply = httpx.get(f"{url}/api/jobs/{job_id}/results", timeout=60)
+    assert reply.status_code == 200
+    return [json.loads(line) for line in reply.text.splitlines()]
+
+
+def _exactly_once(url: str, db: str, job_id: str, sent: list[dict[str, str]]) -> None:
+    """One result per lead: every row done, each with its own stored qualification, and the
+    download has them in input order."""
+    items = _items(db, job_id)
+    assert len(items) == len(sent)
+    assert {status for _, status, _ in items} == {"done"}
+    assert len({qid for _, _, qid in items}) == len(sent)
+    results = _results(url, job_id)
+    assert [r["row"] for r in results] == list(range(1, len(sent) + 1))
+    assert [r["lead_id"] for r in results] == [lead["lead_id"] for lead in sent]
+    assert all(r["status"] == "ok" for r in results)
+
+
+def _run_with_kill(
+    openai_server: ScriptedServer,
+    tmp_path: Path,
+    env: dict[str, str],
+    n: int,
+    workers: int,
+    kill_after: int,
+) -> None:
+    """`leadq serve` and `workers` workers; `n` leads submitted; one worker SIGKILLed once
+    `kill_after` rows are done; the job must end with exactly one result per lead."""
+    openai_server.handler = lambda body: answer(body, delay=0.03)
+    db = env["DATABASE_URL"]
+    sent = leads(n)
+    procs = [start_worker(env, tmp_path / f"worker{i}.log") for i in range(workers)]
+    with serving(env, tmp_path / "serve.log") as (_, url):  # the workers start meanwhile
+        try:
+            reply = httpx.post(f"{url}/api/jobs", json=sent, timeout=60)
+            assert reply.status_code == 202, reply.text
+            job_id = reply.json()["data"]["id"]
+            wait_for(url, job_id, lambda j: j["done"] >= kill_after)
+            victim = procs[0]
+            victim.send_signal(signal.SIGKILL)
+            victim.wait(10)
+            assert victim.returncode == -signal.SIGKILL
+            job = wait_for(url, job_id, lambda j: j["status"] == "done", seconds=180)
+            assert (job["total"], job["succeeded"], job["failed"]) == (n, n, 0)
+            _exactly_once(url, db, job_id, sent)
+            # The killed worker held chunks: they were delivered again and claimed again.
+            assert max(_attempts(db, job_id)) >= 2
+            # Rows in flight when it died (2 chunks of 8 leads, and answers not stored yet)
+            # are asked again; nothing else is. 1,500 leads: at most 1,600 requests.
+            assert len(openai_server.requests) <= n + max(n // 15, 2 * 2 * 8)
+        finally:
+            for proc in procs:
+                stop(proc)
+
+
+def test_sigkill_one_of_three_workers_a_third_in_loses_nothing_and_repeats_nothing(
+    openai_server: ScriptedServer, tmp_path: Path, pg_db: str, prefix: str
+) -> None:
+    env = _env(openai_server.url, pg_db, prefix)
+    _run_with_kill(openai_server, tmp_path, env, n=1500, workers=3, kill_after=500)
+
+
+def test_sigkill_on_rabbitmq_is_delivered_again_at_once(
+    openai_server: ScriptedServer, tmp_path: Path, pg_db: str, prefix: str
+) -> None:
+    with rabbitmq_queue() as queue:
+        env = _env(
+            openai_server.url,
+            pg_db,
+            prefix,
+            LEADQ_BROKER_URL=RABBITMQ_URL,
+            LEADQ_JOB_QUEUE=queue,
+        )
+        _run_with_kill(openai_server, tmp_path, env, n=300, workers=2, kill_after=100)
+
+
+def test_sigterm_finishes_the_chunk_in_hand_then_exits(
+    openai_server: ScriptedServer, tmp_path: Path, pg_db: str, prefix: str
+) -> None:
+    openai_server.handler = lambda body: answer(body, delay=0.05)
+    env = _env(openai_server.url, pg_db, prefix, LEADQ_JOB_CHUNK_ROWS="40")
+    sent = leads(200)
+    log = tmp_path / "worker0.log"
+    with serving(env, tmp_path / "serve.log") as (_, url):
+        first = start_worker(env, log, concurrency=1)
+        second = None
+        try:
+            job_id = httpx.post(f"{url}/api/jobs", json=sent, timeout=60).json()["data"]["id"]
+            job = wait_for(url, job_id, lambda j: 0 < j["done"] < 40)  # mid-way in its first
+            first.send_signal(signal.SIGTERM)
+            assert first.wait(60) == 0
+            events = [json.loads(line) for line in log.read_text().splitlines() if "{" in line]
+            finished = [e for e in events if e.get("event") == "chunk.finished"]
+            released = [e for e in events if e.get("event") == "chunk.released"]
+            assert finished  # what it held, it finished
+            assert not released
+            assert [e["event"] for e in events if e["event"].startswith("worker.s")][-2:] == [
+                "worker.stopping",
+                "worker.stopped",
+            ]
+            job = httpx.get(f"{url}/api/jobs/{job_id}", timeout=10).json()["data"]
+            assert job["done"] == 40 * len(finished)  # whole chunks, no row half-done
+            assert job["status"] == "running"  # the rest waits for a worker
+            second = start_worker(env, tmp_path / "worker1.log")
+            wait_for(url, job_id, lambda j: j["status"] == "done")
+            _exactly_once(url, pg_db, job_id, sent)
+            assert len(openai_server.requests) == len(sent)  # not one lead asked twice
+        finally:
+            stop(first)
+            if second is not None:
+                stop(second)
+
+
+def test_workers_alive_and_chunks_on_metrics(
+    openai_server: ScriptedServer, tmp_path: Path, pg_db: str, prefix: str
+) -> None:
+    openai_server.handler = lambda body: answer(body)
+    env = _env(openai_server.url, pg_db, prefix)
+    with serving(env, tmp_path / "serve.log") as (_, url):
+        procs = [start_worker(env, tmp_path / f"worker{i}.log") for i in range(2)]
+        try:
+            deadline = time.monotonic() + 60
+            while _gauge(url, "leadq_job_workers") < 2:
+                assert time.monotonic() < deadline, "the workers never said they were alive"
+                time.sleep(0.2)
+            job_id = httpx.post(f"{url}/api/jobs", json=leads(120), timeout=60).json()["data"]
+            wait_for(url, job_id["id"], lambda j: j["status"] == "done")
+            assert _gauge(url, "leadq_job_chunks", status="done") == 3
+            assert _gauge(url, "leadq_jobs", status="done") == 1
+            stop(procs[1])
+            assert _gauge(url, "leadq_job_workers") == 1  # a stopped worker leaves at once
+        finally:
+            for proc in procs:
+                stop(proc)
+
+
+def _gauge(url: str, name: str, **labels: str) -> float:
+    from prometheus_client.parser import text_string_to_metric_families
+
+    body = httpx.get(f"{url}/metrics", timeout=10).text
+    return sum(
+        s.value
+        for family in text_string_to_metric_families(body)
+        for s in family.samples
+        if s.name == name and all(s.labels.get(k) == v for k, v in labels.items())
+    )
