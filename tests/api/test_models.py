@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +20,7 @@ from leadq.api.routes import models as routes
 from leadq.learning.report import NO_SIGNAL_RULE
 from leadq.learning.train import Trained, train
 from leadq.storage import conversion_models as registry
+from leadq.storage.models import ConversionModel
 from tests.api.conftest import LiveApp
 from tests.learning.synthetic import rows, training_set
 
@@ -258,3 +260,270 @@ def test_the_server_starts_without_importing_scikit_learn(tmp_path: Path) -> Non
     )
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+# ---- the action by probability (LEADQ_ACTION_BASIS) ------------------------------------------
+
+COMPLETE = {  # every critical fact: the action is a band's, not a manual review
+    "lead_name": "Cy Doe",
+    "company_name": "Cy Corp",
+    "industry": "SaaS",
+    "company_size": "100-500",
+    "annual_revenue": "$10M",
+    "job_title": "VP Sales",
+    "attributes": {"Channel": "B", "Colour": "red", "Visits": "3"},
+}
+
+
+def _with_bands(trained: Trained, bands: list[list[Any]]) -> Trained:
+    """The same model with other action bands by probability (as its report proposes them)."""
+    return Trained(trained.report, {**trained.scorer, "bands": bands}, trained.model)
+
+
+def test_the_action_follows_the_probability_bands_only_with_basis_probability(
+    live_app: Any, tmp_path: Path, signal: Trained
+) -> None:
+    by_score = live_app(provider="rules", data_dir=tmp_path)
+    # Every probability is in the outreach band: the score's band for this lead is lower.
+    everyone_outreach = _save(by_score, _with_bands(signal, [[0.0, "immediate_outreach"]]))
+    by_probability = live_app(provider="rules", data_dir=tmp_path, action_basis="probability")
+
+    def qualify(app: LiveApp, lead: dict[str, Any]) -> dict[str, Any]:
+        with app.client() as api:
+            answer = api.post("/api/leads/qualify", json=lead, params={"cache": "false"})
+        assert answer.status_code == 200, answer.text
+        return answer.json()["data"]  # type: ignore[no-any-return]
+
+    before = qualify(by_probability, COMPLETE)  # no model active: nothing changes
+    with by_score.client() as api:
+        assert api.post(f"/api/models/{everyone_outreach}/activate").status_code == 200
+    scored = _until(lambda: qualify(by_score, COMPLETE), lambda r: r["model_version"] is not None)
+    moved = _until(
+        lambda: qualify(by_probability, COMPLETE), lambda r: r["model_version"] is not None
+    )
+    incomplete = qualify(
+        by_probability, {**COMPLETE, "lead_name": "Di Doe", "industry": None, "job_title": None}
+    )
+
+    assert before["recommended_action"] == scored["recommended_action"] != "immediate_outreach"
+    assert before["action_basis"] == scored["action_basis"] == "score"
+    assert scored["conversion_probability"] == moved["conversion_probability"]
+    assert scored["overall_score"] == moved["overall_score"]  # the score keeps its meaning
+    assert moved["recommended_action"] == "immediate_outreach"
+    assert moved["action_basis"] == "probability"
+    assert (
+        f"conversion model {everyone_outreach}'s immediate_outreach band"
+        in (moved["reasoning_for_action"])
+    )
+    assert scored["recommended_action"] in moved["reasoning_for_action"]
+    # Missing critical facts: the policy's manual review stays, whatever the probability.
+    assert incomplete["recommended_action"] == "manual_review"
+    assert incomplete["action_basis"] == "score"
+    with by_probability.client() as api:
+        stored = api.get(f"/api/leads/{moved['lead_ref']}").json()["data"]
+    assert stored["latest_action"] == "immediate_outreach"  # what the store and lists show
+
+
+def test_a_model_trained_before_bands_leaves_the_action_to_the_score(
+    live_app: Any, tmp_path: Path, signal: Trained
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path, action_basis="probability")
+    old = {k: v for k, v in signal.scorer.items() if k != "bands"}
+    model = _save(app, Trained(signal.report, old, signal.model))
+    with app.client() as api:
+        assert api.post(f"/api/models/{model}/activate").status_code == 200
+        result = _until(
+            lambda: api.post("/api/leads/qualify", json=COMPLETE, params={"cache": "false"}).json()[
+                "data"
+            ],
+            lambda r: r["model_version"] is not None,
+        )
+    assert result["action_basis"] == "score"
+    assert result["conversion_probability"] is not None
+
+
+# ---- drift -----------------------------------------------------------------------------------
+
+
+def _scored_leads(api: httpx.Client, model: int, channel: str, n: int) -> list[dict[str, Any]]:
+    """`n` new leads of `channel`, each qualified once the model scores them."""
+    leads = [
+        {**_lead(f"{channel} Person {i}", channel), "lead_id": f"{channel}-{i}"} for i in range(n)
+    ]
+    first = _until(
+        lambda: api.post("/api/leads/qualify", json=leads[0], params={"cache": "false"}).json(),
+        lambda r: r["data"]["model_version"] == model,
+    )["data"]
+    rest = api.post("/api/leads/qualify-batch", json=leads[1:], params={"cache": "false"})
+    results = [first, *(r for r in rest.json()["data"])]
+    assert all(r["model_version"] == model for r in results)
+    return results
+
+
+def test_drift_compares_predicted_with_observed_in_stats_and_the_model(
+    live_app: Any, tmp_path: Path, signal: Trained
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path)
+    model = _save(app, signal)
+    with app.client() as api:
+        none_active = api.get("/api/stats").json()["data"]["model"]
+        assert api.post(f"/api/models/{model}/activate").status_code == 200
+        a_leads = _scored_leads(api, model, "A", 40)  # the model says about 70% each
+        predicted = sum(r["conversion_probability"] for r in a_leads) / 40
+        few = api.post("/api/outcomes", json=[{"lead_id": "A-0", "outcome": "won"}]).json()
+        assert few["recorded"] == 1
+        early = api.get(f"/api/models/{model}").json()["data"]["drift"]
+        # As many won as it predicted: the model is current.
+        won = round(predicted * 40)
+        as_predicted = [
+            {"lead_id": f"A-{i}", "outcome": "won" if i < won else "lost"} for i in range(40)
+        ]
+        assert api.post("/api/outcomes", json=as_predicted).json()["recorded"] == 40
+        current = api.get("/api/stats").json()["data"]["model"]
+        # Every one of them lost: far below what it predicted.
+        every_lost = [{"lead_id": f"A-{i}", "outcome": "lost"} for i in range(40)]
+        assert api.post("/api/outcomes", json=every_lost).json()["recorded"] == 40
+        stale = api.get("/api/stats").json()["data"]["model"]
+        shown = api.get(f"/api/models/{model}").json()["data"]["drift"]
+
+    assert none_active is None
+    assert early["status"] == "not_enough_outcomes"
+    assert (early["outcomes"], early["won"]) == (1, 1)
+    assert current["id"] == model
+    assert current["drift"]["status"] == "current", current["drift"]
+    assert current["drift"]["outcomes"] == 40
+    assert current["drift"]["won"] == won
+    assert abs(current["drift"]["predicted"] - predicted) < 1e-3
+    lo, hi = current["drift"]["expected_ci95"]
+    assert lo < current["drift"]["observed"] < hi
+    assert stale["drift"]["status"] == "out_of_date"
+    assert stale["drift"]["observed"] == 0.0
+    assert "0.0% of the 40 leads it scored converted" in stale["drift"]["reasons"][0]
+    assert shown == stale["drift"]
+    assert sum(row["leads"] for row in shown["calibration_table"]) == 40
+
+
+def test_a_model_older_than_the_limit_is_out_of_date(
+    live_app: Any, tmp_path: Path, signal: Trained
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path, model_max_age_days=1)
+    model = _save(app, signal)
+    store = app.app.state.store
+    with store.writing(), store.session.begin() as s:
+        found = s.get(ConversionModel, model)
+        assert found is not None
+        found.created_at = datetime.now(UTC) - timedelta(days=3)
+    with app.client() as api:
+        drift = api.get(f"/api/models/{model}").json()["data"]["drift"]
+    assert drift["status"] == "out_of_date"
+    assert drift["reasons"] == ["trained 3 days ago, more than LEADQ_MODEL_MAX_AGE_DAYS (1)"]
+
+
+# ---- training on an uploaded file, status in the database -----------------------------------
+
+
+def _csv(data: list[dict[str, str]]) -> str:
+    lines = [",".join(data[0])]
+    lines += [",".join(row.values()) for row in data]
+    return "\n".join(lines) + "\n"
+
+
+def test_training_on_an_uploaded_file_answers_from_any_process(
+    live_app: Any, tmp_path: Path
+) -> None:
+    one = live_app(provider="rules", data_dir=tmp_path)
+    other = live_app(provider="rules", data_dir=tmp_path)  # another worker, the same database
+    body = {
+        "source": "file",
+        "filename": "past leads.csv",
+        "content": _csv(rows(300)),
+        "label": "Result",
+        "positive": ["Closed Won"],
+    }
+    with one.client() as api:
+        started = api.post("/api/models/train", json=body)
+        second = api.post("/api/models/train", json=body)
+    assert started.status_code == 202, started.text
+    training = started.json()["data"]
+    assert training["state"] == "running"
+    assert training["source"] == "past leads.csv"
+    with other.client() as api:
+        done = _until(
+            lambda: api.get(f"/api/models/train/{training['training_id']}").json()["data"],
+            lambda t: t["state"] != "running",
+        )
+        shown = api.get(f"/api/models/{done['model_id']}").json()["data"]
+    assert second.status_code == 409  # one at a time, in any process
+    assert done["state"] == "done", done
+    assert done["verdict"] == "signal"
+    assert shown["source"] == "past leads.csv"
+    assert shown["label"] == "Result in ['Closed Won']"
+    assert shown["rows"] == 300
+    assert shown["active"] is False
+    assert shown["report"]["probability_bands"]["bands"][0]["action"] == "immediate_outreach"
+
+
+def test_a_file_without_the_label_or_a_part_missing_fails_saying_which(
+    live_app: Any, tmp_path: Path
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path)
+    body = {
+        "source": "file",
+        "filename": "leads.csv",
+        "content": _csv(rows(100)),
+        "label": "Outcome Stage",
+        "positive": ["Closed Won"],
+    }
+    with app.client() as api:
+        started = api.post("/api/models/train", json=body)
+        failed = _until(
+            lambda: api.get(f"/api/models/train/{started.json()['data']['training_id']}").json()[
+                "data"
+            ],
+            lambda t: t["state"] != "running",
+        )
+        headless = _until(
+            lambda: api.get(
+                "/api/models/train/"
+                + api.post(
+                    "/api/models/train",
+                    json={**body, "filename": "../../etc/crm.csv", "content": ",,\n1,2\n"},
+                ).json()["data"]["training_id"]
+            ).json()["data"],
+            lambda t: t["state"] != "running",
+        )
+        no_label = api.post("/api/models/train", json={**body, "label": " "})
+        no_content = api.post(
+            "/api/models/train", json={k: v for k, v in body.items() if k != "content"}
+        )
+    assert failed["state"] == "failed"
+    assert failed["error"] == "leads.csv: no row has a value in the label column 'Outcome Stage'"
+    # The reader's own message, of the file by its name (never a path of the caller's).
+    assert headless["state"] == "failed"
+    assert headless["source"] == "crm.csv"
+    assert headless["error"] == "crm.csv: empty file or no header row"
+    assert no_label.status_code == 422
+    assert "label" in no_label.text
+    assert no_content.status_code == 422
+    assert "content" in no_content.text
+
+
+def test_a_training_whose_process_ended_reads_as_failed_and_blocks_nothing(
+    live_app: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from leadq.storage import trainings
+
+    app = live_app(provider="rules", data_dir=tmp_path)
+    store = app.app.state.store
+    trainings.start(store, "deadbeef", "stored leads with outcomes")  # no thread beats for it
+    with app.client() as api:
+        blocked = api.post("/api/models/train", json={"source": "stored"})
+        monkeypatch.setattr(trainings, "STALE_AFTER", 0.0)
+        time.sleep(0.01)
+        ended = api.get("/api/models/train/deadbeef").json()["data"]
+        started = api.post("/api/models/train", json={"source": "stored"})
+    assert blocked.status_code == 409
+    assert "deadbeef" in blocked.json()["error"]["message"]
+    assert ended["state"] == "failed"
+    assert ended["error"] == trainings.STOPPED
+    assert started.status_code == 202

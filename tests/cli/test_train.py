@@ -47,6 +47,10 @@ def test_a_trained_active_model_scores_every_qualified_lead(tmp_path: Path) -> N
     assert any(f.startswith("Channel is B: -") for f in bob["factors"])
     listed = [json.loads(line) for line in leadq("model", "list").stdout.splitlines()]
     assert [(m["id"], m["active"], m["verdict"]) for m in listed] == [(1, True, "signal")]
+    shown = leadq("model", "show", "1")
+    assert shown.returncode == 0, shown.stderr
+    assert "action bands by probability" in shown.stdout
+    assert "since trained: not enough outcomes, 0 won/lost outcome(s)" in shown.stdout
     assert leadq("model", "deactivate").returncode == 0
     assert [r["conversion_probability"] for r in _qualified(tmp_path)] == [None, None]
 

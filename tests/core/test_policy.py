@@ -6,7 +6,13 @@ from leadq.backends.rules_engine import RulesBackend
 from leadq.config import Settings
 from leadq.core.errors import BadProviderAnswer
 from leadq.core.lead import LeadInput
-from leadq.core.policy import ResultContext, finalize, finalize_trusted, partial_view
+from leadq.core.policy import (
+    ResultContext,
+    finalize,
+    finalize_trusted,
+    follow_probability,
+    partial_view,
+)
 from leadq.core.result import Action, Flag, Usage
 from leadq.core.scoring import ScoreWeights, missing_critical_fields
 from tests.conftest import EXAMPLES
@@ -196,3 +202,49 @@ def test_rules_results_are_what_the_validating_path_gives() -> None:
         missing = missing_critical_fields(lead.present())
         checked = finalize(backend.engine.answer(lead), lead, missing, backend.ctx)
         assert _same(backend.qualify_now(lead), checked)
+
+
+BANDS = (
+    (0.6, Action.IMMEDIATE_OUTREACH),
+    (0.3, Action.QUALIFIED_NURTURE),
+    (0.0, Action.NOT_QUALIFIED),
+)
+
+
+def test_the_action_follows_the_probability_bands_when_asked() -> None:
+    res = finalize(answer(), LEAD, [], CTX)  # outreach by its score
+    res.conversion_probability = 0.2
+    follow_probability(res, BANDS, 4)
+    assert res.recommended_action is Action.NOT_QUALIFIED
+    assert res.action_basis == "probability"
+    assert res.reasoning_for_action == (
+        "why Action set to not_qualified because the conversion probability (20%) falls in "
+        "conversion model 4's not_qualified band; the overall score's band is immediate_outreach."
+    )
+    assert res.overall_score > 0.7  # the score keeps its meaning
+    same = finalize(answer(), LEAD, [], CTX)
+    same.conversion_probability = 0.7
+    follow_probability(same, BANDS, 4)
+    assert (same.recommended_action, same.action_basis) == (
+        Action.IMMEDIATE_OUTREACH,
+        "probability",
+    )
+    assert same.reasoning_for_action == "why"  # nothing changed: nothing to explain
+
+
+def test_a_review_no_probability_or_no_bands_leave_the_action() -> None:
+    review = finalize(answer(), LEAD, ["industry"], CTX)
+    review.conversion_probability = 0.9
+    no_probability = finalize(answer(), LEAD, [], CTX)
+    no_bands = finalize(answer(), LEAD, [], CTX)
+    no_bands.conversion_probability = 0.1
+    follow_probability(review, BANDS, 4)
+    follow_probability(no_probability, BANDS, 4)
+    follow_probability(no_bands, (), 4)
+    assert (review.recommended_action, review.action_basis) == (Action.MANUAL_REVIEW, "score")
+    assert no_probability.recommended_action is Action.IMMEDIATE_OUTREACH
+    assert no_probability.action_basis == "score"
+    assert (no_bands.recommended_action, no_bands.action_basis) == (
+        Action.IMMEDIATE_OUTREACH,
+        "score",
+    )

@@ -4,14 +4,19 @@
 from __future__ import annotations
 
 import io
+import random
 from datetime import date, timedelta
 from pathlib import Path
 
 import joblib
 import pytest
 
+from leadq.core.scoring import BANDS
+from leadq.learning import train as train_module
+from leadq.learning.features import FeatureSpec, Record, Value
+from leadq.learning.report import BANDS_RULE, render
 from leadq.learning.scorer import Scorer
-from leadq.learning.train import TrainingError, train
+from leadq.learning.train import TrainingError, encode, train
 from tests.learning import synthetic
 from tests.learning.synthetic import training_set
 
@@ -92,3 +97,88 @@ def test_columns_filled_in_when_a_deal_ends_are_never_features(tmp_path: Path) -
     report = train(ts).report
     assert "Deal Stage" in report["ignored_columns"]
     assert report["model"]["auc"] < 0.95  # Channel's effect, not the answer
+
+
+def test_the_matrix_trained_on_is_what_scoring_encodes() -> None:
+    """Training encodes a column at a time with numpy; scoring a record at a time in Python
+    (`FeatureSpec.encode`): the two must give the same rows, for every kind of value."""
+    rng = random.Random(3)
+    mixed: list[Value] = [True, 1, False, 0, "x", "y"]
+    records: list[Record] = [
+        {
+            "attr.Plan": rng.choice(["Pro", "Free", "Team", None, "", "(other)"]),
+            "attr.Seats": rng.choice([str(rng.randint(1, 500)), None, "n/a", "1,200"]),
+            "attr.Flag": rng.choice([True, False, 1, 0, 1.0, None]),
+            "attr.Mixed": rng.choice(mixed),  # True and 1 apart
+            "attr.Rare": f"id-{i}" if i % 50 else "common",
+            "signal.budget": 1.0 if i % 3 == 0 else None,
+        }
+        for i in range(400)
+    ]
+    spec = FeatureSpec.fit(records)
+    column = next(c for c in spec.columns if c.key == "attr.Mixed")
+    assert {"True", "1", "False", "0"} <= set(column.levels)
+    unseen: list[Record] = [
+        {"attr.Plan": "Enterprise", "attr.Seats": "99999", "attr.Flag": "yes"},
+        {},
+    ]
+    everything = records + unseen
+    matrix = encode(spec, everything).toarray()
+    for row, record in zip(matrix, everything, strict=True):
+        expected = [0.0] * spec.width
+        for at, value in spec.encode(record):
+            expected[at] = value
+        assert list(row) == pytest.approx(expected, abs=1e-12)
+
+
+def test_action_bands_give_each_action_the_share_the_score_bands_give() -> None:
+    ts = training_set(600)
+    rng = random.Random(5)
+    for record in ts.records:  # overall scores across every band, unrelated to the outcome
+        record["rules.overall_score"] = round(rng.random(), 3)
+    trained = train(ts)
+    bands = trained.report["probability_bands"]
+    assert bands["rule"] == BANDS_RULE
+    assert [b["action"] for b in bands["bands"]] == [a.value for _, a in BANDS]
+    assert [b["overall_score_from"] for b in bands["bands"]] == [t for t, _ in BANDS]
+    cuts = [b["probability_from"] for b in bands["bands"]]
+    assert cuts[-1] == 0.0
+    assert cuts == sorted(cuts, reverse=True)
+    for band in bands["bands"]:  # ties at a cut-off may add a lead or two
+        assert abs(band["by_probability"]["leads"] - band["by_score"]["leads"]) <= 3
+    assert sum(b["by_probability"]["leads"] for b in bands["bands"]) == 600
+    # The model's top band converts better than the score's (which is noise here).
+    top = bands["bands"][0]
+    assert top["by_probability"]["conversion"] > top["by_score"]["conversion"] + 0.15
+    # Stored with the model, as the server applies them; `leadq model show` prints them.
+    scorer = Scorer(trained.scorer)
+    assert [(cut, action.value) for cut, action in scorer.bands] == [
+        (b["probability_from"], b["action"]) for b in bands["bands"]
+    ]
+    assert "immediate_outreach: from " in render(trained.report)
+
+
+def test_a_band_no_lead_reaches_by_score_is_never_reached_by_probability() -> None:
+    ts = training_set(300)
+    for record in ts.records:
+        record["rules.overall_score"] = 0.5  # every lead in followup_research by score
+    trained = train(ts)
+    bands = {b["action"]: b for b in trained.report["probability_bands"]["bands"]}
+    assert bands["immediate_outreach"]["probability_from"] is None
+    assert bands["qualified_nurture"]["probability_from"] is None
+    assert bands["followup_research"]["by_probability"]["leads"] == 300
+    assert [action.value for _, action in Scorer(trained.scorer).bands] == [
+        "followup_research",
+        "not_qualified",
+    ]
+    assert "immediate_outreach: never" in render(trained.report)
+
+
+def test_many_rows_without_dates_are_tested_on_one_stratified_holdout(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(train_module, "ONE_HOLDOUT_FROM", 500)
+    report = train(training_set(600)).report
+    assert report["evaluation"].startswith("stratified holdout: 120 of 600 leads (20%")
+    assert report["tested_rows"] == 120
+    assert report["verdict"] == "signal"

@@ -1,6 +1,8 @@
 """`ConversionBackend`: the policy that adds the active conversion model's probability, its
-version and its factors to every result (`leadq train`, `leadq model activate`). With no
-active model, results pass through unchanged. Local when what it wraps is local (the rules
+version and its factors to every result (`leadq train`, `leadq model activate`), and with
+LEADQ_ACTION_BASIS=probability moves the action to the model's probability bands (a stream's
+partial results then carry no action until the result). With no active model, results pass
+through unchanged. Local when what it wraps is local (the rules
 engine), so batches still run without a task per lead."""
 
 from __future__ import annotations
@@ -44,10 +46,15 @@ class ConversionBackend(WrapperBackend):
         return self.models.score(lead, result)
 
     async def stream(self, lead: LeadInput) -> AsyncIterator[PartialResult | QualificationResult]:
+        await self._look_up()  # the model in hand decides whether partials carry an action
         async for item in self.inner.stream(lead):
             if isinstance(item, QualificationResult):
                 await self._look_up()
                 item = self.models.score(lead, item)
+            elif self.models.follows_probability and "recommended_action" in item.fields:
+                # The action waits for the probability: a partial's would be the score's band.
+                kept = {k: v for k, v in item.fields.items() if k != "recommended_action"}
+                item = PartialResult(fields=kept)
             yield item
 
     async def aclose(self) -> None:

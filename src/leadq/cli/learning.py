@@ -127,19 +127,33 @@ def model_list() -> None:
 @model_app.command("show")
 def model_show(model_id: Annotated[int, typer.Argument(help="The model's id.")]) -> None:
     """A model's full report."""
+    from leadq.learning.drift import model_drift
     from leadq.learning.report import render
 
-    store = open_store(Settings())
+    settings = Settings()
+    store = open_store(settings)
     try:
         with store.session() as s:
             found = registry.get_model(s, model_id)
+            drift = model_drift(s, model_id, settings.model_max_age_days)
     finally:
         store.close()
-    if found is None:
+    if found is None or drift is None:
         err.print(f"[red]error:[/red] no model {model_id}")
         raise typer.Exit(1)
     typer.echo(render(found["report"]))
     typer.echo(f"active: {found['active']}  fingerprint: {found['fingerprint']}")
+    typer.echo(
+        f"since trained: {drift['status'].replace('_', ' ')}, {drift['outcomes']} won/lost "
+        f"outcome(s) on the leads it scored"
+        + (
+            f", {drift['observed']:.1%} converted where it predicted {drift['predicted']:.1%}"
+            if drift["outcomes"]
+            else ""
+        )
+    )
+    for reason in drift["reasons"]:
+        typer.echo(f"  {reason}")
 
 
 @model_app.command("activate")

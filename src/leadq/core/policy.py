@@ -2,7 +2,9 @@
 into a validated, bounded result.
 
 Scores are clamped to [0, 1] (flagged), `overall_score` is the configured weighted mean,
-the action follows the documented bands (flagged when changed), missing critical facts force
+the action follows the documented bands (flagged when changed; with
+LEADQ_ACTION_BASIS=probability and an active conversion model, that model's probability bands
+instead: `follow_probability`), missing critical facts force
 manual_review, a suspected prompt injection forces manual_review and caps the scores (a
 suspect lead's component scores may not exceed what the rules engine gives it with the
 flagged fields removed, so text that tries to steer the model can only lower a score), lists
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,14 @@ from leadq.core.prices import cost_of
 from leadq.core.result import Action, Flag, PartialResult, QualificationResult, Usage
 from leadq.core.rules.engine import RulesEngine
 from leadq.core.rules.icp import load_icp
-from leadq.core.scoring import COMPONENTS, ScoreWeights, clamp, overall, settle_action
+from leadq.core.scoring import (
+    COMPONENTS,
+    ScoreWeights,
+    band_action,
+    clamp,
+    overall,
+    settle_action,
+)
 from leadq.core.screening.screen import Finding, screen
 
 SCORE_FIELDS = (*COMPONENTS, "confidence")  # what the answer scores; overall is computed
@@ -250,6 +260,29 @@ def _apply_policy(
             "flags": flags,
         }
     )
+
+
+def follow_probability(
+    result: QualificationResult, bands: Sequence[tuple[float, Action]], model: int | None
+) -> QualificationResult:
+    """`result` (in place) with the action its conversion probability's band gives, by the
+    model's `bands` (LEADQ_ACTION_BASIS=probability). A manual_review the policy set (missing
+    facts, a suspected injection, a low-confidence model's own choice) stays; a result with no
+    probability, or a model with no bands, is left as it is."""
+    p = result.conversion_probability
+    if p is None or not bands or result.recommended_action is Action.MANUAL_REVIEW:
+        return result
+    action = band_action(p, bands)
+    result.action_basis = "probability"
+    if action is not result.recommended_action:
+        note = (
+            f"Action set to {action.value} because the conversion probability ({p:.0%}) falls "
+            f"in conversion model {model}'s {action.value} band; the overall score's band is "
+            f"{result.recommended_action.value}."
+        )
+        result.reasoning_for_action = f"{result.reasoning_for_action} {note}".strip()
+        result.recommended_action = action
+    return result
 
 
 def partial_view(

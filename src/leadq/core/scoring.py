@@ -4,6 +4,7 @@ score, and the documented score bands that decide the action."""
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 from pydantic import BaseModel, Field, model_validator
 
@@ -63,9 +64,10 @@ def overall(scores: dict[str, float], weights: ScoreWeights) -> float:
     return round(min(1.0, max(0.0, value)), 3)
 
 
-def band_action(overall_score: float) -> Action:
-    """The action the documented bands give for an overall score."""
-    for threshold, action in BANDS:
+def band_action(overall_score: float, bands: Sequence[tuple[float, Action]] = BANDS) -> Action:
+    """The action the documented bands give for an overall score (or `bands` of another
+    scale: a conversion model's probability bands), the first whose threshold it reaches."""
+    for threshold, action in bands:
         if overall_score >= threshold:
             return action
     return Action.NOT_QUALIFIED

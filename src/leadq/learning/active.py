@@ -14,6 +14,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 
 from leadq.core.lead import LeadInput
+from leadq.core.policy import follow_probability
 from leadq.core.result import QualificationResult
 from leadq.core.rules.engine import RulesEngine
 from leadq.learning.features import RULE_SCORES, lead_record, rules_scores
@@ -35,8 +36,10 @@ class ActiveModel:
         engine: RulesEngine,
         refresh: float = REFRESH_SECONDS,
         timeout: float | None = None,
+        basis: str = "score",
     ) -> None:
         self.url = url
+        self.basis = basis  # LEADQ_ACTION_BASIS: "probability" moves the action to its bands
         self.timeout = timeout  # for the lookup's database connection and statement
         self.rules = engine
         self.refresh = refresh
@@ -107,7 +110,8 @@ class ActiveModel:
 
     def score(self, lead: LeadInput, result: QualificationResult) -> QualificationResult:
         """`result` with the active model's probability, version and factors (in place), by
-        the model in hand: `current()` or `refresh_soon()` look it up."""
+        the model in hand: `current()` or `refresh_soon()` look it up. With basis
+        "probability", the action then follows the model's probability bands."""
         active = self.active
         if active is None:
             return result
@@ -120,7 +124,16 @@ class ActiveModel:
         result.conversion_probability = round(scored.probability, 4)
         result.model_version = version
         result.factors = scored.factors
+        if self.basis == "probability":
+            follow_probability(result, scorer.bands, version)
         return result
+
+    @property
+    def follows_probability(self) -> bool:
+        """Whether the action of a result scored now follows the probability (basis
+        "probability", and the model in hand has bands)."""
+        active = self.active
+        return self.basis == "probability" and active is not None and bool(active[1].bands)
 
     def close(self) -> None:
         if self._engine is not None:

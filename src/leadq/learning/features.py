@@ -13,9 +13,9 @@ from __future__ import annotations
 import math
 from bisect import bisect_right
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from itertools import pairwise
+from itertools import accumulate, pairwise
 from typing import Any
 
 from leadq.core.lead import LeadInput
@@ -25,6 +25,7 @@ from leadq.core.scoring import overall
 
 Value = str | float | None
 Record = dict[str, Value]
+Distinct = tuple[type, Value]  # a value as counted: True and 1 apart
 
 RULE_SCORES = ("overall_score", "fit_score", "budget_score", "urgency_score", "authority_score")
 # The lead's own fields a model may learn from (names, emails, ids and free text are not
@@ -218,7 +219,9 @@ class FeatureSpec:
 
     @classmethod
     def fit(cls, records: Sequence[Mapping[str, Value]]) -> FeatureSpec:
-        """Infer each key's type and encoding from `records`."""
+        """Infer each key's type and encoding from `records`. Each key's values are counted
+        once and every decision reads the counts of its distinct values: a column of 100,000
+        rows with a few dozen values costs one pass, not one conversion per row."""
         n = len(records)
         keys: dict[str, None] = {}
         for record in records:
@@ -227,29 +230,36 @@ class FeatureSpec:
         ignored: dict[str, str] = {}
         min_count = max(MIN_LEVEL_COUNT, math.ceil(MIN_LEVEL_SHARE * n))
         for key in keys:
+            # Keyed by (type, value): True and 1 are one key of a dict, not one category.
             values = [r.get(key) for r in records]
+            counts: dict[Distinct, int] = Counter(zip(map(type, values), values, strict=True))
             if key.startswith("signal."):  # fired or not: a 0/1 number, never missing
-                values = [1.0 if v else 0.0 for v in values]
-            present = [v for v in values if as_text(v) != MISSING]
+                fired = sum(c for (_, v), c in counts.items() if v)
+                counts = {(float, x): c for x, c in ((1.0, fired), (0.0, n - fired)) if c}
+            texts = {k: as_text(k[1]) for k in counts}
+            present = {k: c for k, c in counts.items() if texts[k] != MISSING}
             if not present:
                 ignored[key] = "always empty"
                 continue
-            numbers = [x for v in present if (x := as_number(v)) is not None]
-            if len(numbers) >= NUMERIC_SHARE * len(present):
-                column = _number(key, values, numbers)
+            numbers = {k: x for k in present if (x := as_number(k[1])) is not None}
+            if sum(present[v] for v in numbers) >= NUMERIC_SHARE * sum(present.values()):
+                column = _number(key, counts, present, numbers)
                 if column is None:
                     ignored[key] = "one value only"
                     continue
-                if len(set(numbers)) > 0.98 * n and all(x.is_integer() for x in numbers):
+                distinct = set(numbers.values())
+                if len(distinct) > 0.98 * n and all(x.is_integer() for x in distinct):
                     ignored[key] = "a different whole number on every row (an id)"
                     continue
                 if key.startswith("signal."):
                     column.fill = 0.0  # not fired
             else:
-                counts = Counter(as_text(v) for v in values)
-                kept = [v for v, c in counts.most_common(MAX_LEVELS) if c >= min_count]
+                by_text: Counter[str] = Counter()
+                for v, c in counts.items():
+                    by_text[texts[v]] += c
+                kept = [v for v, c in by_text.most_common(MAX_LEVELS) if c >= min_count]
                 kept = [v for v in kept if v != MISSING]
-                if not kept or (len(kept) == 1 and counts[kept[0]] == n):
+                if not kept or (len(kept) == 1 and by_text[kept[0]] == n):
                     ignored[key] = "one value only, or every value rare (an id or free text)"
                     continue
                 column = Column(key, "category", levels=[*kept, OTHER, MISSING])
@@ -284,19 +294,35 @@ class FeatureSpec:
         return cls([Column(**c) for c in data["columns"]], dict(data.get("ignored", {})))
 
 
-def _number(key: str, values: Iterable[Value], numbers: list[float]) -> Column | None:
-    distinct = sorted(set(numbers))
+def _number(
+    key: str,
+    counts: Mapping[Distinct, int],
+    present: Mapping[Distinct, int],
+    numbers: Mapping[Distinct, float],
+) -> Column | None:
+    """A number column from the rows each distinct value has (`counts`: every value;
+    `present`: the non-empty ones; `numbers`: those that read as a number, and as which)."""
+    weights: Counter[float] = Counter()
+    for v, x in numbers.items():
+        weights[x] += present[v]
+    distinct = sorted(weights)
     if len(distinct) < 2:
         return None
-    mean = sum(numbers) / len(numbers)
-    var = sum((x - mean) ** 2 for x in numbers) / len(numbers)
-    ordered = sorted(numbers)
-    median = ordered[len(ordered) // 2]
-    has_missing = any(as_number(v) is None for v in values)
+    total = sum(weights.values())
+    mean = sum(x * c for x, c in weights.items()) / total
+    var = sum(c * (x - mean) ** 2 for x, c in weights.items()) / total
+    ends = list(accumulate(weights[x] for x in distinct))
+
+    def ordered(i: int) -> float:
+        """The i-th (from 0) of the numbers in ascending order."""
+        return distinct[bisect_right(ends, i)]
+
+    median = ordered(total // 2)
+    has_missing = any(as_number(v) is None for _, v in counts)
     edges: list[float] = []
     if len(distinct) >= 2 * BINS:
-        qs = [ordered[min(len(ordered) - 1, len(ordered) * i // BINS)] for i in range(1, BINS)]
-        edges = sorted(set(qs) - {ordered[0]})
+        qs = [ordered(min(total - 1, total * i // BINS)) for i in range(1, BINS)]
+        edges = sorted(set(qs) - {distinct[0]})
     return Column(
         key,
         "number",

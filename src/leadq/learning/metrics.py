@@ -1,8 +1,10 @@
 """How well probabilities rank and match what happened: AUC (with a bootstrap interval), Brier
-score, log loss, a calibration table and conversion by decile."""
+score, log loss, a calibration table and conversion by decile; and probability cut-offs that
+give each action band the share of leads the overall score's bands give it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -86,6 +88,47 @@ def deciles(y: Ints, p: Floats) -> list[dict[str, Any]]:
                 "leads": len(idx),
                 "conversion": round(rate, 4),
                 "lift": round(rate / base, 2) if base else None,
+            }
+        )
+    return out
+
+
+def matched_cutoffs(p: Floats, overall: Floats, thresholds: Sequence[float]) -> list[float | None]:
+    """For each overall-score threshold (highest first), the probability cut-off that puts the
+    same number of these leads at or above it: the k-th highest probability when k leads
+    score at or above the threshold (None when none does: no lead reaches that band). Tied
+    probabilities at a cut-off all go above it."""
+    ranked = np.sort(p)[::-1]
+    out: list[float | None] = []
+    for threshold in thresholds:
+        k = int((overall >= threshold).sum())
+        out.append(float(ranked[k - 1]) if k else None)
+    return out
+
+
+def banded(values: Floats, cutoffs: Sequence[float | None]) -> Ints:
+    """Each value's band: 0 for the first cut-off it reaches (highest first), len(cutoffs)
+    when it reaches none. A None cut-off is never reached."""
+    out = np.full(len(values), len(cutoffs), dtype=np.int_)
+    for i in reversed(range(len(cutoffs))):
+        cut = cutoffs[i]
+        if cut is not None:
+            out[values >= cut] = i
+    return out
+
+
+def band_rows(y: Ints, band: Ints, bands: int) -> list[dict[str, Any]]:
+    """Per band: leads, their share of all, and their conversion."""
+    n = len(y)
+    out = []
+    for b in range(bands):
+        mask = band == b
+        count = int(mask.sum())
+        out.append(
+            {
+                "leads": count,
+                "share": round(count / n, 4) if n else None,
+                "conversion": round(float(y[mask].mean()), 4) if count else None,
             }
         )
     return out

@@ -37,10 +37,13 @@ class NaiveBayes:
     def fit(self, records: Sequence[Mapping[str, Value]], labels: Sequence[int]) -> NaiveBayes:
         self.won = [Counter() for _ in self.spec.columns]
         self.lost = [Counter() for _ in self.spec.columns]
-        for record, label in zip(records, labels, strict=True):
-            counts = self.won if label else self.lost
-            for j, column in enumerate(self.spec.columns):
-                counts[j][_token(column, record.get(column.key))] += 1
+        won = [bool(label) for label in labels]
+        for j, column in enumerate(self.spec.columns):
+            # Each distinct value (with its type: True and 1 apart) counted, then tokenised once.
+            values = [r.get(column.key) for r in records]
+            seen = Counter(zip(won, map(type, values), values, strict=True))
+            for (is_won, _, value), n in seen.items():
+                (self.won if is_won else self.lost)[j][_token(column, value)] += n
         self.n_won = sum(1 for v in labels if v)
         self.n_lost = len(labels) - self.n_won
         return self

@@ -11,7 +11,14 @@ NO_SIGNAL_RULE = (
     f'"no signal" when the lower bound of the AUC\'s 95% interval is below {NO_SIGNAL_BELOW}'
 )
 
-__all__ = ["NO_SIGNAL_BELOW", "NO_SIGNAL_RULE", "render"]
+BANDS_RULE = (
+    "probability cut-offs chosen on the held-out leads so that each action takes the same "
+    "share of them as the overall score's bands give it: the workload per action stays as it "
+    "was, and the leads in it are those the model ranks highest (LEADQ_ACTION_BASIS="
+    "probability applies them)"
+)
+
+__all__ = ["BANDS_RULE", "NO_SIGNAL_BELOW", "NO_SIGNAL_RULE", "render"]
 
 
 def render(report: Mapping[str, Any]) -> str:
@@ -43,6 +50,14 @@ def render(report: Mapping[str, Any]) -> str:
         f"lift {row['lift']}"
         for row in report["deciles"]
     ]
+    bands = report.get("probability_bands")  # reports of models trained before bands: none
+    if bands:
+        lines.append(
+            "action bands by probability (held-out leads: share and conversion by the overall "
+            "score's bands -> by these):"
+        )
+        lines += [_band_line(b) for b in bands["bands"]]
+        lines.append(f"  ({bands['rule']})")
     lines.append("strongest factors:")
     lines += [f"  {f}" for f in report["strongest_factors"]]
     if report["ignored_columns"]:
@@ -51,3 +66,17 @@ def render(report: Mapping[str, Any]) -> str:
         )
     lines.append(f"trained in {report['training_seconds']} s")
     return "\n".join(lines)
+
+
+def _band_line(band: Mapping[str, Any]) -> str:
+    cut = band["probability_from"]
+    start = "never" if cut is None else f"from {cut:.3f}"
+
+    def part(row: Mapping[str, Any]) -> str:
+        rate = "-" if row["conversion"] is None else f"{row['conversion']:.1%}"
+        return f"{row['share']:.1%} converting {rate}"
+
+    return (
+        f"  {band['action']:>18}: {start} (overall score from {band['overall_score_from']}): "
+        f"{part(band['by_score'])} -> {part(band['by_probability'])}"
+    )

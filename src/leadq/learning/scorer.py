@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from leadq.core.result import Action
 from leadq.learning.features import FeatureSpec, Value, label_of
 
 TOP = 3  # factors shown each way
@@ -68,6 +69,11 @@ class Scorer:
         # Each feature's average contribution over the training rows: a factor is how far
         # this lead's contribution is from it.
         self.centers: list[float] = list(data["centers"])
+        # The action bands by probability the training report proposed, highest first (none
+        # for a model trained before reports had them).
+        self.bands: tuple[tuple[float, Action], ...] = tuple(
+            (float(cut), Action(action)) for cut, action in data.get("bands", ())
+        )
 
     def decision(self, record: Mapping[str, Value]) -> float:
         w = self.weights

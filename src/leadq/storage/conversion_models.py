@@ -1,6 +1,6 @@
 """Trained conversion models as versions: saved with their report, listed, activated (one at a
 time; each activation is logged) and deactivated. `active_scorer` is what a serving process
-polls for the model to score with."""
+polls for the model to score with. `scored_outcomes` is what a model's drift is measured on."""
 
 from __future__ import annotations
 
@@ -11,7 +11,8 @@ from typing import Any
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session
 
-from leadq.storage.models import ConversionModel
+from leadq.storage.models import ConversionModel, LeadOutcome, Qualification
+from leadq.storage.outcomes import latest_outcome_ids
 
 log = logging.getLogger("leadq.models")
 
@@ -111,3 +112,33 @@ def scorer_of(engine: Engine, model_id: int) -> dict[str, Any] | None:
     """A model's scoring weights (see `leadq.learning.scorer`)."""
     with engine.connect() as conn:
         return conn.scalar(select(ConversionModel.scorer).where(ConversionModel.id == model_id))
+
+
+def active_model(s: Session) -> dict[str, Any] | None:
+    """The active model as listings show it, or None."""
+    m = s.scalar(select(ConversionModel).where(ConversionModel.active))
+    return None if m is None else summary(m)
+
+
+def trained_at(s: Session, model_id: int) -> datetime | None:
+    """When a model was trained (stored), or None: no such model."""
+    found = s.scalar(select(ConversionModel.created_at).where(ConversionModel.id == model_id))
+    if found is not None and found.tzinfo is None:  # SQLite gives its datetimes back naive
+        found = found.replace(tzinfo=UTC)
+    return found
+
+
+def scored_outcomes(s: Session, model_id: int) -> list[tuple[float, bool]]:
+    """(probability, won) for each lead whose latest outcome is won or lost and was recorded
+    against a result that model `model_id` scored (the result's `model_version`)."""
+    result = Qualification.result
+    rows = s.execute(
+        select(result["conversion_probability"].as_float(), LeadOutcome.outcome)
+        .join(Qualification, Qualification.id == LeadOutcome.qualification_id)
+        .where(
+            LeadOutcome.id.in_(latest_outcome_ids()),
+            LeadOutcome.outcome.in_(("won", "lost")),
+            result["model_version"].as_integer() == model_id,
+        )
+    ).all()
+    return [(float(p), outcome == "won") for p, outcome in rows if p is not None]

@@ -1,4 +1,5 @@
-// The result card: score bars, action badge, reasoning, lists, suggested message, small print.
+// The result card: score bars, action badge, the conversion model's probability and factors,
+// reasoning, lists, suggested message, small print.
 // It fills in as a stream's partial fields arrive; `data-state` on the card says how far it is
 // (idle, streaming, partial, final, error).
 
@@ -86,11 +87,20 @@ export class ResultCard {
     this.messageBox = el("section", { class: "message", hidden: true },
       el("h3", { text: "Suggested message" }), this.message,
       el("div", { class: "actions" }, this.copyButton, this.copyStatus));
+    this.chance = el("p", { class: "chance-value" });
+    this.raises = el("ul", { class: "factors-up" });
+    this.lowers = el("ul", { class: "factors-down" });
+    this.probability = el("section", { class: "probability", hidden: true },
+      el("h3", { text: "Chance to convert" }), this.chance,
+      el("div", { class: "factors" },
+        el("div", { class: "factor-list", dataset: { way: "up" } }, el("h4", { text: "Raises it" }), this.raises),
+        el("div", { class: "factor-list", dataset: { way: "down" } }, el("h4", { text: "Lowers it" }), this.lowers)));
     this.error = el("div", { class: "card-error", role: "alert", hidden: true });
     this.smallPrint = el("footer", { class: "small-print" });
     this.root = el("article", { class: "card", dataset: { state: "idle" }, "aria-label": "Qualification result" },
       el("header", { class: "card-head" }, this.action, this.flags),
       el("div", { class: "bars" }, bars),
+      this.probability,
       explain ? scoreHelp() : null,
       this.error,
       el("div", { class: "texts" }, sections),
@@ -129,7 +139,28 @@ export class ResultCard {
     this.error.hidden = true;
     this.error.replaceChildren();
     this.smallPrint.replaceChildren();
+    this.showProbability({});
     this.setState(state);
+  }
+
+  // The active conversion model's probability and the factors behind it (three each way),
+  // when the result has them; nothing when it has none.
+  showProbability(result) {
+    const p = result.conversion_probability;
+    this.probability.hidden = typeof p !== "number";
+    delete this.probability.dataset.probability;
+    if (this.probability.hidden) return;
+    this.probability.dataset.probability = String(p);
+    const basis = result.action_basis === "probability" ? " The next step follows it." : "";
+    this.chance.textContent = `${Math.round(p * 100)}%`;
+    this.chance.append(el("span", { class: "muted", text: ` by conversion model ${result.model_version}.${basis}` }));
+    const factors = (result.factors || []).filter((f) => typeof f === "string");
+    const up = factors.filter((f) => /: \+\d+ points?$/.test(f));
+    const down = factors.filter((f) => !up.includes(f));
+    this.raises.replaceChildren(...up.map((text) => el("li", { text })));
+    this.lowers.replaceChildren(...down.map((text) => el("li", { text })));
+    this.raises.parentElement.hidden = up.length === 0;
+    this.lowers.parentElement.hidden = down.length === 0;
   }
 
   // Show the fields known so far: a stream's partial fields, or a whole result (`final`).
@@ -175,6 +206,7 @@ export class ResultCard {
 
   finish(result) {
     if (!this.action.dataset.action) this.action.replaceChildren(actionBadge(result.recommended_action));
+    this.showProbability(result);
     this.flags.replaceChildren(...flagChips(result.flags));
     const usage = result.usage || {};
     // A result stored by an earlier version may lack a part: it is left out, never "null".

@@ -14,7 +14,7 @@ const ZONES = [
   [0, 0.35, "low", "Not qualified"],
 ];
 
-function svg(tag, attrs = {}, ...children) {
+export function svg(tag, attrs = {}, ...children) {
   const node = document.createElementNS(NS, tag);
   for (const [key, value] of Object.entries(attrs)) node.setAttribute(key, String(value));
   node.append(...children);
