@@ -29,6 +29,7 @@ def leads(strong_lead: dict[str, str], n: int) -> list[dict[str, str]]:
     return [{**strong_lead, "lead_id": f"L-{i}", "lead_name": f"Lead {i}"} for i in range(n)]
 
 
+@pytest.mark.slow  # half a minute by design; tests/providers pace smaller batches
 def test_300_leads_against_a_600_per_minute_limit_all_succeed(
     llm, openai_server, strong_lead
 ) -> None:

@@ -149,7 +149,7 @@ def _job_queue(settings: Settings, store: Store) -> tuple[JobQueue, Callable[[],
                 "pip install 'leadq[jobs]'"
             ) from None
         queue = BrokerQueue(settings)
-        return queue, lambda: None
+        return queue, lambda: queue.start(store)  # chunks left unsent by a stopped server
     runner = JobRunner(settings, store)
     return runner, runner.start
 

@@ -103,6 +103,30 @@ class BrokerQueue:
             for first, last in spans:
                 actor.send(job_id, first, last)
 
+    def resend_queued(self, store: Store) -> int:
+        """Send again every chunk still queued in the database. A server that stopped between
+        storing a job and sending its messages left those chunks with none; a chunk sent
+        twice still runs once (the database says what is done), so this is safe at each
+        start. Runs on a thread of its own: a database that hangs does not hold up start-up."""
+        try:
+            left = chunks.unfinished_chunks(store)
+            spans: dict[str, list[tuple[int, int]]] = {}
+            for job_id, first, last in left:
+                spans.setdefault(job_id, []).append((first, last))
+            for job_id, parts in spans.items():
+                self.enqueue(job_id, parts)
+        except Exception:  # logged; the next start tries again
+            log.exception("jobs: could not send the queued chunks again")
+            return 0
+        if left:
+            log_event("jobs.resent", chunks=len(left), jobs=len(spans))
+        return len(left)
+
+    def start(self, store: Store) -> None:
+        threading.Thread(
+            target=self.resend_queued, args=(store,), name="leadq-resend", daemon=True
+        ).start()
+
     def close(self) -> None:
         self.broker.close()
 
