@@ -11,7 +11,7 @@ CHROMIUM := /usr/bin/chromium
 SUDO := $(if $(filter 0,$(shell id -u)),,$(shell command -v sudo))
 APT := $(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get
 
-.PHONY: setup serve test lint bench bench-local-llm clean
+.PHONY: setup serve test test-slow lint bench bench-local-llm clean
 
 # `make serve` installs only what serving needs; `make test` adds the test toolchain.
 $(SERVE_STAMP): pyproject.toml
@@ -48,6 +48,11 @@ serve: $(SERVE_STAMP)
 # Lint first: a ruff, format, mypy or import-linter finding fails `make test` (and .ci/run).
 test: lint $(CHROMIUM) $(PROMTOOL)
 	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest
+
+# The tests marked slow (a minute or so each of real processes: the issue-size worker kill,
+# the served bench rows, a half-minute rate-limit run); each has a leaner sibling in `test`.
+test-slow: $(STAMP) $(CHROMIUM)
+	PATH="$(abspath $(VENV))/bin:$$PATH" $(PY) -m pytest -m slow
 
 # mypy's files (src, tests, bench) and lint-imports' contracts are in pyproject.toml.
 lint: $(STAMP)

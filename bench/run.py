@@ -27,11 +27,11 @@ ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from bench import clients, learning, local, served  # noqa: E402 - needs the sys.path entry above
+from bench import clients, jobs, learning, local, served  # noqa: E402 - needs the sys.path entry above
 from bench.report import load, render  # noqa: E402 - needs the sys.path entry above
 from bench.rows import Row  # noqa: E402 - needs the sys.path entry above
 
-ORDER = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10")
+ORDER = ("1", "2", "3", "4", "5", "6", "7", "8", "9", "10", "11", "12")
 TOKENS_PER_MINUTE = 10_000_000  # the generous token limit of measurement 2b
 
 
@@ -39,6 +39,7 @@ def scenarios(smoke: bool, repeat: int | None) -> dict[str, Callable[[], Row | l
     c = clients.SMOKE if smoke else clients.Sizes()
     s = served.SMOKE if smoke else served.Sizes()
     loc = local.SMOKE if smoke else local.Sizes()
+    j = jobs.SMOKE if smoke else jobs.Sizes()
     if repeat is not None:
         c, loc = replace(c, repeat=repeat), replace(loc, repeat=repeat)
     return {
@@ -49,11 +50,21 @@ def scenarios(smoke: bool, repeat: int | None) -> dict[str, Callable[[], Row | l
         "5": lambda: served.served(s, {"5"}),
         "4,5": lambda: served.served(s, {"4", "5"}),
         "6": lambda: local.rules_engine(loc),
-        "7": lambda: local.csv_to_sqlite(loc),
+        "7": lambda: _cli_and_job(loc, j),
         "8": lambda: clients.prompt_size(c),
         "9": lambda: clients.provider_limits(c),
         "10": lambda: learning.conversion_model(smoke),
+        "11": lambda: jobs.workers(j),
+        "12": lambda: learning.served_with_model(s, smoke),
     }
+
+
+def _cli_and_job(loc: local.Sizes, j: jobs.Sizes) -> list[Row]:
+    """7 and 7b: the same file through `leadq qualify`, then as a job on `leadq serve`."""
+    cli = local.csv_to_sqlite(loc)
+    job = jobs.file_job(replace(j, csv_rows=loc.csv_rows))
+    job.met = (job.median() or 0.0) >= (cli.median() or 0.0)
+    return [cli, job]
 
 
 def clear_leadq_env() -> None:
