@@ -23,6 +23,8 @@ from leadq.storage import conversion_models as registry
 from leadq.storage.models import ConversionModel
 from tests.api.conftest import LiveApp
 from tests.learning.synthetic import rows, training_set
+from tests.support.llm import answer
+from tests.support.openai_server import ScriptedServer
 
 DEADLINE = 30.0  # seconds to wait for what happens in the background (not a timing check)
 
@@ -527,3 +529,38 @@ def test_a_training_whose_process_ended_reads_as_failed_and_blocks_nothing(
     assert ended["state"] == "failed"
     assert ended["error"] == trainings.STOPPED
     assert started.status_code == 202
+
+
+def test_a_cached_result_is_scored_by_the_model_active_now(
+    live_app: Any, tmp_path: Path, signal: Trained, openai_server: ScriptedServer
+) -> None:
+    """A cache hit comes back with the active model's probability, not the one (or none) it
+    was stored with; after deactivation, with none."""
+    openai_server.handler = lambda body: answer(body)
+    app = live_app(
+        provider="openai",
+        openai_base_url=openai_server.url,
+        openai_api_key="k",
+        model="gpt-4o-mini",
+        data_dir=tmp_path,
+    )
+    good = _save(app, signal)
+    with app.client() as api:
+
+        def qualify() -> dict[str, Any]:
+            answer_ = api.post("/api/leads/qualify", json=_lead("Ann", "A"))
+            assert answer_.status_code == 200, answer_.text
+            return answer_.json()["data"]  # type: ignore[no-any-return]
+
+        first = qualify()
+        assert api.post(f"/api/models/{good}/activate").status_code == 200
+        scored = _until(qualify, lambda r: r["model_version"] == good)
+        assert api.post("/api/models/deactivate").status_code == 200
+        unscored = _until(qualify, lambda r: r["model_version"] is None)
+
+    assert (first["cached"], first["model_version"]) == (False, None)
+    assert scored["cached"]
+    assert scored["conversion_probability"] > 0.5  # channel A converts 70% of the time
+    assert (unscored["cached"], unscored["conversion_probability"]) == (True, None)
+    assert unscored["factors"] is None
+    assert len(openai_server.requests) == 1  # every later answer came from the cache

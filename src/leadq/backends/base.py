@@ -61,6 +61,11 @@ class Backend(ABC):
         """The backend that answers first, under any policies. Default: this one."""
         return self
 
+    async def rescore(self, lead: LeadInput, result: QualificationResult) -> QualificationResult:
+        """A stored result (a cache hit) with what the policies add to a result now, such as
+        the active conversion model's probability. Default: as it is."""
+        return result
+
     async def aclose(self) -> None:  # noqa: B027 - no-op default
         """Release connections. Default: nothing to release."""
 
@@ -104,6 +109,9 @@ class WrapperBackend(Backend):
 
     def unwrap(self) -> Backend:
         return self.inner.unwrap()
+
+    async def rescore(self, lead: LeadInput, result: QualificationResult) -> QualificationResult:
+        return await self.inner.rescore(lead, result)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -57,6 +57,16 @@ class ConversionBackend(WrapperBackend):
                 item = PartialResult(fields=kept)
             yield item
 
+    async def rescore(self, lead: LeadInput, result: QualificationResult) -> QualificationResult:
+        """A cache hit scored by the model active now: the one it was stored with may since
+        have been replaced or deactivated (then its probability is not shown)."""
+        result = await self.inner.rescore(lead, result)
+        await self._look_up()
+        if self.models.active is None:
+            result.conversion_probability = result.model_version = result.factors = None
+            return result
+        return self.models.score(lead, result)
+
     async def aclose(self) -> None:
         self.models.close()
         await self.inner.aclose()

@@ -154,6 +154,11 @@ class LeadService:
         wanted = [(lead, scope) for lead, scope in zip(leads, scopes, strict=True) if scope]
         hits = iter(await self.cache.store.call(self.cache.lookup, wanted))
         out = [next(hits) if scope else None for scope in scopes]
+        backend = self.qualifier.backend
+        out = [
+            None if hit is None else await backend.rescore(lead, hit)
+            for lead, hit in zip(leads, out, strict=True)
+        ]
         for lead, hit in zip(leads, out, strict=True):
             count_cache(hit is not None)
             if hit is not None:
