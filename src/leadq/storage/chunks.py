@@ -317,7 +317,7 @@ def close_if_complete(store: Store, job_id: str, events: bool) -> bool:
             .values(finished_at=now)
         ).rowcount
         if closed and events:
-            counts = _item_counts(conn, [job_id]).get(job_id, Counter())
+            counts = _status_counts(conn, _items, [job_id]).get(job_id, Counter())
             add_events(s, [job_finished(job_id, counts, now)])
         return bool(closed)
 
@@ -384,26 +384,14 @@ def unfinished_chunks(store: Store) -> list[tuple[str, int, int]]:
 # ---- reading jobs ----------------------------------------------------------------------------
 
 
-def _item_counts(conn: Any, job_ids: Iterable[str]) -> dict[str, Counter[str]]:
+def _status_counts(conn: Any, table: Table, job_ids: Iterable[str]) -> dict[str, Counter[str]]:
+    """Rows of `table` (job items or chunks) by job and status."""
     out: dict[str, Counter[str]] = {}
     for part in _chunks(list(job_ids)):
         query = (
-            select(_items.c.job_id, _items.c.status, func.count())
-            .where(_items.c.job_id.in_(part))
-            .group_by(_items.c.job_id, _items.c.status)
-        )
-        for job_id, status, n in conn.execute(query):
-            out.setdefault(job_id, Counter())[status] = n
-    return out
-
-
-def _chunk_counts(conn: Any, job_ids: Iterable[str]) -> dict[str, Counter[str]]:
-    out: dict[str, Counter[str]] = {}
-    for part in _chunks(list(job_ids)):
-        query = (
-            select(_chunks_t.c.job_id, _chunks_t.c.status, func.count())
-            .where(_chunks_t.c.job_id.in_(part))
-            .group_by(_chunks_t.c.job_id, _chunks_t.c.status)
+            select(table.c.job_id, table.c.status, func.count())
+            .where(table.c.job_id.in_(part))
+            .group_by(table.c.job_id, table.c.status)
         )
         for job_id, status, n in conn.execute(query):
             out.setdefault(job_id, Counter())[status] = n
@@ -483,7 +471,7 @@ def describe_jobs(
     with store.engine.connect() as conn:
         rows = conn.execute(query).all()
         ids = [r.id for r in rows]
-        items, chunks = _item_counts(conn, ids), _chunk_counts(conn, ids)
+        items, chunks = _status_counts(conn, _items, ids), _status_counts(conn, _chunks_t, ids)
     return [
         _describe(r, items.get(r.id, Counter()), chunks.get(r.id, Counter()), now) for r in rows
     ]
