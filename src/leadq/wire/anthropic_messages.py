@@ -214,14 +214,7 @@ class AnthropicMessages(ModelStep):
         turns = json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode()
         return head + b'"messages":' + turns + (self._stream if stream else self._whole)
 
-    async def ainvoke(
-        self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
-    ) -> Reply:
-        resp = await self._post(self.body(input))
-        try:
-            raw = await resp.read()
-        finally:
-            resp.release()
+    def read_whole(self, raw: bytes) -> Reply:
         return read_message(raw, self.from_tool)
 
     async def astream(  # type: ignore[override]
@@ -231,7 +224,7 @@ class AnthropicMessages(ModelStep):
         done = False  # read to its end: the connection goes back to the pool, else it closes
         try:
             if resp.content_type == "application/json":  # a server that does not stream
-                yield read_message(await resp.read(), self.from_tool)
+                yield self.read_whole(await resp.read())
                 done = True
                 return
             state = StreamState()

@@ -123,14 +123,7 @@ class ChatCompletions(ModelStep):
         text = json.dumps(messages, ensure_ascii=False, separators=(",", ":")).encode()
         return self._head + b'"messages":' + text + (self._stream if stream else self._whole)
 
-    async def ainvoke(
-        self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
-    ) -> Reply:
-        resp = await self._post(self.body(input))
-        try:
-            raw = await resp.read()
-        finally:
-            resp.release()
+    def read_whole(self, raw: bytes) -> Reply:
         return read_completion(raw, self.from_tool)
 
     async def astream(  # type: ignore[override]
@@ -140,7 +133,7 @@ class ChatCompletions(ModelStep):
         done = False  # read to its end: the connection goes back to the pool, else it closes
         try:
             if resp.content_type == "application/json":  # a provider that does not stream
-                yield read_completion(await resp.read(), self.from_tool)
+                yield self.read_whole(await resp.read())
                 done = True
                 return
             finished = False

@@ -147,6 +147,14 @@ class ModelStep(Runnable[PromptValue, Reply]):
         """The headers this API wants on every request: the key, and any version."""
         raise NotImplementedError
 
+    def body(self, prompt: PromptValue, stream: bool = False) -> bytes:
+        """The request body for `prompt`, whole or asking for a stream."""
+        raise NotImplementedError
+
+    def read_whole(self, raw: bytes) -> Reply:
+        """A whole (non-streamed) answer of this API."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"{type(self).__name__}(url={self.url!r})"
 
@@ -175,6 +183,16 @@ class ModelStep(Runnable[PromptValue, Reply]):
                 resp.release()
             raise ProviderHTTPError(resp.status, resp.headers, text)
         return resp
+
+    async def ainvoke(
+        self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
+    ) -> Reply:
+        resp = await self._post(self.body(input))
+        try:
+            raw = await resp.read()
+        finally:
+            resp.release()
+        return self.read_whole(raw)
 
     def invoke(self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any) -> Reply:
         raise TypeError(f"{type(self).__name__} is async: use ainvoke or astream")
