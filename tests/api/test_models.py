@@ -23,7 +23,7 @@ from leadq.storage import conversion_models as registry
 from leadq.storage.models import ConversionModel
 from tests.api.conftest import LiveApp
 from tests.learning.synthetic import rows, training_set
-from tests.support.llm import answer
+from tests.support.llm import GOOD, answer, lead_in
 from tests.support.openai_server import ScriptedServer
 
 DEADLINE = 30.0  # seconds to wait for what happens in the background (not a timing check)
@@ -313,6 +313,8 @@ def test_the_action_follows_the_probability_bands_only_with_basis_probability(
     assert scored["overall_score"] == moved["overall_score"]  # the score keeps its meaning
     assert moved["recommended_action"] == "immediate_outreach"
     assert moved["action_basis"] == "probability"
+    assert "action_adjusted" in moved["flags"]
+    assert "action_adjusted" not in scored["flags"]
     assert (
         f"conversion model {everyone_outreach}'s immediate_outreach band"
         in (moved["reasoning_for_action"])
@@ -564,3 +566,61 @@ def test_a_cached_result_is_scored_by_the_model_active_now(
     assert (unscored["cached"], unscored["conversion_probability"]) == (True, None)
     assert unscored["factors"] is None
     assert len(openai_server.requests) == 1  # every later answer came from the cache
+
+
+def test_an_llm_qualified_history_trains_on_the_llms_scores_and_scoring_reads_them(
+    live_app: Any, tmp_path: Path, openai_server: ScriptedServer
+) -> None:
+    """Leads alike in every field but the LLM's judgement (it rates the "Hot" ones 0.9 fit,
+    the others 0.2), and the hot ones mostly convert: trained on the stored history, the model
+    learns from the LLM's scores, and a lead qualified later is scored with the LLM's own."""
+
+    def judged(body: dict[str, Any]) -> Any:
+        fit = 0.9 if lead_in(body)["lead_name"].startswith("Hot") else 0.2
+        return answer(body, {**GOOD, "fit_score": fit})
+
+    openai_server.handler = judged
+    app = live_app(
+        provider="openai",
+        openai_base_url=openai_server.url,
+        openai_api_key="k",
+        model="gpt-4o-mini",
+        data_dir=tmp_path,
+    )
+    same = {"company_name": "Same Corp", "industry": "SaaS", "job_title": "Manager"}
+    leads = [
+        {**same, "lead_name": f"{'Hot' if i % 2 else 'Cold'} {i}", "lead_id": f"CRM-{i}"}
+        for i in range(240)
+    ]
+    # 80% of the hot (odd) leads convert, 20% of the others.
+    won = {lead["lead_id"] for i, lead in enumerate(leads) if i % 10 in (0, 3, 5, 7, 9)}
+    outcomes = [
+        {"lead_id": lead["lead_id"], "outcome": "won" if lead["lead_id"] in won else "lost"}
+        for lead in leads
+    ]
+    with app.client() as api:
+        for start in range(0, len(leads), 80):
+            batch = api.post("/api/leads/qualify-batch", json=leads[start : start + 80])
+            assert batch.json()["succeeded"] == 80, batch.text
+        assert api.post("/api/outcomes", json=outcomes).json()["recorded"] == 240
+        done = _training(api)
+        assert done["state"] == "done", done
+        model = done["model_id"]
+        shown = api.get(f"/api/models/{model}").json()["data"]
+        assert api.post(f"/api/models/{model}/activate").status_code == 200
+
+        def qualify(name: str) -> dict[str, Any]:
+            answer_ = api.post("/api/leads/qualify", json={**same, "lead_name": name})
+            assert answer_.status_code == 200, answer_.text
+            return answer_.json()["data"]  # type: ignore[no-any-return]
+
+        hot = _until(lambda: qualify("Hot new"), lambda r: r["model_version"] == model)
+        cold = qualify("Cold new")
+
+    report = shown["report"]
+    assert report["llm_overall_score"]["leads"] == report["tested_rows"]
+    assert report["llm_overall_score"]["auc"] > 0.7
+    assert report["strongest_factors"][0].startswith("LLM ")
+    assert hot["conversion_probability"] > cold["conversion_probability"] + 0.3
+    assert any(f.startswith("LLM ") and ": +" in f for f in hot["factors"])
+    assert any(f.startswith("LLM ") and ": -" in f for f in cold["factors"])

@@ -4,7 +4,15 @@ the rules engine's scores and signals are features."""
 from __future__ import annotations
 
 from leadq.core.lead import LeadInput
-from leadq.learning.features import MISSING, OTHER, FeatureSpec, lead_record, rules_scores
+from leadq.learning.features import (
+    MISSING,
+    OTHER,
+    FeatureSpec,
+    label_of,
+    lead_record,
+    llm_scores,
+    rules_scores,
+)
 from tests.learning.synthetic import engine
 
 
@@ -57,3 +65,18 @@ def test_a_lead_record_has_the_rules_scores_signals_fields_and_attributes() -> N
     assert record["field.job_title"] == "VP Sales"
     assert record["attr.Lead Source"] == "Webinar"
     assert record["attr.Visits"] == 4
+
+
+def test_an_llms_scores_are_features_and_the_rules_engines_results_add_none() -> None:
+    lead = LeadInput.parse({"lead_name": "A", "company_name": "B", "industry": "SaaS"})
+    scores = rules_scores(engine(), lead)
+    llm = {"provider": "anthropic", "fit_score": 0.9, "budget_score": 0.5}
+    llm |= {"urgency_score": 0.4, "authority_score": 0.7, "overall_score": 0.66}
+    record = lead_record(lead, scores, llm_scores(llm))
+    assert record["llm.fit_score"] == 0.9
+    assert record["llm.overall_score"] == 0.66
+    assert record["rules.fit_score"] == scores["fit_score"]  # the rules engine's, beside them
+    assert label_of("llm.fit_score") == "LLM fit score"
+    assert llm_scores({**llm, "provider": "rules"}) is None
+    assert llm_scores({**llm, "fit_score": None}) is None  # a stored result missing one
+    assert not any(k.startswith("llm.") for k in lead_record(lead, scores))

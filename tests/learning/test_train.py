@@ -182,3 +182,10 @@ def test_many_rows_without_dates_are_tested_on_one_stratified_holdout(
     assert report["evaluation"].startswith("stratified holdout: 120 of 600 leads (20%")
     assert report["tested_rows"] == 120
     assert report["verdict"] == "signal"
+
+
+def test_leads_alike_in_everything_are_refused_saying_there_is_nothing_to_learn_from() -> None:
+    records: list[Record] = [{"rules.fit_score": 0.5, "attr.Plan": "gold"} for _ in range(200)]
+    ts = train_module.TrainingSet(records, [i % 2 for i in range(200)], None, "s", "l")
+    with pytest.raises(TrainingError, match=r"nothing to learn from.*Plan: one value only"):
+        train(ts)

@@ -17,7 +17,13 @@ from leadq.core.lead import LeadInput
 from leadq.core.policy import follow_probability
 from leadq.core.result import QualificationResult
 from leadq.core.rules.engine import RulesEngine
-from leadq.learning.features import RULE_SCORES, lead_record, rules_scores
+from leadq.learning.features import (
+    RULE_SCORES,
+    RULES_PROVIDER,
+    lead_record,
+    llm_scores,
+    rules_scores,
+)
 from leadq.learning.scorer import Scorer
 from leadq.storage.conversion_models import active_id, scorer_of
 from leadq.storage.db import make_engine
@@ -109,18 +115,22 @@ class ActiveModel:
             self.current()
 
     def score(self, lead: LeadInput, result: QualificationResult) -> QualificationResult:
-        """`result` with the active model's probability, version and factors (in place), by
-        the model in hand: `current()` or `refresh_soon()` look it up. With basis
-        "probability", the action then follows the model's probability bands."""
+        """`result` with the active model's probability, version and factors (in place), read
+        from the lead and the result's own scores when an LLM gave them, by the model in hand:
+        `current()` or `refresh_soon()` look it up. With basis "probability", the action then
+        follows the model's probability bands."""
         active = self.active
         if active is None:
             return result
         version, scorer = active
-        if result.provider == "rules":  # the rules engine's own scores: no need to redo them
-            scores = {k: getattr(result, k) for k in RULE_SCORES}
+        answer = {k: getattr(result, k) for k in ("provider", *RULE_SCORES)}
+        if result.provider == RULES_PROVIDER:  # the rules engine's own: no need to redo them
+            scores = {k: answer[k] for k in RULE_SCORES}
         else:
             scores = rules_scores(self.rules, lead)
-        scored = scorer.score(lead_record(lead, scores))
+        # An LLM's scores are features as they were in training (stored results qualified by
+        # an LLM); a model trained without them reads none of these keys.
+        scored = scorer.score(lead_record(lead, scores, llm_scores(answer)))
         result.conversion_probability = round(scored.probability, 4)
         result.model_version = version
         result.factors = scored.factors

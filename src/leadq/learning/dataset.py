@@ -13,7 +13,7 @@ from leadq.core.errors import InvalidLeadError
 from leadq.core.lead import LeadInput
 from leadq.core.rules.engine import RulesEngine
 from leadq.leadfiles import LeadFile, crm_aliases, header_key
-from leadq.learning.features import Record, lead_record, rules_scores
+from leadq.learning.features import Record, lead_record, llm_scores, rules_scores
 from leadq.learning.train import TrainingSet
 
 CONVERTED = frozenset({"won"})
@@ -126,7 +126,8 @@ def from_lead_file(
 
 def from_stored(rows: Iterable[Mapping[str, Any]], engine: RulesEngine) -> TrainingSet:
     """Stored leads (as `Store.latest_with_outcomes` gives them) with a won/lost outcome,
-    dated by their latest qualification."""
+    dated by their latest qualification; the scores of that qualification are features too
+    when an LLM gave them."""
     records: list[Record] = []
     labels: list[int] = []
     dates: list[date | None] = []
@@ -141,7 +142,7 @@ def from_stored(rows: Iterable[Mapping[str, Any]], engine: RulesEngine) -> Train
         except InvalidLeadError as exc:
             skipped.append(f"lead {result.get('lead_ref')}: {exc.message}")
             continue
-        records.append(lead_record(lead, rules_scores(engine, lead)))
+        records.append(lead_record(lead, rules_scores(engine, lead), llm_scores(result)))
         labels.append(int(outcome in CONVERTED))
         dates.append(parse_date(result.get("created_at")))
     return TrainingSet(

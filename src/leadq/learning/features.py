@@ -1,7 +1,8 @@
 """What the learner sees of a lead, and how it is encoded.
 
 A lead becomes a *record*: the rules engine's scores and the signals that fired in its notes,
-its fields and its attributes, by name (`lead_record`). A `FeatureSpec` is learned from the
+its fields and its attributes, by name, and the LLM's scores when an LLM qualified it
+(`lead_record`). A `FeatureSpec` is learned from the
 training records: which names are numbers and which categories (inferred from the values, never
 from the names), the categories' frequent values (the rest pooled as "other", a missing value
 its own level), the numbers' centre, scale and quantile bins. `FeatureSpec.encode` turns a
@@ -27,6 +28,7 @@ Value = str | float | None
 Record = dict[str, Value]
 Distinct = tuple[type, Value]  # a value as counted: True and 1 apart
 
+RULES_PROVIDER = "rules"  # the provider name of the rules engine's results
 RULE_SCORES = ("overall_score", "fit_score", "budget_score", "urgency_score", "authority_score")
 # The lead's own fields a model may learn from (names, emails, ids and free text are not
 # features: they identify a person or are read by the rules engine's signals instead).
@@ -53,9 +55,27 @@ def rules_scores(engine: RulesEngine, lead: LeadInput) -> dict[str, float]:
     return scores
 
 
-def lead_record(lead: LeadInput, scores: Mapping[str, float]) -> Record:
-    """`lead` as the learner reads it, with the rules engine's `scores` for it."""
+def llm_scores(answer: Mapping[str, Any]) -> dict[str, float] | None:
+    """The component and overall scores of a result (or a stored result's dict) when an LLM
+    gave them; None for the rules engine's own results (their scores are the `rules.` ones)."""
+    provider = answer.get("provider")
+    if not provider or provider == RULES_PROVIDER:
+        return None
+    scores = {k: answer.get(k) for k in RULE_SCORES}
+    if any(not isinstance(v, (int, float)) for v in scores.values()):
+        return None
+    return {k: float(v) for k, v in scores.items() if v is not None}
+
+
+def lead_record(
+    lead: LeadInput, scores: Mapping[str, float], llm: Mapping[str, float] | None = None
+) -> Record:
+    """`lead` as the learner reads it, with the rules engine's `scores` for it and, when an
+    LLM qualified it, the LLM's (`llm`). A lead no LLM saw has no `llm.` keys: where a history
+    mixes the two, the model reads them as missing, as it is trained to."""
     record: Record = {f"rules.{k}": float(scores[k]) for k in RULE_SCORES}
+    if llm:
+        record.update({f"llm.{k}": float(llm[k]) for k in RULE_SCORES})
     text = " ".join(filter(None, (lead.engagement_history, lead.additional_context)))
     if text:
         for i in SIGNAL_SCAN.indexes(text):
@@ -77,6 +97,8 @@ def label_of(key: str) -> str:
         return name.replace("_", " ").capitalize()
     if kind == "rules":
         return "Rules engine " + name.replace("_", " ")
+    if kind == "llm":
+        return "LLM " + name.replace("_", " ")
     if kind == "signal":
         return f'Notes say "{_says(name)}"'
     return key

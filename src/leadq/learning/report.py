@@ -34,6 +34,11 @@ def render(report: Mapping[str, Any]) -> str:
         f"(95% CI {lo:.3f}-{hi:.3f}), Brier {m['brier']:.4f}, log loss {m['log_loss']:.4f}",
         f"naive Bayes baseline: AUC {nb['auc']:.3f}, Brier {nb['brier']:.4f}",
         f"rules engine overall_score: AUC {rules['auc']:.3f}",
+        *(
+            [f"LLM overall_score: AUC {llm['auc']:.3f} (the {llm['leads']} an LLM qualified)"]
+            if (llm := report.get("llm_overall_score"))
+            else []
+        ),
         f"verdict: {report['verdict']} ({report['verdict_rule']})",
         "",
         "calibration (predicted -> observed):",

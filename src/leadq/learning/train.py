@@ -166,6 +166,12 @@ class Fitted:
 def fit(records: Sequence[Record], labels: np.ndarray) -> Fitted:
     """One calibrated model on `records`."""
     spec = FeatureSpec.fit(records)
+    if not spec.columns:
+        why = "; ".join(f"{_shown_key(k)}: {r}" for k, r in list(spec.ignored.items())[:8])
+        raise TrainingError(
+            "nothing to learn from: no column of these leads varies in a way a model can use"
+            + (f" ({why})" if why else "")
+        )
     X = encode(spec, records)
     method = "sigmoid" if len(records) < SIGMOID_BELOW else "isotonic"
     regression = Pipeline(
@@ -266,6 +272,17 @@ def check_counts(positives: int, negatives: int, minimum: int = MIN_PER_CLASS) -
         raise TrainingError("not enough data to train: " + "; ".join(short))
 
 
+def _llm_overall(ts: TrainingSet, tested: Any, y: Any) -> dict[str, Any]:
+    """The LLM's own `overall_score` as a ranking, on the held-out leads an LLM qualified
+    (`llm_overall_score`: AUC and how many leads), when there are both outcomes among them."""
+    rows = [i for i in np.flatnonzero(tested) if ts.records[i].get("llm.overall_score") is not None]
+    labels = y[rows]
+    if not rows or labels.min() == labels.max():
+        return {}
+    scores = np.array([float(ts.records[i]["llm.overall_score"] or 0.0) for i in rows])
+    return {"llm_overall_score": {"auc": round(metrics.auc(labels, scores), 4), "leads": len(rows)}}
+
+
 def train(ts: TrainingSet, *, min_per_class: int = MIN_PER_CLASS, seed: int = 0) -> Trained:
     """Evaluate on held-out data, then fit the model to every row (see the module)."""
     started = time.perf_counter()
@@ -320,6 +337,7 @@ def train(ts: TrainingSet, *, min_per_class: int = MIN_PER_CLASS, seed: int = 0)
             "brier": round(metrics.brier(yt, pn), 4),
         },
         "rules_overall_score": {"auc": round(metrics.auc(yt, overall), 4)},
+        **_llm_overall(ts, tested, y),
         "calibration_table": metrics.calibration_table(yt, pm),
         "deciles": metrics.deciles(yt, pm),
         "probability_bands": bands,

@@ -143,6 +143,10 @@ export class ModelView {
       figure("Brier score", fixed(r.model.brier, 4), "lower is better"),
       figure("Naive Bayes baseline", `AUC ${fixed(r.naive_bayes.auc)}`, `Brier ${fixed(r.naive_bayes.brier, 4)}`),
       figure("Rules engine overall score", `AUC ${fixed(r.rules_overall_score.auc)}`),
+      ...(r.llm_overall_score
+        ? [figure("LLM overall score", `AUC ${fixed(r.llm_overall_score.auc)}`,
+          `the ${r.llm_overall_score.leads} leads an LLM qualified`)]
+        : []),
       figure("Evaluated by", r.evaluation)));
     parts.push(el("div", { class: "model-charts" },
       el("figure", { class: "chart-box" }, el("figcaption", { text: "Calibration: predicted beside converted" }),
