@@ -213,6 +213,7 @@ BANDS = (
 
 def test_the_action_follows_the_probability_bands_when_asked() -> None:
     res = finalize(answer(), LEAD, [], CTX)  # outreach by its score
+    assert Flag.ACTION_ADJUSTED not in res.flags
     res.conversion_probability = 0.2
     follow_probability(res, BANDS, 4)
     assert res.recommended_action is Action.NOT_QUALIFIED
@@ -222,6 +223,7 @@ def test_the_action_follows_the_probability_bands_when_asked() -> None:
         "conversion model 4's not_qualified band; the overall score's band is immediate_outreach."
     )
     assert res.overall_score > 0.7  # the score keeps its meaning
+    assert res.flags.count(Flag.ACTION_ADJUSTED) == 1
     same = finalize(answer(), LEAD, [], CTX)
     same.conversion_probability = 0.7
     follow_probability(same, BANDS, 4)
@@ -230,6 +232,7 @@ def test_the_action_follows_the_probability_bands_when_asked() -> None:
         "probability",
     )
     assert same.reasoning_for_action == "why"  # nothing changed: nothing to explain
+    assert Flag.ACTION_ADJUSTED not in same.flags
 
 
 def test_a_review_no_probability_or_no_bands_leave_the_action() -> None:

@@ -268,7 +268,8 @@ def follow_probability(
     """`result` (in place) with the action its conversion probability's band gives, by the
     model's `bands` (LEADQ_ACTION_BASIS=probability). A manual_review the policy set (missing
     facts, a suspected injection, a low-confidence model's own choice) stays; a result with no
-    probability, or a model with no bands, is left as it is."""
+    probability, or a model with no bands, is left as it is. A moved action is flagged
+    `action_adjusted`, as one the score's band moved is."""
     p = result.conversion_probability
     if p is None or not bands or result.recommended_action is Action.MANUAL_REVIEW:
         return result
@@ -282,6 +283,8 @@ def follow_probability(
         )
         result.reasoning_for_action = f"{result.reasoning_for_action} {note}".strip()
         result.recommended_action = action
+        if Flag.ACTION_ADJUSTED not in result.flags:
+            result.flags.append(Flag.ACTION_ADJUSTED)
     return result
 
 
