@@ -106,8 +106,9 @@ class Scorer:
             if points == 0:
                 continue
             column = spec.columns[j]
+            unit = "point" if abs(points) == 1 else "points"
             factors.append(
                 f"{label_of(column.key)} is {column.shown(record.get(column.key))}: "
-                f"{points:+d} points"
+                f"{points:+d} {unit}"
             )
         return Scored(p, factors)
