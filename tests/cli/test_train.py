@@ -9,6 +9,11 @@ import random
 from pathlib import Path
 from typing import Any
 
+from sqlalchemy import create_engine, text
+
+from leadq.config import Settings
+from leadq.storage import trainings
+from leadq.storage.store import Store
 from tests.cli.test_app import leadq, records
 from tests.learning.synthetic import rows, write_csv
 
@@ -83,3 +88,33 @@ def test_too_little_data_is_refused_saying_how_much_more(tmp_path: Path) -> None
     stored = leadq("train")  # the stored leads: none has an outcome yet
     assert stored.returncode == 2
     assert "50 more converted lead(s) (have 0, need 50)" in stored.stderr
+
+
+def _trainings(tmp_path: Path) -> list[tuple[str, str, int | None, str | None]]:
+    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'leadq.db'}")
+    with engine.connect() as conn:
+        found = conn.execute(
+            text("SELECT state, source, model_id, error FROM model_trainings ORDER BY started_at")
+        ).all()
+    engine.dispose()
+    return [tuple(r) for r in found]  # type: ignore[misc]
+
+
+def test_a_training_here_is_a_row_as_the_pages_are_and_one_runs_at_a_time(
+    tmp_path: Path,
+) -> None:
+    past = write_csv(tmp_path / "past.csv", rows(300))
+    refused = leadq("train")
+    trained = leadq("train", str(past), "--label", "Result", "--positive", "Closed Won")
+    assert trained.returncode == 0, trained.stderr
+    assert _trainings(tmp_path) == [
+        ("failed", "stored leads with outcomes", None, refused.stderr.split("error: ")[1].strip()),
+        ("done", "past.csv", 1, None),
+    ]
+    # A training running elsewhere (the page's, say): this one waits its turn.
+    store = Store.open(Settings())
+    trainings.start(store, "feedface", "stored leads with outcomes")
+    busy = leadq("train", str(past), "--label", "Result", "--positive", "Closed Won")
+    store.close()
+    assert busy.returncode == 2
+    assert "training feedface is still running" in busy.stderr

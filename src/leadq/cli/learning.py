@@ -13,10 +13,10 @@ from rich.markup import escape
 
 from leadq.cli.console import err, open_store
 from leadq.config import Settings
-from leadq.core.rules.engine import RulesEngine
-from leadq.core.rules.icp import load_icp
-from leadq.leadfiles import LeadFileError, read_lead_file
-from leadq.storage import conversion_models as registry
+from leadq.core.errors import Conflict, NotEnoughData, NotFound
+from leadq.leadfiles import LeadFileError
+from leadq.service import models as service
+from leadq.storage.store import Store
 
 model_app = typer.Typer(help="Trained conversion models: list, show, activate, deactivate.")
 
@@ -59,9 +59,8 @@ def train_command(
     """Train a conversion model, print its evaluation report and store it as a new version."""
     # scikit-learn and numpy load here, not when the CLI starts (they take about a second)
     try:
-        from leadq.learning.dataset import from_lead_file, from_stored
-        from leadq.learning.report import NO_SIGNAL_RULE, render
-        from leadq.learning.train import TrainingError, train
+        from leadq.learning.report import render
+        from leadq.learning.train import train  # noqa: F401 - here to say what is missing
     except ImportError as exc:
         err.print(
             f"[red]error:[/red] leadq train needs scikit-learn ({exc.name} is not installed): "
@@ -70,46 +69,49 @@ def train_command(
         raise typer.Exit(2) from None
 
     settings = Settings()
-    engine = RulesEngine(load_icp(settings.icp_file), settings.score_weights)
     if file is not None:
         if not label or not positive:
             err.print("[red]error:[/red] with FILE, give --label COLUMN and --positive VALUE")
             raise typer.Exit(2)
         try:
-            read = read_lead_file(
-                file, max_bytes=settings.max_file_bytes, max_rows=settings.max_rows
-            )
+            ts = service.file_set(settings, file, label, positive, date_column, name=file.name)
         except (LeadFileError, ValueError) as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None
-        ts = from_lead_file(read, engine, label, positive, date_column, source=file.name)
-        store = open_store(settings)
-    else:
-        store = open_store(settings)
-        ts = from_stored(store.latest_with_outcomes(), engine)
+    store = open_store(settings)
     try:
+        # A training row like the page's: one runs at a time, and the page sees this one.
+        source = ts.source if file is not None else service.STORED
+        work = (
+            (lambda: service.train_and_store(store, ts))
+            if file is not None
+            else (lambda: service.train_and_store(store, service.stored_set(store, settings)))
+        )
         try:
-            trained = train(ts)
-        except TrainingError as exc:
-            err.print(f"[red]error:[/red] {escape(str(exc))}")
+            stored = service.Trainings(store).run(source, work)
+        except (NotEnoughData, Conflict) as exc:
+            err.print(f"[red]error:[/red] {escape(exc.message)}")
             raise typer.Exit(2) from None
-        typer.echo(render(trained.report))
+        typer.echo(render(stored.report))
         if report is not None:
-            report.write_text(json.dumps(trained.report, indent=2), encoding="utf-8")
-        model_id = trained.save(store, ts)
-        err.print(f"stored as model {model_id}")
+            report.write_text(json.dumps(stored.report, indent=2), encoding="utf-8")
+        err.print(f"stored as model {stored.model_id}")
         if activate:
-            if trained.no_signal and not force:
-                err.print(
-                    f"[red]not activated:[/red] the report says no signal ({NO_SIGNAL_RULE}); "
-                    "add --force to activate it anyway"
-                )
-                raise typer.Exit(1)
-            with store.writing(), store.session.begin() as s:
-                registry.activate(s, model_id)
-            err.print(f"model {model_id} is active: new results carry its probability")
+            _activate(store, stored.model_id, force)
+            err.print(f"model {stored.model_id} is active: new results carry its probability")
     finally:
         store.close()
+
+
+def _activate(store: Store, model_id: int, force: bool) -> None:
+    try:
+        service.activate(store, model_id, force, "add --force")
+    except NotFound as exc:
+        err.print(f"[red]error:[/red] {escape(exc.message)}")
+        raise typer.Exit(1) from None
+    except Conflict as exc:
+        err.print(f"[red]{escape(exc.message)}[/red]")
+        raise typer.Exit(1) from None
 
 
 @model_app.command("list")
@@ -117,9 +119,8 @@ def model_list() -> None:
     """Every stored model, the newest first (JSON lines)."""
     store = open_store(Settings())
     try:
-        with store.session() as s:
-            for row in registry.list_models(s):
-                typer.echo(json.dumps(row))
+        for row in service.list_models(store):
+            typer.echo(json.dumps(row))
     finally:
         store.close()
 
@@ -127,17 +128,15 @@ def model_list() -> None:
 @model_app.command("show")
 def model_show(model_id: Annotated[int, typer.Argument(help="The model's id.")]) -> None:
     """A model's full report."""
-    from leadq.learning.drift import model_drift
     from leadq.learning.report import render
 
     settings = Settings()
     store = open_store(settings)
     try:
-        with store.session() as s:
-            found = registry.get_model(s, model_id)
-            drift = model_drift(s, model_id, settings.model_max_age_days)
+        found = service.get_model(store, model_id, settings.model_max_age_days)
     finally:
         store.close()
+    drift = found["drift"] if found else None
     if found is None or drift is None:
         err.print(f"[red]error:[/red] no model {model_id}")
         raise typer.Exit(1)
@@ -165,22 +164,9 @@ def model_activate(
 ) -> None:
     """Score new leads with this model (the one active before is deactivated: to roll back,
     activate that one again)."""
-    from leadq.learning.report import NO_SIGNAL_RULE
-
     store = open_store(Settings())
     try:
-        with store.writing(), store.session.begin() as s:
-            found = registry.get_model(s, model_id)
-            if found is None:
-                err.print(f"[red]error:[/red] no model {model_id}")
-                raise typer.Exit(1)
-            if found["verdict"] == "no signal" and not force:
-                err.print(
-                    f"[red]not activated:[/red] model {model_id}'s report says no signal "
-                    f"({NO_SIGNAL_RULE}); add --force to activate it anyway"
-                )
-                raise typer.Exit(1)
-            registry.activate(s, model_id)
+        _activate(store, model_id, force)
     finally:
         store.close()
     err.print(f"model {model_id} is active")
@@ -191,8 +177,7 @@ def model_deactivate() -> None:
     """Score with no model: results carry no conversion probability."""
     store = open_store(Settings())
     try:
-        with store.writing(), store.session.begin() as s:
-            was = registry.deactivate(s)
+        was = service.deactivate(store)
     finally:
         store.close()
     err.print(f"model {was} deactivated" if was is not None else "no model was active")
