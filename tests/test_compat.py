@@ -126,6 +126,34 @@ async def test_streaming_ends_with_the_full_result(qualifier: CerebrasLeadQualif
     assert is_seed_result(chunks[-1])
 
 
+def test_the_chain_is_the_originals_lcel_entry_point(qualifier: CerebrasLeadQualifier) -> None:
+    """Code that called the original's `qualifier.chain` directly (`invoke`, `batch` with a
+    max_concurrency config) gets result dicts from the whole of leadq."""
+    chain = qualifier.chain
+    assert is_seed_result(chain.invoke(SAMPLE_LEAD))
+    leads = [{**SAMPLE_LEAD, "lead_id": f"C-{i}"} for i in range(3)]
+    results = chain.batch(leads, config={"max_concurrency": 2})
+    assert [r["lead_id"] for r in results] == ["C-0", "C-1", "C-2"]
+    with pytest.raises(ValueError, match="lead_name"):
+        chain.invoke({**SAMPLE_LEAD, "lead_name": ""})
+
+
+async def test_the_chains_async_calls_stream_and_complete_as_the_originals(
+    qualifier: CerebrasLeadQualifier,
+) -> None:
+    chain = qualifier.chain
+    assert is_seed_result(await chain.ainvoke(SeedInput(**SAMPLE_LEAD)))
+    leads = [{**SAMPLE_LEAD, "lead_id": f"A-{i}"} for i in range(3)]
+    config: Any = {"max_concurrency": 2}
+    done = [(i, r) async for i, r in chain.abatch_as_completed(leads, config=config)]
+    assert sorted(i for i, _ in done) == [0, 1, 2]
+    assert all(r["lead_id"] == f"A-{i}" for i, r in done)
+    assert [r["lead_id"] for r in await chain.abatch(leads)] == ["A-0", "A-1", "A-2"]
+    chunks = [c async for c in chain.astream(SAMPLE_LEAD)]
+    assert all(isinstance(c, dict) for c in chunks)
+    assert is_seed_result(chunks[-1])
+
+
 def test_invalid_input_raises_value_error_naming_the_field(
     qualifier: CerebrasLeadQualifier,
 ) -> None:

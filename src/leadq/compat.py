@@ -6,10 +6,11 @@ typed API is `LeadQualifier` (`get_lead_qualifier()` for the process-wide one)."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Mapping, Sequence
 from contextlib import aclosing
 from typing import Any
 
+from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel
 
 from leadq.config import Settings
@@ -39,14 +40,45 @@ def as_dict(outcome: ResultOrError | PartialResult) -> dict[str, Any]:
     return outcome.model_dump(mode="json")
 
 
+class SeedChain(Runnable[Any, dict[str, Any]]):
+    """The original design's `qualifier.chain`: a LangChain runnable from a lead (dict or
+    model) to its result dict, over the whole of leadq (validation, policies, retries,
+    cache...), not the bare model call. `invoke`/`ainvoke` raise like `qualify_lead`;
+    `batch`, `abatch` and `abatch_as_completed` are LangChain's own over them (with
+    `config={"max_concurrency": N}` and `return_exceptions`); `astream` yields the partial
+    results as the model's tokens arrive, the full result last."""
+
+    def __init__(self, qualifier: CerebrasLeadQualifier) -> None:
+        self.qualifier = qualifier
+
+    def invoke(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        return self.qualifier.qualify_lead(input)
+
+    async def ainvoke(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> dict[str, Any]:
+        return await self.qualifier.qualify_lead_async(input)
+
+    async def astream(
+        self, input: Any, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[dict[str, Any]]:
+        async with aclosing(self.qualifier.stream_qualification(input)) as items:
+            async for item in items:
+                yield item
+
+
 class CerebrasLeadQualifier:
     """The original qualifier's methods, on whichever provider leadq is configured for
-    (`LEADQ_PROVIDER`: cerebras, openai, rules...), answering dicts."""
+    (`LEADQ_PROVIDER`: cerebras, openai, rules...), answering dicts; `chain` is the original's
+    LCEL entry point (`SeedChain`)."""
 
     def __init__(
         self, settings: Settings | None = None, *, qualifier: LeadQualifier | None = None
     ) -> None:
         self.qualifier = qualifier or LeadQualifier(settings)
+        self.chain = SeedChain(self)
 
     def __repr__(self) -> str:
         return f"CerebrasLeadQualifier({self.qualifier!r})"
@@ -92,7 +124,7 @@ class CerebrasLeadQualifier:
             async for index, outcome in outcomes:
                 yield index, as_dict(outcome)
 
-    async def stream_qualification(self, lead_data: Any) -> AsyncIterator[dict[str, Any]]:
+    async def stream_qualification(self, lead_data: Any) -> AsyncGenerator[dict[str, Any]]:
         """Dicts of the fields the model has produced so far, as its tokens arrive; the last
         one is the full result. Raises like `qualify_lead`."""
         items = self.qualifier.stream_qualification(as_lead(lead_data))
