@@ -282,6 +282,14 @@ def test_temperature_is_left_out_for_models_that_refuse_it(
     assert result.cost_usd is None  # no price in the table: none made up
 
 
+def test_reasoning_effort_reaches_claude_as_output_config_effort(
+    claude, anthropic_server, strong_lead
+) -> None:
+    result = claude(model="claude-opus-4-7", reasoning_effort="low").qualify_lead(strong_lead)
+    assert result.fit_score == GOOD["fit_score"]
+    assert anthropic_server.requests[-1]["output_config"]["effort"] == "low"
+
+
 def test_json_mode_is_refused_naming_the_setting(anthropic_server) -> None:
     settings = scripted_anthropic_settings(anthropic_server.url)
     with pytest.raises(ProviderNotConfigured, match="LEADQ_STRUCTURED_OUTPUT=json_mode"):

@@ -109,6 +109,17 @@ def test_a_prompt_only_method_is_refused_naming_the_setting(method: str) -> None
         AnthropicMessages.request_fields(_call(method))
 
 
+@pytest.mark.parametrize("method", ["json_schema", "function_calling"])
+def test_reasoning_effort_is_sent_as_output_config_effort_only_when_set(method: str) -> None:
+    fields = AnthropicMessages.request_fields(_call(method, reasoning_effort="medium"))
+    assert fields["output_config"]["effort"] == "medium"
+    assert "reasoning_effort" not in fields
+    if method == "json_schema":  # beside the answer's format, not instead of it
+        assert fields["output_config"]["format"]["schema"] == ANSWER_SCHEMA
+    unset = AnthropicMessages.request_fields(_call(method))
+    assert "effort" not in unset.get("output_config", {})
+
+
 def test_no_temperature_when_the_model_takes_none() -> None:
     assert "temperature" not in AnthropicMessages.request_fields(_call(temperature=None))
     assert not INFO.takes_temperature("claude-opus-4-7")

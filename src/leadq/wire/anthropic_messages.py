@@ -171,9 +171,10 @@ class AnthropicMessages(ModelStep):
     @classmethod
     def request_fields(cls, call: CallShape) -> dict[str, Any]:
         """Model, the answer budget (`max_tokens`, which the API requires), temperature
-        unless the model refuses it, and the answer schema less the keywords the provider's
-        structured output refuses. Reasoning effort is not sent: no Claude model takes it
-        under that name."""
+        unless the model refuses it, the answer schema less the keywords the provider's
+        structured output refuses, and LEADQ_REASONING_EFFORT, when set, as
+        `output_config.effort` (Claude's name for it; a model that does not take it answers
+        400, which names the field)."""
         schema = schema_without(call.info.schema_unsupported)
         fields: dict[str, Any] = {"model": call.model, "max_tokens": call.max_tokens}
         if call.temperature is not None:
@@ -196,6 +197,8 @@ class AnthropicMessages(ModelStep):
                 "with json_schema (output_config.format, the default) or function_calling (a "
                 "strict tool); a prompt alone does not make its answer JSON"
             )
+        if call.reasoning_effort:
+            fields.setdefault("output_config", {})["effort"] = call.reasoning_effort
         return fields
 
     def body(self, prompt: PromptValue, stream: bool = False) -> bytes:
