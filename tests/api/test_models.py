@@ -23,7 +23,7 @@ from leadq.storage import conversion_models as registry
 from leadq.storage.models import ConversionModel
 from tests.api.conftest import LiveApp
 from tests.learning.synthetic import rows, training_set
-from tests.support.llm import GOOD, answer, lead_in
+from tests.support.llm import GOOD, answer, lead_in, scripted_llm_settings
 from tests.support.openai_server import ScriptedServer
 
 DEADLINE = 30.0  # seconds to wait for what happens in the background (not a timing check)
@@ -539,13 +539,7 @@ def test_a_cached_result_is_scored_by_the_model_active_now(
     """A cache hit comes back with the active model's probability, not the one (or none) it
     was stored with; after deactivation, with none."""
     openai_server.handler = lambda body: answer(body)
-    app = live_app(
-        provider="openai",
-        openai_base_url=openai_server.url,
-        openai_api_key="k",
-        model="gpt-4o-mini",
-        data_dir=tmp_path,
-    )
+    app = live_app(**scripted_llm_settings(openai_server.url), data_dir=tmp_path)
     good = _save(app, signal)
     with app.client() as api:
 
@@ -580,13 +574,7 @@ def test_an_llm_qualified_history_trains_on_the_llms_scores_and_scoring_reads_th
         return answer(body, {**GOOD, "fit_score": fit})
 
     openai_server.handler = judged
-    app = live_app(
-        provider="openai",
-        openai_base_url=openai_server.url,
-        openai_api_key="k",
-        model="gpt-4o-mini",
-        data_dir=tmp_path,
-    )
+    app = live_app(**scripted_llm_settings(openai_server.url), data_dir=tmp_path)
     same = {"company_name": "Same Corp", "industry": "SaaS", "job_title": "Manager"}
     leads = [
         {**same, "lead_name": f"{'Hot' if i % 2 else 'Cold'} {i}", "lead_id": f"CRM-{i}"}
