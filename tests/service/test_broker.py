@@ -89,6 +89,28 @@ def _attempts(db: str, job_id: str) -> list[int]:
     return out
 
 
+def _holder(db: str, job_id: str, seconds: float = 60) -> int:
+    """The pid of a worker that holds a running chunk of the job (waiting for one)."""
+    engine = create_engine(db)
+    end = time.monotonic() + seconds
+    try:
+        while True:
+            with engine.connect() as conn:
+                pid = conn.execute(
+                    text(
+                        "SELECT w.pid FROM job_chunks c JOIN job_workers w ON w.id = c.owner "
+                        "WHERE c.job_id = :j AND c.status = 'running' LIMIT 1"
+                    ),
+                    {"j": job_id},
+                ).scalar()
+            if pid is not None:
+                return int(pid)
+            assert time.monotonic() < end, "no worker took a chunk"
+            time.sleep(0.02)
+    finally:
+        engine.dispose()
+
+
 def _results(url: str, job_id: str) -> list[dict[str, Any]]:
     reply = httpx.get(f"{url}/api/jobs/{job_id}/results", timeout=60)
     assert reply.status_code == 200
@@ -128,7 +150,10 @@ def _run_with_kill(
             assert reply.status_code == 202, reply.text
             job_id = reply.json()["data"]["id"]
             wait_for(url, job_id, lambda j: j["done"] >= kill_after)
-            victim = procs[0]
+            # The worker killed is one that holds a chunk now (any worker may be between
+            # chunks, or not have taken one at all, at the moment the count is reached).
+            holder = _holder(db, job_id)
+            victim = next(p for p in procs if p.pid == holder)
             victim.send_signal(signal.SIGKILL)
             victim.wait(10)
             assert victim.returncode == -signal.SIGKILL
