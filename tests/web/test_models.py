@@ -32,11 +32,16 @@ def no_signal() -> Trained:
     return train(training_set(600, shuffled=True))
 
 
-def _save(app: LiveApp, trained: Trained) -> int:
+def _save(app: LiveApp, trained: Trained, **report: Any) -> int:
+    """Store `trained`, its report with `report`'s keys added."""
     store = app.app.state.store
     with store.writing(), store.session.begin() as s:
         return registry.save_model(
-            s, report=trained.report, scorer=trained.scorer, model=trained.model, fingerprint="0"
+            s,
+            report={**trained.report, **report},
+            scorer=trained.scorer,
+            model=trained.model,
+            fingerprint="0",
         )
 
 
@@ -44,7 +49,9 @@ def test_versions_report_charts_activate_deactivate_and_roll_back(
     web_app: Any, open_page: Any, signal: Trained, no_signal: Trained
 ) -> None:
     ui = open_page(web_app(), allow=(409,))
-    good, flat = _save(ui.app, signal), _save(ui.app, no_signal)
+    # The no-signal one as if trained on leads an LLM qualified: its report has the LLM's AUC.
+    llm = {"auc": 0.61, "leads": 120}
+    good, flat = _save(ui.app, signal), _save(ui.app, no_signal, llm_overall_score=llm)
     page = ui.goto("/#/models")
     rows_ = page.locator("#models-table tbody tr")
     expect(rows_).to_have_count(2)
@@ -57,6 +64,9 @@ def test_versions_report_charts_activate_deactivate_and_roll_back(
     expect(report).to_have_attribute("data-model", str(flat))
     expect(report.locator("#model-no-signal")).to_contain_text("No signal.")
     expect(report.locator("#model-no-signal")).to_contain_text(NO_SIGNAL_RULE)
+    expect(report.locator("#model-figures")).to_contain_text(
+        "LLM overall scoreAUC 0.610 the 120 leads an LLM qualified"
+    )
 
     page.get_by_role("button", name=f"Report of model {good}").click()
     expect(report).to_have_attribute("data-model", str(good))
@@ -68,6 +78,7 @@ def test_versions_report_charts_activate_deactivate_and_roll_back(
     assert f"{m['brier']:.4f}" in figures
     assert f"AUC {signal.report['naive_bayes']['auc']:.3f}" in figures
     assert f"AUC {signal.report['rules_overall_score']['auc']:.3f}" in figures
+    assert "LLM overall score" not in figures  # no LLM qualified its leads
     # The charts, drawn by the page from the report's own numbers.
     bins = [row for row in signal.report["calibration_table"] if row["leads"]]
     points = report.locator("svg[data-chart='calibration'] circle.point.held-out[data-bin]")
