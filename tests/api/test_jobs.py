@@ -304,7 +304,16 @@ def test_a_killed_server_takes_its_job_up_again_when_restarted(
 def test_two_server_processes_share_a_job_and_run_no_chunk_twice(
     openai_server: ScriptedServer, tmp_path: Path
 ) -> None:
-    openai_server.handler = lambda body: answer(body, delay=0.02)
+    # No answer until both processes hold a chunk: on a loaded machine one process could
+    # otherwise finish the job before the other wakes, and the test would say nothing.
+    gate = threading.Event()
+
+    async def handler(body: dict[str, Any]) -> Reply:
+        await asyncio.to_thread(gate.wait, 60)
+        return answer(body, delay=0.02)
+
+    openai_server.handler = handler
+    db = tmp_path / "data" / "leadq.db"
     port = free_port()
     env = {
         **os.environ,
@@ -313,6 +322,7 @@ def test_two_server_processes_share_a_job_and_run_no_chunk_twice(
         "OPENAI_API_KEY": "sk-test",
         "LEADQ_MODEL": "test-model",
         "LEADQ_MAX_RETRIES": "0",
+        "LEADQ_TIMEOUT": "90",
         "LEADQ_DATA_DIR": str(tmp_path / "data"),
         "LEADQ_JOB_CHUNK_ROWS": "10",
         "TMPDIR": str(tmp_path),
@@ -329,11 +339,16 @@ def test_two_server_processes_share_a_job_and_run_no_chunk_twice(
     try:
         wait_until_serving(proc, url)
         job_id = httpx.post(f"{url}/api/jobs", json=leads(200), timeout=30).json()["data"]["id"]
+        end = time.monotonic() + 60
+        holding = "SELECT count(DISTINCT owner) FROM job_chunks WHERE status = 'running'"
+        while _count(db, holding) < 2 and time.monotonic() < end:
+            time.sleep(0.05)
+        gate.set()
         job = wait_for(url, job_id, lambda j: j["status"] == "done")
     finally:
+        gate.set()
         proc.send_signal(signal.SIGTERM)
         proc.wait(30)
-    db = tmp_path / "data" / "leadq.db"
     assert job["succeeded"] == 200
     assert len(openai_server.requests) == 200  # no lead asked twice
     owners = _count(db, "SELECT count(DISTINCT owner) FROM job_chunks")
@@ -383,3 +398,123 @@ def test_results_after_a_row_and_up_to_a_limit_skip_the_rows_still_running(
     assert csv_page.text.startswith("row,qualification_id,")
     assert list(csv.reader(io.StringIO(none.text))) == [list(CSV_COLUMNS)]  # the header alone
     assert [(r["row"], r["status"]) for r in late] == [(3, "ok"), (4, "ok")]
+
+
+# A form upload (curl -F file=@leads.csv): curl sends a .csv or .jsonl file's part as
+# application/octet-stream, so the format is the file name's.
+_OCTETS = "application/octet-stream"
+
+
+def test_a_csv_file_uploaded_as_a_form_runs_with_its_name_as_the_source(
+    live_app: Callable[..., LiveApp], tmp_path: Path
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path / "data")
+    with EXAMPLES.open(encoding="utf-8", newline="") as fh:
+        sent_ids = [row["lead_id"] for row in csv.DictReader(fh)]
+    with app.client() as client:
+        upload = {"file": ("exports/leads.csv", EXAMPLES.read_bytes(), _OCTETS)}
+        reply = client.post("/api/jobs", files=upload)
+        assert reply.status_code == 202, reply.text
+        submitted = reply.json()["data"]
+        assert (submitted["source"], submitted["total"]) == ("leads.csv", 21)  # no folder
+        job = _until_done(client, submitted["id"])
+        out = _records(client.get(f"/api/jobs/{job['id']}/results"))
+        named = client.post("/api/jobs?name=Q3%20leads", files=upload).json()["data"]
+    assert (job["status"], job["done"], job["succeeded"], job["failed"]) == ("done", 21, 20, 1)
+    assert [r["row"] for r in out] == list(range(1, 22))
+    assert [r["lead_id"] or "" for r in out] == sent_ids  # row 12 has none: the invalid one
+    assert named["source"] == "Q3 leads"  # ?name= over the file's name
+
+
+def test_a_jsonl_file_uploaded_as_a_form_is_read_by_its_extension(
+    live_app: Callable[..., LiveApp], tmp_path: Path
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path / "data")
+    sent = [{**lead, "org": lead.pop("company_name")} for lead in leads(3)]
+    body = "".join(json.dumps(lead) + "\n" for lead in sent).encode()
+    with app.client() as client:
+        reply = client.post(
+            "/api/jobs",
+            files={"file": ("leads.jsonl", body, _OCTETS)},
+            data={"map": "org=company_name"},
+        )
+        assert reply.status_code == 202, reply.text
+        job = _until_done(client, reply.json()["data"]["id"])
+        as_csv = client.get(f"/api/jobs/{job['id']}/results?format=csv")
+        # No extension it knows: the part's Content-Type says JSONL.
+        typed = client.post("/api/jobs", files={"file": ("export", body, "application/x-ndjson")})
+    assert (job["source"], job["succeeded"], job["failed"]) == ("leads.jsonl", 3, 0)
+    out = list(csv.DictReader(io.StringIO(as_csv.text)))
+    assert [r["lead_id"] for r in out] == [lead["lead_id"] for lead in sent]
+    assert [r["company_name"] for r in out] == ["Company 0", "Company 1", "Company 2"]  # `map`
+    assert typed.status_code == 202, typed.text
+    assert (typed.json()["data"]["source"], typed.json()["data"]["total"]) == ("export", 3)
+
+
+def test_a_form_without_a_file_part_is_refused_naming_file(
+    live_app: Callable[..., LiveApp], tmp_path: Path
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path / "data")
+    with app.client() as client:
+        only_map = client.post(
+            "/api/jobs", files={"map": (None, "org=company_name")}
+        )  # multipart, with no file
+        as_text = client.post("/api/jobs", files={"file": (None, "lead_name\nAnn\n")})
+        misnamed = client.post("/api/jobs", files={"leads": ("leads.csv", b"lead_name\nAnn\n")})
+        listed = client.get("/api/jobs").json()["data"]
+    for reply in (only_map, as_text, misnamed):
+        assert reply.status_code == 422, reply.text
+        assert reply.json()["error"]["code"] == "invalid_file"
+        assert "`file`" in reply.json()["error"]["message"]
+    assert "is missing" in only_map.json()["error"]["message"]
+    assert "text field" in as_text.json()["error"]["message"]
+    assert "'leads'" in misnamed.json()["error"]["message"]
+    assert listed == []  # none of them made a job
+
+
+def test_a_form_upload_over_the_file_limit_is_413_as_a_raw_body_is(
+    live_app: Callable[..., LiveApp], tmp_path: Path
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path / "data", max_file_bytes=4096)
+    small = "".join(
+        ["lead_id,lead_name,company_name\n", *(f"S-{i},Lead {i},Co {i}\n" for i in range(5))]
+    ).encode()
+    big = EXAMPLES.read_bytes()
+    assert len(small) < 1000 < 4096 < len(big)
+    with app.client() as client:
+        fits = client.post("/api/jobs", files={"file": ("small.csv", small, _OCTETS)})
+        over = client.post("/api/jobs", files={"file": ("leads.csv", big, _OCTETS)})
+        raw = client.post("/api/jobs", content=big, headers={"Content-Type": "text/csv"})
+        # Without a Content-Length (chunked): refused while it is read.
+        form = httpx.Request("POST", "/", files={"file": ("leads.csv", big, _OCTETS)})
+        chunked = client.post(
+            "/api/jobs",
+            content=iter([form.read()[i : i + 1024] for i in range(0, len(form.read()), 1024)]),
+            headers={"Content-Type": form.headers["Content-Type"]},
+        )
+        listed = client.get("/api/jobs").json()["data"]
+    assert fits.status_code == 202, fits.text
+    for reply in (over, raw, chunked):
+        assert reply.status_code == 413, reply.text
+        assert reply.json()["error"]["code"] == "payload_too_large"
+        assert "LEADQ_MAX_FILE_BYTES" in reply.json()["error"]["message"]
+    assert [j["source"] for j in listed] == ["small.csv"]
+
+
+def test_an_unreadable_file_uploaded_as_a_form_is_refused_naming_the_byte(
+    live_app: Callable[..., LiveApp], tmp_path: Path
+) -> None:
+    app = live_app(provider="rules", data_dir=tmp_path / "data")
+    # UTF-16 whose header holds a lone surrogate, as the raw body's test sends.
+    bad = b"\xff\xfe\x00\xd8" + "x,company_name\nAnn,Acme\n".encode("utf-16-le")
+    with app.client() as client:
+        reply = client.post("/api/jobs", files={"file": ("leads.csv", bad, _OCTETS)})
+        empty = client.post("/api/jobs", files={"file": ("q3.csv", b"\n\n", _OCTETS)})
+        listed = client.get("/api/jobs").json()["data"]
+    assert reply.status_code == 422, reply.text
+    error = reply.json()["error"]
+    assert error["code"] == "invalid_file"
+    assert error["message"] == "leads.csv: the header cannot be decoded (byte offset 2)"
+    assert empty.status_code == 422, empty.text
+    assert empty.json()["error"]["message"] == "q3.csv: empty file or no header row"
+    assert listed == []

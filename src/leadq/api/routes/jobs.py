@@ -7,10 +7,13 @@ import asyncio
 import json
 from collections.abc import AsyncIterator, Iterator
 from contextlib import suppress
+from pathlib import PureWindowsPath
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import StreamingResponse
+from starlette.datastructures import UploadFile
+from starlette.exceptions import HTTPException
 
 from leadq.api.deps import SettingsDep, StoreDep, require_api_key
 from leadq.api.models import (
@@ -50,11 +53,16 @@ FILE_TYPES = {
     "application/x-jsonlines": "jsonl",
     "application/jsonlines": "jsonl",
 }
+# A form upload's file by its name; else by the part's Content-Type (FILE_TYPES).
+FILE_SUFFIXES = {".csv": "csv", ".jsonl": "jsonl", ".ndjson": "jsonl"}
+_FORM_FIELDS = 100  # `map` fields a form may carry (a form's file is its one file part)
+_FORM_FIELD_BYTES = 4096  # a `map` field's size (the file part is held by the body limit)
 _SUBMIT_BODY = {
     "requestBody": {
         "required": True,
         "description": "A JSON list of leads, or a CSV or JSONL file as the body (by its "
-        "Content-Type, or `?format=`), read as `leadq qualify` reads one.",
+        "Content-Type, or `?format=`), or a form upload (`curl -F file=@leads.csv`), read "
+        "as `leadq qualify` reads one.",
         "content": {
             "application/json": {
                 "schema": {
@@ -65,6 +73,28 @@ _SUBMIT_BODY = {
             },
             "text/csv": {"schema": {"type": "string"}},
             "application/x-ndjson": {"schema": {"type": "string"}},
+            "multipart/form-data": {
+                "schema": {
+                    "type": "object",
+                    "required": ["file"],
+                    "properties": {
+                        "file": {
+                            "type": "string",
+                            "format": "binary",
+                            "description": "The CSV or JSONL file: read by its name's "
+                            "extension (.csv, .jsonl, .ndjson), else its Content-Type, else "
+                            "`?format=`, else as CSV. Its name is the job's source unless "
+                            "`?name=` is given.",
+                        },
+                        "map": {
+                            "type": "array",
+                            "items": {"type": "string"},
+                            "description": "`COLUMN=FIELD`, repeatable, as the `map` query "
+                            "parameter (both may be given).",
+                        },
+                    },
+                },
+            },
         },
     }
 }
@@ -110,8 +140,14 @@ async def submit_job(
     A file that cannot be read is refused (422 `invalid_file`, naming the row or byte); a
     row that is no lead, or an invalid lead, gets its error in the results instead."""
     kind = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    fmt = input_format or FILE_TYPES.get(kind, "json")
-    data = await request.body()
+    if kind == "multipart/form-data":
+        data, filename, part_format, form_map = await _form_upload(request)
+        fmt = part_format or input_format or "csv"
+        column_map = [*(column_map or ()), *form_map]
+        name = name or filename
+    else:
+        fmt = input_format or FILE_TYPES.get(kind, "json")
+        data = await request.body()
     try:
         mapping = parse_mapping(column_map or ())
     except ValueError as exc:
@@ -130,6 +166,39 @@ async def submit_job(
         submitted.submit, store, queue, source, rows, options, per_chunk, patience=120.0
     )
     return {"status": "success", "data": job}
+
+
+async def _form_upload(request: Request) -> tuple[bytes, str | None, str | None, list[str]]:
+    """A form upload's file part `file`: its bytes (the whole body is held to
+    LEADQ_MAX_FILE_BYTES before it gets here), its name without a folder, the format that
+    name or the part's Content-Type says, and the form's `map` fields."""
+    try:
+        async with request.form(
+            max_files=1, max_fields=_FORM_FIELDS, max_part_size=_FORM_FIELD_BYTES
+        ) as form:
+            unknown = sorted(set(form.keys()) - {"file", "map"})
+            upload, form_map = form.get("file"), form.getlist("map")
+            if unknown:
+                raise InvalidFile(
+                    f"unknown form field {', '.join(map(repr, unknown[:5]))}: send the file as "
+                    "`file` (curl -F file=@leads.csv) and any `map` fields; `name` and "
+                    "`format` are query parameters"
+                )
+            if not isinstance(upload, UploadFile):
+                what = "is a text field, not a file" if upload is not None else "is missing"
+                raise InvalidFile(
+                    f"the form's `file` part {what}: send the CSV or JSONL file as "
+                    "curl -F file=@leads.csv does"
+                )
+            if not all(isinstance(m, str) for m in form_map):
+                raise InvalidFile("the form's `map` fields are `COLUMN=FIELD` text, not files")
+            data = await upload.read()
+    except HTTPException as exc:  # starlette's 400: the form itself cannot be parsed
+        raise InvalidFile(f"the multipart form cannot be read: {exc.detail}") from None
+    path = PureWindowsPath((upload.filename or "").strip())  # its folder by / or \\ dropped
+    kind = (upload.content_type or "").split(";")[0].strip().lower()
+    fmt = FILE_SUFFIXES.get(path.suffix.lower()) or FILE_TYPES.get(kind)
+    return data, path.name.strip()[:300] or None, fmt, [str(m) for m in form_map]
 
 
 def _json_list(data: bytes) -> list[Any]:
