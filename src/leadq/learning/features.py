@@ -5,9 +5,10 @@ its fields and its attributes, by name, and the LLM's scores when an LLM qualifi
 (`lead_record`). A `FeatureSpec` is learned from the
 training records: which names are numbers and which categories (inferred from the values, never
 from the names), the categories' frequent values (the rest pooled as "other", a missing value
-its own level), the numbers' centre, scale and quantile bins. `FeatureSpec.encode` turns a
-record into the sparse row the model reads; training and scoring share it, so the two cannot
-disagree. Pure Python: scoring one lead needs no numpy."""
+its own level), the numbers' centre, scale and quantile bins (and the bins' edges, above which
+a number has a slope of its own). `FeatureSpec.encode` turns a record into the sparse row the
+model reads; training and scoring share it, so the two cannot disagree. Pure Python: scoring
+one lead needs no numpy."""
 
 from __future__ import annotations
 
@@ -132,8 +133,10 @@ def as_text(value: Value) -> str:
 
 @dataclass
 class Column:
-    """One record key as the model reads it: a number (standardised, with quantile bins and a
-    missing indicator when the data has them) or a category (one column per kept level)."""
+    """One record key as the model reads it: a number (standardised, with quantile bins, a
+    missing indicator when the data has them, and with `hinges` how far it is above each inner
+    edge: a line bent at the edges, where the bins alone are steps) or a category (one column
+    per kept level)."""
 
     key: str
     kind: str  # "number" or "category"
@@ -144,12 +147,14 @@ class Column:
     has_missing: bool = False
     edges: list[float] = field(default_factory=list)  # inner quantile edges of the bins
     levels: list[str] = field(default_factory=list)  # categories: kept values, OTHER, MISSING
+    hinges: bool = False  # False in models stored before numbers had them
 
     @property
     def width(self) -> int:
         if self.kind == "category":
             return len(self.levels)
-        return 1 + int(self.has_missing) + (len(self.edges) + 1 if self.edges else 0)
+        bins = len(self.edges) + 1 if self.edges else 0
+        return 1 + int(self.has_missing) + bins + (len(self.edges) if self.hinges else 0)
 
     def names(self) -> list[str]:
         """What each of its encoded columns means, in words."""
@@ -162,6 +167,8 @@ class Column:
         if self.edges:
             bounds = [-math.inf, *self.edges, math.inf]
             out += [f"{label} in {_range_words(lo, hi)}" for lo, hi in pairwise(bounds)]
+            if self.hinges:
+                out += [f"{label} above {e:,.4g} (per standard deviation)" for e in self.edges]
         return out
 
     def encode(self, value: Value, out: list[tuple[int, float]]) -> None:
@@ -182,7 +189,13 @@ class Column:
         z = (number - self.mean) / self.scale
         out.append((at, max(-CLIP, min(CLIP, z))))
         if self.edges:
-            out.append((at + 1 + int(self.has_missing) + bisect_right(self.edges, number), 1.0))
+            first = at + 1 + int(self.has_missing)
+            out.append((first + bisect_right(self.edges, number), 1.0))
+            if self.hinges:
+                first += len(self.edges) + 1
+                for i, edge in enumerate(self.edges):
+                    if number > edge:
+                        out.append((first + i, min(CLIP, (number - edge) / self.scale)))
 
     def shown(self, value: Value) -> str:
         """The value as the factor's words give it."""
@@ -305,6 +318,7 @@ class FeatureSpec:
                     "has_missing": c.has_missing,
                     "edges": c.edges,
                     "levels": c.levels,
+                    "hinges": c.hinges,
                 }
                 for c in self.columns
             ],
@@ -353,4 +367,5 @@ def _number(
         fill=median,
         has_missing=has_missing,
         edges=edges,
+        hinges=bool(edges),
     )

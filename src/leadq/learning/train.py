@@ -1,8 +1,9 @@
 """Training and its honest report. A regularised logistic regression over the `FeatureSpec`
-encoding, calibrated with `CalibratedClassifierCV` (sigmoid below SIGMOID_BELOW rows, isotonic
-above), evaluated on data it did not see: the latest HOLDOUT share of the rows when they have
-dates, else stratified 5-fold cross-validation (from ONE_HOLDOUT_FROM rows, one stratified
-HOLDOUT share). Beside it, on the same split: the naive Bayes baseline and the rules engine's
+encoding, calibrated with `CalibratedClassifierCV` (Platt's sigmoid at every size: it keeps the
+regression's ranking, where an isotonic step curve ties every lead of a step), evaluated on
+data it did not see: the latest HOLDOUT share of the rows when they have dates, else
+stratified 5-fold cross-validation (from ONE_HOLDOUT_FROM rows, one stratified HOLDOUT
+share). Beside it, on the same split: the naive Bayes baseline and the rules engine's
 static `overall_score`. Below MIN_PER_CLASS leads of either outcome it refuses to train; when
 the AUC's 95% interval reaches below NO_SIGNAL_BELOW the verdict is "no signal".
 
@@ -51,7 +52,6 @@ from leadq.storage import conversion_models as registry
 from leadq.storage.store import Store
 
 MIN_PER_CLASS = 50
-SIGMOID_BELOW = 1000
 HOLDOUT = 0.2
 FOLDS = 5
 REGULARISATION = 1.0  # LogisticRegression's C (L2)
@@ -152,6 +152,12 @@ def _encode_column(column: Column, values: list[Value]) -> list[Entries]:
         first = column.start + 1 + int(column.has_missing)
         bins = np.searchsorted(np.asarray(column.edges), number, side="right")
         out.append((every, first + bins, np.ones(n)))
+        if column.hinges:
+            first += len(column.edges) + 1
+            for i, edge in enumerate(column.edges):
+                above = np.flatnonzero(number > edge)
+                run = np.minimum(CLIP, (number[above] - edge) / column.scale)
+                out.append((above, np.full(len(above), first + i), run))
     return out
 
 
@@ -173,29 +179,17 @@ def fit(records: Sequence[Record], labels: np.ndarray) -> Fitted:
             + (f" ({why})" if why else "")
         )
     X = encode(spec, records)
-    method = "sigmoid" if len(records) < SIGMOID_BELOW else "isotonic"
     regression = Pipeline(
         [("logistic", LogisticRegression(C=REGULARISATION, solver=SOLVER, max_iter=200))]
     )
     folds = max(2, min(3, int(min(labels.sum(), len(labels) - labels.sum()))))
-    calibrated = CalibratedClassifierCV(regression, method=method, cv=folds, ensemble=False)
+    calibrated = CalibratedClassifierCV(regression, method="sigmoid", cv=folds, ensemble=False)
     calibrated.fit(X, labels)
     inner = calibrated.calibrated_classifiers_[0]
     logistic = inner.estimator.named_steps["logistic"]
     weights = logistic.coef_[0].astype(float)
     calibrator = inner.calibrators[0]
-    if method == "sigmoid":
-        calibration: dict[str, Any] = {
-            "method": "sigmoid",
-            "a": float(calibrator.a_),
-            "b": float(calibrator.b_),
-        }
-    else:
-        calibration = {
-            "method": "isotonic",
-            "x": [float(v) for v in calibrator.X_thresholds_],
-            "y": [float(v) for v in calibrator.y_thresholds_],
-        }
+    calibration = {"method": "sigmoid", "a": float(calibrator.a_), "b": float(calibrator.b_)}
     centers = []
     for column in spec.columns:
         block = X[:, column.start : column.start + column.width]
@@ -326,7 +320,7 @@ def train(ts: TrainingSet, *, min_per_class: int = MIN_PER_CLASS, seed: int = 0)
         "tested_rows": int(tested.sum()),
         "model": {
             "kind": "logistic regression (L2), calibrated",
-            "calibration": "sigmoid" if len(y) < SIGMOID_BELOW else "isotonic",
+            "calibration": "sigmoid",
             "auc": round(model_auc, 4),
             "auc_ci95": [round(low, 4), round(high, 4)],
             "brier": round(metrics.brier(yt, pm), 4),
