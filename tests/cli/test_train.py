@@ -91,7 +91,10 @@ def test_too_little_data_is_refused_saying_how_much_more(tmp_path: Path) -> None
 
 
 def _trainings(tmp_path: Path) -> list[tuple[str, str, int | None, str | None]]:
-    engine = create_engine(f"sqlite:///{tmp_path / 'data' / 'leadq.db'}")
+    db = tmp_path / "data" / "leadq.db"
+    if not db.exists():
+        return []
+    engine = create_engine(f"sqlite:///{db}")
     with engine.connect() as conn:
         found = conn.execute(
             text("SELECT state, source, model_id, error FROM model_trainings ORDER BY started_at")
@@ -118,3 +121,12 @@ def test_a_training_here_is_a_row_as_the_pages_are_and_one_runs_at_a_time(
     store.close()
     assert busy.returncode == 2
     assert "training feedface is still running" in busy.stderr
+
+
+def test_a_file_without_its_label_is_refused_naming_the_file_as_given(tmp_path: Path) -> None:
+    past = tmp_path / "past.csv"
+    past.write_text("lead_name,company_name\nAnn,Acme\n", encoding="utf-8")
+    proc = leadq("train", "past.csv", "--label", "Result", "--positive", "Closed Won")
+    assert proc.returncode == 2
+    assert "past.csv: no row has a value in the label column 'Result'" in proc.stderr
+    assert _trainings(tmp_path) == []  # refused before any training started

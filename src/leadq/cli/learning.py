@@ -74,7 +74,9 @@ def train_command(
             err.print("[red]error:[/red] with FILE, give --label COLUMN and --positive VALUE")
             raise typer.Exit(2)
         try:
-            ts = service.file_set(settings, file, label, positive, date_column, name=file.name)
+            ts = service.file_set(
+                settings, file, label, positive, date_column, name=str(file), source=file.name
+            )
         except (LeadFileError, ValueError) as exc:
             err.print(f"[red]error:[/red] {escape(str(exc))}")
             raise typer.Exit(2) from None

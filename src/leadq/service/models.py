@@ -110,9 +110,11 @@ def file_set(
     *,
     fmt: str | None = None,
     name: str | None = None,
+    source: str | None = None,
 ) -> TrainingSet:
     """A file of past leads with their outcome in `label`, read as `leadq qualify` reads
-    files; errors name the file as `name` (default: the path) and the row or byte."""
+    files; errors name the file as `name` (default: the path) and the row or byte. The
+    training says it learned from `source` (default: `name`)."""
     from leadq.learning.dataset import from_lead_file
 
     shown = name or str(path)
@@ -123,7 +125,7 @@ def file_set(
     except LeadFileError as exc:
         raise LeadFileError(str(exc).replace(str(path), shown)) from None
     ts = from_lead_file(
-        read, rules_engine(settings), label, positive, date_column or None, source=shown
+        read, rules_engine(settings), label, positive, date_column or None, source=source or shown
     )
     if not ts.labels:
         raise LeadFileError(f"{shown}: no row has a value in the label column {label!r}")
