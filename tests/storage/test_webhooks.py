@@ -180,3 +180,11 @@ def test_rows_stored_by_a_jobs_writer_process_get_events(
     assert sorted(m.payload["data"]["lead_id"] for m in _messages(events)) == ["J-1", "J-2"]
     ledger.finish_rows(job.id, [(3, leads[3], qualify(leads[3]))])  # in this process too
     assert _count(events, OutboxMessage) == 3
+
+
+def test_a_claim_takes_no_more_than_its_limit(events: Store) -> None:
+    items = [lead(lead_id=f"L-{i}") for i in range(30)]
+    events.save([(item, qualify(item)) for item in items])
+    first, second = claim(events, 7), claim(events, 7)
+    assert (len(first), len(second)) == (7, 7)
+    assert not {m.id for m in first} & {m.id for m in second}

@@ -155,6 +155,9 @@ def claim(store: Store, limit: int, due_by: datetime | None = None) -> list[Clai
     with store.engine.connect() as conn:  # a read first: no write lock when nothing is due
         if conn.execute(select(_outbox.c.id).where(due).limit(1)).first() is None:
             return []
+    # Chosen first, then taken by id in the same transaction: one statement, `UPDATE ...
+    # WHERE id IN (SELECT ... LIMIT n FOR UPDATE SKIP LOCKED)`, claimed more than `n` on
+    # PostgreSQL (the planner may run the subquery again for each row).
     oldest = (
         select(_outbox.c.id)
         .where(due)
@@ -162,14 +165,17 @@ def claim(store: Store, limit: int, due_by: datetime | None = None) -> list[Clai
         .limit(limit)
         .with_for_update(skip_locked=True)  # PostgreSQL; SQLite writes one at a time anyway
     )
-    stmt = (
-        update(_outbox)
-        .where(_outbox.c.id.in_(oldest), due)  # `due` again: rows another one claimed since
-        .values(next_attempt_at=now + LEASE)
-        .returning(_outbox.c.id, _outbox.c.event_type, _outbox.c.payload, _outbox.c.attempts)
-    )
     with store.writing(), store.session.begin() as s:
-        rows = s.connection().execute(stmt).all()
+        conn = s.connection()
+        chosen = list(conn.execute(oldest).scalars())
+        if not chosen:
+            return []
+        rows = conn.execute(
+            update(_outbox)
+            .where(_outbox.c.id.in_(chosen), due)  # `due` again: rows another one claimed since
+            .values(next_attempt_at=now + LEASE)
+            .returning(_outbox.c.id, _outbox.c.event_type, _outbox.c.payload, _outbox.c.attempts)
+        ).all()
     return [Claimed(msg_id, kind, _json(payload), n) for msg_id, kind, payload, n in rows]
 
 
