@@ -518,3 +518,64 @@ def test_an_unreadable_file_uploaded_as_a_form_is_refused_naming_the_byte(
     assert empty.status_code == 422, empty.text
     assert empty.json()["error"]["message"] == "q3.csv: empty file or no header row"
     assert listed == []
+
+
+def _writer_processes(pid: int) -> list[int]:
+    """The writer processes `pid` started (multiprocessing's spawned children; not its
+    resource tracker), from /proc."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            cmdline = (entry / "cmdline").read_bytes()
+        except OSError:  # ended meanwhile
+            continue
+        parent = int(stat.rsplit(")", 1)[1].split()[1])
+        if parent == pid and b"spawn_main" in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_a_writer_process_killed_mid_job_hands_its_chunks_back_and_stores_each_row_once(
+    tmp_path: Path,
+) -> None:
+    env = {
+        **os.environ,
+        "LEADQ_PROVIDER": "rules",
+        "LEADQ_DATA_DIR": str(tmp_path / "data"),
+        "LEADQ_JOB_CHUNK_ROWS": "20",
+    }
+    db = tmp_path / "data" / "leadq.db"
+    sent = leads(200, "B")
+    with serving(env, tmp_path / "serve.log") as (proc, url):
+        # A first job starts the runner's writer process (on the rules engine, it stores the
+        # rows while the server qualifies the next ones).
+        first = httpx.post(f"{url}/api/jobs", json=leads(20, "A"), timeout=30).json()["data"]
+        wait_for(url, first["id"], lambda j: j["status"] == "done")
+        writers = _writer_processes(proc.pid)
+        assert len(writers) == 1
+        # Stopped, it takes rows but stores none: the chunks qualified wait for it.
+        os.kill(writers[0], signal.SIGSTOP)
+        job_id = httpx.post(f"{url}/api/jobs", json=sent, timeout=30).json()["data"]["id"]
+        running = "SELECT count(*) FROM job_chunks WHERE job_id = :j AND status = 'running'"
+        end = time.monotonic() + 60
+        while _count(db, running, j=job_id) < 2:
+            assert time.monotonic() < end
+            time.sleep(0.05)
+        time.sleep(0.5)  # their rows handed over
+        assert httpx.get(f"{url}/api/jobs/{job_id}", timeout=10).json()["data"]["done"] == 0
+        os.kill(writers[0], signal.SIGKILL)
+        job = wait_for(url, job_id, lambda j: j["status"] == "done")
+        out = _records(httpx.get(f"{url}/api/jobs/{job_id}/results", timeout=30))
+        replaced = _writer_processes(proc.pid)
+    assert (job["succeeded"], job["failed"]) == (200, 0)
+    assert [r["lead_id"] for r in out] == [lead["lead_id"] for lead in sent]
+    assert _count(db, "SELECT count(*) FROM qualifications") == 220  # none stored twice
+    # The chunks waiting for the killed writer were handed back and run again, by a new one.
+    attempts = "SELECT max(attempts) FROM job_chunks WHERE job_id = :j"
+    assert _count(db, attempts, j=job_id) == 2
+    assert len(replaced) == 1
+    assert replaced != writers
+    assert "chunk.released" in (tmp_path / "serve.log").read_text()

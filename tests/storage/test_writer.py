@@ -56,3 +56,84 @@ def test_a_failure_to_store_is_raised_and_its_rows_stay_pending(
         writer.close()
     assert ledger.pending(job.id) == [1, 2]
     assert _stored(store) == 0
+
+
+def test_one_writer_stores_the_batches_of_two_jobs(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    # The server's runner keeps one writer for every chunk it runs: each batch names its job.
+    ledger = JobLedger(store)
+    first, _ = ledger.open(tmp_path / "a.csv", "hash-a", 3)
+    second, _ = ledger.open(tmp_path / "b.csv", "hash-b", 2)
+    leads = {i: _lead(i) for i in range(1, 4)}
+    writer = JobWriter(db_url, patient=True)
+    try:
+        writer.submit([(1, leads[1], RULES.qualify_now(leads[1]))], job_id=first.id)
+        writer.submit(
+            [(i, leads[i], RULES.qualify_now(leads[i])) for i in (1, 2)], job_id=second.id
+        )
+        writer.submit([(i, leads[i], RULES.qualify_now(leads[i])) for i in (2, 3)], job_id=first.id)
+        writer.sync()
+        assert ledger.pending(first.id) == []
+        assert ledger.pending(second.id) == []
+        assert [payload["lead_id"] for _, _, payload in ledger.outcomes(first.id) if payload] == [
+            "J-1",
+            "J-2",
+            "J-3",
+        ]
+        assert [payload["lead_id"] for _, _, payload in ledger.outcomes(second.id) if payload] == [
+            "J-1",
+            "J-2",
+        ]
+        assert _stored(store) == 5
+        assert writer.usable
+        with pytest.raises(ValueError, match="job_id"):  # no job of its own: a batch names one
+            writer.submit([])
+    finally:
+        writer.close()
+
+
+def test_sync_returns_once_every_batch_submitted_is_stored(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    ledger = JobLedger(store)
+    rows = 3000
+    job, _ = ledger.open(tmp_path / "leads.csv", "hash", rows)
+    lead = _lead(1)
+    outcome = RULES.qualify_now(lead)
+    writer = JobWriter(db_url, job.id)
+    try:
+        # Large batches, each taking the process a while to store: what `submit` returns
+        # after is taken, not stored; `sync` returns after they are stored.
+        for first in range(1, rows + 1, 1000):
+            writer.submit([(row, lead, outcome) for row in range(first, first + 1000)])
+        writer.sync()
+        assert ledger.pending(job.id) == []
+        assert _stored(store) == rows
+        writer.sync()  # nothing new: answered at once
+    finally:
+        writer.close()
+
+
+def test_sync_raises_the_writers_failure_and_the_writer_is_not_used_again(
+    store: Store, db_url: str, tmp_path: Path
+) -> None:
+    ledger = JobLedger(store)
+    first, _ = ledger.open(tmp_path / "a.csv", "hash-a", 1)
+    second, _ = ledger.open(tmp_path / "b.csv", "hash-b", 2)
+    lead = _lead(1)
+    writer = JobWriter(db_url, patient=True)
+    writer.submit([(1, lead, RULES.qualify_now(lead))], job_id=first.id)
+    writer.sync()
+    bad = [(1, lead, RULES.qualify_now(lead)), (2, lead, "not an outcome")]
+    writer.submit(bad, job_id=second.id)  # type: ignore[arg-type]
+    with pytest.raises(WriterError, match="storing results failed"):
+        writer.sync()
+    assert not writer.usable
+    with pytest.raises(WriterError):
+        writer.submit([(1, lead, RULES.qualify_now(lead))], job_id=second.id)
+    with pytest.raises(WriterError):
+        writer.close()
+    assert ledger.pending(first.id) == []  # stored before the failure
+    assert ledger.pending(second.id) == [1, 2]
+    assert _stored(store) == 1

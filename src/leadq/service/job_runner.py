@@ -13,7 +13,7 @@ import asyncio
 import logging
 import os
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from datetime import UTC, datetime
 from typing import Protocol
@@ -26,6 +26,7 @@ from leadq.storage import chunks
 from leadq.storage.cache import ResultCache
 from leadq.storage.jobs import JobLedger
 from leadq.storage.store import Store
+from leadq.storage.writer import JobWriter
 
 log = logging.getLogger("leadq.jobs")
 
@@ -46,7 +47,13 @@ class JobQueue(Protocol):
 class JobRunner:
     """Runs queued chunks in this process, `slots` at a time, on a thread with an event loop
     and a qualifier of its own (the server's loop keeps answering requests). It registers
-    as a worker (`job_workers`) while it runs."""
+    as a worker (`job_workers`) while it runs.
+
+    On the rules engine, finished rows are stored by a writer process (`JobWriter`), started
+    with the first chunk and shared by all the chunks after it, so that qualifying and
+    storing take a core each; a writer that failed or died is replaced for the next chunk. A
+    slot is free again once its chunk's rows are qualified: the next chunk is qualified while
+    the writer stores the last one's rows (it is done once they are stored)."""
 
     def __init__(self, settings: Settings, store: Store, slots: int | None = None) -> None:
         self.settings = settings
@@ -58,6 +65,7 @@ class JobRunner:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._wake: asyncio.Event | None = None
         self._stopping = threading.Event()
+        self._writer: JobWriter | None = None
 
     def start(self) -> JobRunner:
         self._thread = threading.Thread(target=self._main, name="leadq-jobs", daemon=True)
@@ -92,7 +100,9 @@ class JobRunner:
         except Exception as exc:  # noqa: BLE001 - the server still answers; jobs wait
             log.error("jobs: not run in this process, the provider is not usable: %s", exc)
             return
-        running: set[asyncio.Task[None]] = set()
+        local = qualifier.backend.is_local
+        running: set[asyncio.Task[None]] = set()  # chunks run, until they ended
+        busy: set[_Slot] = set()  # chunks being qualified: the slots taken
         alive = asyncio.ensure_future(self._heartbeat())
         try:
             await asyncio.to_thread(seed_budget, qualifier, self.store)
@@ -103,16 +113,19 @@ class JobRunner:
                 self._wake.clear()
                 pause = POLL
                 try:
-                    while len(running) < self.slots and not self._stopping.is_set():
+                    while len(busy) < self.slots and not self._stopping.is_set():
                         chunk = await asyncio.to_thread(
                             chunks.claim_next, self.store, self.owner, self.lease
                         )
                         if chunk is None:
                             break
-                        task = asyncio.ensure_future(self._run(service, ledger, chunk))
+                        slot = _Slot(busy, self._wake)
+                        task = asyncio.ensure_future(
+                            self._run(service, ledger, chunk, local, slot.free)
+                        )
                         running.add(task)
                         task.add_done_callback(running.discard)
-                        task.add_done_callback(self._slot_freed)
+                        task.add_done_callback(slot.ended)
                 except Exception as exc:  # noqa: BLE001 - the database away: try again later
                     log.warning("jobs: cannot claim a chunk: %s", type(exc).__name__)
                     pause = BACKOFF
@@ -122,6 +135,8 @@ class JobRunner:
             for task in running:
                 task.cancel()
             await asyncio.gather(*running, return_exceptions=True)
+            if self._writer is not None:  # what the chunks handed over, stored
+                await asyncio.to_thread(_close_writer, self._writer)
             alive.cancel()
             with suppress(asyncio.CancelledError):
                 await alive
@@ -129,18 +144,44 @@ class JobRunner:
                 await asyncio.to_thread(chunks.worker_gone, self.store, self.owner)
             await qualifier.backend.aclose()
 
-    def _slot_freed(self, _task: asyncio.Task[None]) -> None:
-        if self._wake is not None:
-            self._wake.set()
-
-    async def _run(self, service: LeadService, ledger: JobLedger, chunk: chunks.Chunk) -> None:
+    async def _run(
+        self,
+        service: LeadService,
+        ledger: JobLedger,
+        chunk: chunks.Chunk,
+        local: bool,
+        qualified: Callable[[], None],
+    ) -> None:
         try:
-            await run_chunk(service, ledger, chunk, self.owner, self.lease)
+            writer = self._shared_writer() if local else None
+            await run_chunk(
+                service, ledger, chunk, self.owner, self.lease, writer=writer, qualified=qualified
+            )
         except asyncio.CancelledError:
             raise
         except Exception:
             log.exception("jobs: chunk %s rows %d-%d failed", chunk.job_id, *_span(chunk))
             await asyncio.sleep(BACKOFF)  # before the slot claims again (perhaps the same one)
+
+    def _shared_writer(self) -> JobWriter | None:
+        """The writer process, started now if there is none or it failed or ended; None
+        if none can be started (the chunk's rows are then stored on a thread)."""
+        writer = self._writer
+        if writer is not None and writer.usable:
+            return writer
+        self._writer = None
+        if writer is not None:  # its chunks failed (or will) and are handed back
+            _close_writer(writer)
+        try:
+            self._writer = JobWriter(
+                self.settings.effective_database_url,
+                events=self.store.events,
+                timeout=self.settings.db_timeout,
+                patient=True,
+            )
+        except Exception as exc:  # noqa: BLE001 - slower, but the job goes on
+            log.warning("jobs: no writer process (rows stored on a thread): %s", exc)
+        return self._writer
 
     async def _heartbeat(self) -> None:
         started = datetime.now(UTC)
@@ -156,6 +197,31 @@ class JobRunner:
                     started,
                 )
             await asyncio.sleep(chunks.WORKER_HEARTBEAT)
+
+
+class _Slot:
+    """One of the runner's slots, taken by a chunk until it is `free`d: when its rows are
+    qualified, or when it ended."""
+
+    def __init__(self, busy: set[_Slot], wake: asyncio.Event) -> None:
+        self._busy = busy
+        self._wake = wake
+        busy.add(self)
+
+    def free(self) -> None:
+        if self in self._busy:
+            self._busy.discard(self)
+            self._wake.set()  # the runner claims another chunk
+
+    def ended(self, _task: asyncio.Task[None]) -> None:
+        self.free()
+
+
+def _close_writer(writer: JobWriter) -> None:
+    try:
+        writer.close()
+    except Exception as exc:  # noqa: BLE001 - its chunks were handed back: nothing is lost
+        log.warning("jobs: the writer process failed: %s", exc)
 
 
 def _span(chunk: chunks.Chunk) -> tuple[int, int]:

@@ -51,8 +51,9 @@ class JobRun:
         self.ledger = ledger
         self.job_id = job_id
         self.writer = writer
-        # Store on a thread (`finish_rows_patiently`), leaving the event loop to the other
-        # work it runs: a worker's other chunks, a server's requests.
+        # Store on a thread (`finish_rows_patiently`), or hand over to the `writer` on one,
+        # leaving the event loop to the other work it runs: a worker's other chunks, a
+        # server's requests.
         self.in_thread = in_thread
         self._buffer: list[Entry] = []
         self._fresh: list[tuple[LeadInput | None, ResultOrError]] = []
@@ -64,7 +65,10 @@ class JobRun:
         self._buffer.clear()
         self._fresh.clear()
         if self.writer is not None:
-            self.writer.submit(buffer, calls)
+            if self.in_thread:  # waits for the writer to take it: the loop goes on
+                await asyncio.to_thread(self.writer.submit, buffer, calls, job_id=self.job_id)
+            else:
+                self.writer.submit(buffer, calls, job_id=self.job_id)
         elif self.in_thread:
             await asyncio.to_thread(self.ledger.finish_rows_patiently, self.job_id, buffer, calls)
         else:
@@ -141,13 +145,21 @@ async def run_chunk(
     owner: str,
     lease: float,
     concurrency: int | None = None,
+    writer: JobWriter | None = None,
+    qualified: Callable[[], None] = lambda: None,
 ) -> str:
     """Run a chunk that `owner` claimed: its pending rows through the job pipeline, each row
     finished once in the ledger, the lease moved ahead meanwhile; then the chunk marked and
     the job closed if it was the last. Returns how it ended: `done`; `cancelled` (its job
     was); `lost` (its lease ran out and another runner took it; what was finished stays);
     `failed` (claimed `MAX_ATTEMPTS` times: its pending rows get an error each). Raises
-    what stopped it otherwise, after handing the chunk back (queued for another runner)."""
+    what stopped it otherwise, after handing the chunk back (queued for another runner).
+
+    With a `writer` (the rules engine: a process storing while this one qualifies, shared
+    with the runner's other chunks), the chunk is done once the writer has stored every row
+    handed to it; a writer that failed or died fails the chunk (handed back: the rows it did
+    not store stay pending). `qualified` is called once every row is handed over to it: the
+    runner may start qualifying another chunk while the writer stores this one's last rows."""
     store = ledger.store
     where: dict[str, Any] = {
         "job_id": chunk.job_id,
@@ -159,7 +171,12 @@ async def run_chunk(
         log_event("chunk.failed", logging.ERROR, **where, rows=failed, attempts=chunk.attempts)
         await _close(store, chunk.job_id)
         return "failed"
-    todo = await asyncio.to_thread(chunks.pending_inputs, store, chunk)
+    try:
+        todo = await asyncio.to_thread(chunks.pending_inputs, store, chunk)
+    except BaseException:  # stopped (or the database away) before it started: handed back
+        with suppress(Exception):
+            await asyncio.to_thread(chunks.end, store, chunk, owner, "queued")
+        raise
     rows = [row for row, _ in todo]
     parsed = parse_each([row_error(raw) if isinstance(raw, str) else raw for _, raw in todo])
     log_event("chunk.started", **where, rows=len(rows), attempt=chunk.attempts, owner=owner)
@@ -170,8 +187,16 @@ async def run_chunk(
         nonlocal done
         done += 1
 
-    job = JobRun(service, ledger, chunk.job_id, in_thread=True)
-    run = asyncio.ensure_future(job.run(rows, parsed, concurrency, advance))
+    job = JobRun(service, ledger, chunk.job_id, writer, in_thread=True)
+
+    async def work() -> None:
+        await job.run(rows, parsed, concurrency, advance)
+        if writer is not None:  # stored, not just handed over, before the chunk is done
+            qualified()
+            mark = await asyncio.to_thread(writer.mark)  # waits while a batch is handed over
+            await asyncio.wrap_future(mark)
+
+    run = asyncio.ensure_future(work())
     ended = "done"
     try:
         while not run.done():
@@ -201,17 +226,22 @@ async def run_chunk(
             await asyncio.to_thread(chunks.end, store, chunk, owner, "queued")
         log_event("chunk.released", logging.WARNING, **where, rows_finished=done)
         raise
-    if ended != "lost":
-        await asyncio.to_thread(chunks.end, store, chunk, owner, ended)
-    log_event(
-        "chunk.finished",
-        **where,
-        outcome=ended,
-        rows=done,
-        seconds=round(time.monotonic() - started, 3),
-    )
-    if ended == "done":
-        await _close(store, chunk.job_id)
+
+    async def settle() -> None:
+        if ended != "lost":
+            await asyncio.to_thread(chunks.end, store, chunk, owner, ended)
+        log_event(
+            "chunk.finished",
+            **where,
+            outcome=ended,
+            rows=done,
+            seconds=round(time.monotonic() - started, 3),
+        )
+        if ended == "done":
+            await _close(store, chunk.job_id)
+
+    # Its rows are finished: a stop meanwhile (a shutdown) must not leave it running.
+    await asyncio.shield(settle())
     return ended
 
 
