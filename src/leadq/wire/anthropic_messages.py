@@ -18,8 +18,8 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from langchain_core.prompt_values import PromptValue
-from langchain_core.runnables import RunnableConfig
 
 from leadq.chain.answer_schema import ANSWER_NAME, ANSWER_TOOL, schema_without
 from leadq.chain.parse import Reply
@@ -220,26 +220,11 @@ class AnthropicMessages(ModelStep):
     def read_whole(self, raw: bytes) -> Reply:
         return read_message(raw, self.from_tool)
 
-    async def astream(  # type: ignore[override]
-        self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
-    ) -> AsyncIterator[Reply]:
-        resp = await self._post(self.body(input, stream=True))
-        done = False  # read to its end: the connection goes back to the pool, else it closes
-        try:
-            if resp.content_type == "application/json":  # a server that does not stream
-                yield self.read_whole(await resp.read())
-                done = True
-                return
-            state = StreamState()
-            async for payload in data_lines(resp.content):  # `data` names the event too
-                reply = read_event(payload, self.from_tool, state)
-                if reply is not None:
-                    yield reply
-            if not state.stopped:
-                raise ProviderUnavailable("the provider's stream ended before the answer did")
-            done = True
-        finally:
-            if done:
-                resp.release()
-            else:  # cancelled or failed mid-stream: the provider stops sending
-                resp.close()
+    async def read_stream(self, content: aiohttp.StreamReader) -> AsyncIterator[Reply]:
+        state = StreamState()
+        async for payload in data_lines(content):  # `data` names the event too
+            reply = read_event(payload, self.from_tool, state)
+            if reply is not None:
+                yield reply
+        if not state.stopped:
+            raise ProviderUnavailable("the provider's stream ended before the answer did")

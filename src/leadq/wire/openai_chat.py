@@ -15,8 +15,8 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 from langchain_core.prompt_values import PromptValue
-from langchain_core.runnables import RunnableConfig
 
 from leadq.chain.answer_schema import request_extras
 from leadq.chain.parse import Reply
@@ -126,32 +126,16 @@ class ChatCompletions(ModelStep):
     def read_whole(self, raw: bytes) -> Reply:
         return read_completion(raw, self.from_tool)
 
-    async def astream(  # type: ignore[override]
-        self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
-    ) -> AsyncIterator[Reply]:
-        resp = await self._post(self.body(input, stream=True))
-        done = False  # read to its end: the connection goes back to the pool, else it closes
-        try:
-            if resp.content_type == "application/json":  # a provider that does not stream
-                yield self.read_whole(await resp.read())
-                done = True
+    async def read_stream(self, content: aiohttp.StreamReader) -> AsyncIterator[Reply]:
+        finished = False
+        while line := await next_line(content):
+            if not line.startswith(b"data:"):
+                continue  # blank lines, comments, `event:` and `id:` fields
+            payload = line[5:].strip()
+            if payload == b"[DONE]":
                 return
-            finished = False
-            while line := await next_line(resp.content):
-                if not line.startswith(b"data:"):
-                    continue  # blank lines, comments, `event:` and `id:` fields
-                payload = line[5:].strip()
-                if payload == b"[DONE]":
-                    done = True
-                    return
-                reply = read_event(payload, self.from_tool)
-                finished = finished or reply.finish_reason is not None
-                yield reply
-            if not finished:
-                raise ProviderUnavailable("the provider's stream ended before the answer did")
-            done = True
-        finally:
-            if done:
-                resp.release()
-            else:  # cancelled or failed mid-stream: the provider stops sending
-                resp.close()
+            reply = read_event(payload, self.from_tool)
+            finished = finished or reply.finish_reason is not None
+            yield reply
+        if not finished:
+            raise ProviderUnavailable("the provider's stream ended before the answer did")

@@ -2,7 +2,8 @@
 (to the proxy read once from the environment), the rate limiter's hooks around it, the
 answer's status checked, and server-sent event lines read with a bound. Each wire format
 (`openai_chat.ChatCompletions`, `anthropic_messages.AnthropicMessages`) adds its URL,
-headers, request body and the reading of its answers."""
+headers, request body and the reading of its answers, whole (`read_whole`) and streamed
+(`read_stream`)."""
 
 from __future__ import annotations
 
@@ -155,6 +156,11 @@ class ModelStep(Runnable[PromptValue, Reply]):
         """A whole (non-streamed) answer of this API."""
         raise NotImplementedError
 
+    def read_stream(self, content: aiohttp.StreamReader) -> AsyncIterator[Reply]:
+        """A streamed answer of this API, chunk by chunk; it ends when the answer has, and
+        raises `ProviderUnavailable` when the stream ends before the answer does."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:  # never the headers: they hold the key
         return f"{type(self).__name__}(url={self.url!r})"
 
@@ -193,6 +199,24 @@ class ModelStep(Runnable[PromptValue, Reply]):
         finally:
             resp.release()
         return self.read_whole(raw)
+
+    async def astream(  # type: ignore[override]
+        self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any
+    ) -> AsyncIterator[Reply]:
+        resp = await self._post(self.body(input, stream=True))
+        done = False  # read to its end: the connection goes back to the pool, else it closes
+        try:
+            if resp.content_type == "application/json":  # a server that does not stream
+                yield self.read_whole(await resp.read())
+            else:
+                async for reply in self.read_stream(resp.content):
+                    yield reply
+            done = True
+        finally:
+            if done:
+                resp.release()
+            else:  # cancelled or failed mid-stream: the provider stops sending
+                resp.close()
 
     def invoke(self, input: PromptValue, config: RunnableConfig | None = None, **kw: Any) -> Reply:
         raise TypeError(f"{type(self).__name__} is async: use ainvoke or astream")
