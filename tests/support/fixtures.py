@@ -6,7 +6,7 @@ in the root conftest.py (or `-p tests.support.fixtures`)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 
@@ -17,61 +17,58 @@ from tests.support.anthropic_server import ScriptedServer as MessagesServer
 from tests.support.llm import answer, scripted_llm_settings
 from tests.support.openai_server import ScriptedServer
 
+Server = TypeVar("Server", ScriptedServer, MessagesServer)
 
-@pytest.fixture(scope="session")
-def _scripted_server_session() -> Iterator[ScriptedServer]:
-    server = ScriptedServer().start()
+
+def _running(server: Server) -> Iterator[Server]:
+    """`server` started for the session, stopped at its end."""
+    server.start()
     try:
         yield server
     finally:
         server.stop()
+
+
+def _reset(server: Server) -> Iterator[Server]:
+    """The session's `server` for one test, reset before and after it."""
+    server.reset()
+    yield server
+    server.reset()
+
+
+@pytest.fixture(scope="session")
+def _scripted_server_session() -> Iterator[ScriptedServer]:
+    yield from _running(ScriptedServer())
 
 
 @pytest.fixture
 def openai_server(_scripted_server_session: ScriptedServer) -> Iterator[ScriptedServer]:
     """The session's scripted server, with an empty queue, no recorded requests, zeroed
     counters and the default handler (`{"ok": true}`)."""
-    server = _scripted_server_session
-    server.reset()
-    yield server
-    server.reset()
+    yield from _reset(_scripted_server_session)
 
 
 @pytest.fixture(scope="session")
 def _second_server_session() -> Iterator[ScriptedServer]:
-    server = ScriptedServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(ScriptedServer())
 
 
 @pytest.fixture
 def other_server(_second_server_session: ScriptedServer) -> Iterator[ScriptedServer]:
     """A second scripted server, for a second provider beside `openai_server` (routing,
     fallbacks to another host), reset like it."""
-    server = _second_server_session
-    server.reset()
-    yield server
-    server.reset()
+    yield from _reset(_second_server_session)
 
 
 @pytest.fixture(scope="session")
 def _anthropic_server_session() -> Iterator[MessagesServer]:
-    server = MessagesServer().start()
-    try:
-        yield server
-    finally:
-        server.stop()
+    yield from _running(MessagesServer())
 
 
 @pytest.fixture
 def anthropic_server(_anthropic_server_session: MessagesServer) -> Iterator[MessagesServer]:
     """The session's scripted Anthropic Messages API server, reset like `openai_server`."""
-    server = _anthropic_server_session
-    server.reset()
-    yield server
-    server.reset()
+    yield from _reset(_anthropic_server_session)
 
 
 @pytest.fixture
