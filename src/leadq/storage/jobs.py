@@ -5,7 +5,6 @@ item is still pending, so a resumed or repeated run never writes a row twice."""
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
@@ -13,12 +12,11 @@ from pathlib import Path
 from typing import Any, TypeGuard, cast
 
 from sqlalchemy import Table, bindparam, select, update
-from sqlalchemy.exc import IntegrityError
 
 from leadq.core.calls import CallAttempt
 from leadq.core.lead import LeadInput
 from leadq.core.result import QualificationResult, ResultOrError
-from leadq.storage.db import JSONText, is_outage
+from leadq.storage.db import JSONText
 from leadq.storage.models import Job, JobItem, Qualification
 from leadq.storage.store import Store, _chunks
 
@@ -153,20 +151,7 @@ class JobLedger:
         """`finish_rows`, tried again while the database is away (up to the store's
         `save_patience`) or another runner added one of these leads at the same moment: a
         repeat finds the rows it stored finished and stores nothing twice."""
-        give_up, delay, conflicts = time.monotonic() + self.store.save_patience, 0.05, 0
-        while True:
-            try:
-                with self.store.writing():
-                    return self.finish_rows(job_id, entries, calls)
-            except IntegrityError:
-                conflicts += 1
-                if conflicts > 3:
-                    raise
-            except Exception as exc:
-                if not is_outage(exc) or time.monotonic() + delay > give_up:
-                    raise
-                time.sleep(delay)
-                delay = min(delay * 2, 2.0)
+        return self.store.patiently(lambda: self.finish_rows(job_id, entries, calls))
 
     def reopen_failed(self, job_id: str) -> int:
         """Put the job's rows that failed with a retryable error (a provider outage, a rate

@@ -204,13 +204,25 @@ class Store:
         """Store results (and the call attempts made for them) in one transaction; return
         `(lead_ref, qualification_id)` per outcome (None where nothing was stored). A locked
         or unreachable database is tried again for up to `save_patience` seconds."""
+
+        def once() -> list[tuple[int | None, int | None]]:
+            with self.session.begin() as s:
+                return self.save_in(s, outcomes, calls)
+
+        return self.patiently(once)
+
+    def patiently(self, write: Callable[[], T]) -> T:
+        """`write()` (a whole transaction), holding `writing()`; tried again while the
+        database is away (for up to `save_patience` seconds) or a concurrent writer added the
+        same new lead at the same moment (up to 3 times: the repeat sees it). A write tried
+        again must find what it stored already and store nothing twice."""
         give_up, delay, conflicts = time.monotonic() + self.save_patience, 0.05, 0
         while True:
             try:
-                with self.writing(), self.session.begin() as s:
-                    return self.save_in(s, outcomes, calls)
+                with self.writing():
+                    return write()
             except IntegrityError:
-                conflicts += 1  # a concurrent writer added the same new lead; retry sees it
+                conflicts += 1
                 if conflicts > 3:
                     raise
             except Exception as exc:
