@@ -93,18 +93,7 @@ def lead_qualified(
             **result.model_dump(mode="json", include=_RESULT_FIELDS),
         },
     }
-    return {
-        "id": f"msg_{uuid.uuid4().hex}",
-        "event_type": LEAD_QUALIFIED,
-        "payload": JSONText(_json(payload)),
-        "lead_ref": lead_ref,
-        "status": "pending",
-        "attempts": 0,
-        "next_attempt_at": at,
-        "last_error": None,
-        "created_at": at,
-        "delivered_at": None,
-    }
+    return _outbox_row(LEAD_QUALIFIED, payload, lead_ref, at)
 
 
 def job_finished(job_id: str, counts: Mapping[str, int], at: datetime) -> dict[str, Any]:
@@ -123,11 +112,18 @@ def job_finished(job_id: str, counts: Mapping[str, int], at: datetime) -> dict[s
             "results": f"/api/jobs/{job_id}/results",
         },
     }
+    return _outbox_row(JOB_FINISHED, payload, None, at)
+
+
+def _outbox_row(
+    event_type: str, payload: Mapping[str, Any], lead_ref: int | None, at: datetime
+) -> dict[str, Any]:
+    """A new pending outbox row, due at once."""
     return {
         "id": f"msg_{uuid.uuid4().hex}",
-        "event_type": JOB_FINISHED,
+        "event_type": event_type,
         "payload": JSONText(_json(payload)),
-        "lead_ref": None,
+        "lead_ref": lead_ref,
         "status": "pending",
         "attempts": 0,
         "next_attempt_at": at,
