@@ -1,4 +1,5 @@
-"""What every command shares: the stderr console and opening the database."""
+"""What every command shares: the stderr console, its progress bar and opening the
+database."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ import sys
 
 import typer
 from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from leadq.config import Settings
 from leadq.storage.store import Store
@@ -21,3 +23,15 @@ def open_store(settings: Settings) -> Store:
     except Exception as exc:  # noqa: BLE001 - the user sees what is wrong, not a traceback
         err.print(f"[red]error:[/red] cannot open the database: {exc}")
         raise typer.Exit(2) from None
+
+
+def progress(quiet: bool) -> Progress:
+    """The bar a command shows on stderr while it qualifies (none with `quiet`)."""
+    return Progress(
+        TextColumn("qualifying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=err,
+        disable=quiet,
+    )

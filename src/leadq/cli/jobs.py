@@ -15,10 +15,9 @@ from pathlib import Path
 from typing import IO, Annotated, Any
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from leadq.cli.console import err
+from leadq.cli.console import err, progress
 from leadq.config import Settings
 
 jobs_app = typer.Typer(
@@ -155,14 +154,7 @@ def submit_file(
 
 
 def _follow(client: Client, job: dict[str, Any], quiet: bool) -> dict[str, Any]:
-    with Progress(
-        TextColumn("qualifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-    ) as bar:
+    with progress(quiet) as bar:
         task = bar.add_task("rows", total=job["total"], completed=job["done"])
         while job["status"] in ("queued", "running"):
             time.sleep(POLL)

@@ -14,10 +14,9 @@ from typing import Annotated, Any
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from leadq.cli.console import err, open_store
+from leadq.cli.console import err, open_store, progress
 from leadq.cli.jobs import submit_file
 from leadq.cli.records import EXCEL_HELP
 from leadq.config import Settings
@@ -58,14 +57,7 @@ def _run(
     # `qualify` unfreezes them), the collector stops walking them again at every collection.
     gc.freeze()
     total = job.total
-    with Progress(
-        TextColumn("qualifying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=err,
-        disable=quiet,
-    ) as bar:
+    with progress(quiet) as bar:
         task = bar.add_task("leads", total=total, completed=total - len(pending))
         run_job(service, ledger, job.id, pending, parsed, concurrency, lambda: bar.advance(task))
 
